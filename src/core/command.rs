@@ -1,0 +1,129 @@
+//! `Command`: one validated variant per op of the contract, and `Request`, a command
+//! with its envelope. Codecs produce these; the core runs them.
+
+use super::model::{ContainerSpec, RegistryAuth, RuntimeKind};
+use super::names::{ContainerName, ImageRef, SignalName};
+
+/// A validated request: the envelope around one command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// Client's request id, the idempotency key.
+    pub id: Option<String>,
+    /// Access path asked for; `None` means the recorded one or the default.
+    pub runtime: Option<RuntimeKind>,
+    /// POSIX MQ only: the client's reply queue.
+    pub reply_to: Option<String>,
+    /// What to do.
+    pub command: Command,
+}
+
+/// One op of the contract with its validated arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Create (and optionally start) a container. The name must be free on the device.
+    Create {
+        /// What to create.
+        spec: ContainerSpec,
+        /// Start it once created.
+        start: bool,
+    },
+    /// Start a managed container.
+    Start {
+        /// Which container.
+        name: ContainerName,
+    },
+    /// Stop a managed container (SIGTERM, then SIGKILL after the timeout).
+    Stop {
+        /// Which container.
+        name: ContainerName,
+        /// Grace period; the engine's default when `None`.
+        timeout_s: Option<u32>,
+    },
+    /// Restart a managed container.
+    Restart {
+        /// Which container.
+        name: ContainerName,
+        /// Grace period; the engine's default when `None`.
+        timeout_s: Option<u32>,
+    },
+    /// Send a signal to a managed container.
+    Kill {
+        /// Which container.
+        name: ContainerName,
+        /// Signal to send (default `SIGKILL`).
+        signal: SignalName,
+    },
+    /// Remove a managed container and its record.
+    Remove {
+        /// Which container.
+        name: ContainerName,
+        /// Remove even when running.
+        force: bool,
+    },
+    /// Live state of a managed container (the record is updated).
+    Inspect {
+        /// Which container.
+        name: ContainerName,
+    },
+    /// Managed containers.
+    List {
+        /// Include containers that are not running.
+        all: bool,
+        /// Only containers whose spec carries this label (`key`, `value`).
+        label: Option<(String, String)>,
+    },
+    /// Log lines of a managed container.
+    Logs {
+        /// Which container.
+        name: ContainerName,
+        /// Only the last N lines.
+        tail: Option<u32>,
+        /// Only lines since this time (RFC 3339).
+        since: Option<String>,
+    },
+    /// Resource usage of a managed container.
+    Stats {
+        /// Which container.
+        name: ContainerName,
+    },
+    /// Pull an image.
+    Pull {
+        /// Image to pull.
+        image: ImageRef,
+        /// Registry credentials.
+        auth: Option<RegistryAuth>,
+    },
+    /// Images the engine has.
+    Images,
+    /// Remove an image.
+    RemoveImage {
+        /// Image to remove.
+        image: ImageRef,
+        /// Remove even when in use.
+        force: bool,
+    },
+    /// Agent and runtime information.
+    Info,
+}
+
+impl Command {
+    /// The contract's op name.
+    pub fn op(&self) -> &'static str {
+        match self {
+            Command::Create { .. } => "create",
+            Command::Start { .. } => "start",
+            Command::Stop { .. } => "stop",
+            Command::Restart { .. } => "restart",
+            Command::Kill { .. } => "kill",
+            Command::Remove { .. } => "remove",
+            Command::Inspect { .. } => "inspect",
+            Command::List { .. } => "list",
+            Command::Logs { .. } => "logs",
+            Command::Stats { .. } => "stats",
+            Command::Pull { .. } => "pull",
+            Command::Images => "images",
+            Command::RemoveImage { .. } => "remove_image",
+            Command::Info => "info",
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! Errors of the core and the contract's error codes they map onto.
+
+use serde::{Deserialize, Serialize};
+
+/// The contract's error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Malformed bytes, wrong types, unknown op or field, bad name or image.
+    InvalidRequest,
+    /// Refused by policy or auth.
+    Forbidden,
+    /// No such container or image.
+    NotFound,
+    /// Name in use, container in the wrong state.
+    Conflict,
+    /// Request or reply over a size limit.
+    TooLarge,
+    /// Op not supported by that runtime.
+    Unsupported,
+    /// The engine refused or failed.
+    RuntimeError,
+    /// The engine cannot be reached.
+    RuntimeUnavailable,
+    /// The database failed.
+    StoreError,
+    /// Anything else.
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code, for exhaustive tests and metrics.
+    pub const ALL: [ErrorCode; 10] = [
+        ErrorCode::InvalidRequest,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::Conflict,
+        ErrorCode::TooLarge,
+        ErrorCode::Unsupported,
+        ErrorCode::RuntimeError,
+        ErrorCode::RuntimeUnavailable,
+        ErrorCode::StoreError,
+        ErrorCode::Internal,
+    ];
+
+    /// The wire spelling, e.g. `not_found`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::Unsupported => "unsupported",
+            ErrorCode::RuntimeError => "runtime_error",
+            ErrorCode::RuntimeUnavailable => "runtime_unavailable",
+            ErrorCode::StoreError => "store_error",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    /// Parses the wire spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// An error as it goes on the wire: a code and a message for a person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct ErrorBody {
+    /// The contract's code.
+    pub code: ErrorCode,
+    /// What went wrong and, where possible, what to do about it.
+    pub message: String,
+}
+
+impl ErrorBody {
+    /// Builds an error body.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Errors a runtime adapter reports; each maps onto one contract code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuntimeError {
+    /// The engine has no such container or image.
+    #[error("{what} not found in {runtime}")]
+    NotFound {
+        /// The access path.
+        runtime: &'static str,
+        /// e.g. `container 'web'`.
+        what: String,
+    },
+    /// The engine refused because of a conflict (name in use, wrong state).
+    #[error("{runtime}: {message}")]
+    Conflict {
+        /// The access path.
+        runtime: &'static str,
+        /// The engine's message.
+        message: String,
+    },
+    /// The engine cannot be reached.
+    #[error("{runtime} is unavailable: {reason}")]
+    Unavailable {
+        /// The access path.
+        runtime: &'static str,
+        /// Why (socket missing, binary missing, connection refused...).
+        reason: String,
+    },
+    /// The engine refused or failed; the message is the engine's.
+    #[error("{runtime}: {message}")]
+    Engine {
+        /// The access path.
+        runtime: &'static str,
+        /// The engine's message.
+        message: String,
+    },
+    /// The op or option is not supported by this access path.
+    #[error("{runtime} does not support {what}")]
+    Unsupported {
+        /// The access path.
+        runtime: &'static str,
+        /// What is not supported, and why.
+        what: String,
+    },
+}
+
+impl RuntimeError {
+    /// The contract code for this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            RuntimeError::NotFound { .. } => ErrorCode::NotFound,
+            RuntimeError::Conflict { .. } => ErrorCode::Conflict,
+            RuntimeError::Unavailable { .. } => ErrorCode::RuntimeUnavailable,
+            RuntimeError::Engine { .. } => ErrorCode::RuntimeError,
+            RuntimeError::Unsupported { .. } => ErrorCode::Unsupported,
+        }
+    }
+}
+
+/// Errors a store reports.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be opened.
+    #[error("cannot open the {backend} store at {location}: {reason}")]
+    Open {
+        /// `lmdb`, `redis`, `memory`.
+        backend: &'static str,
+        /// Path or URL.
+        location: String,
+        /// Why.
+        reason: String,
+    },
+    /// A read failed.
+    #[error("{backend} store: reading '{key}' failed: {reason}")]
+    Read {
+        /// Backend name.
+        backend: &'static str,
+        /// The key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// A write failed.
+    #[error("{backend} store: writing '{key}' failed: {reason}")]
+    Write {
+        /// Backend name.
+        backend: &'static str,
+        /// The key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// The database is full (LMDB map size reached).
+    #[error("{backend} store is full writing '{key}': raise store.map_size_mb in the config")]
+    Full {
+        /// Backend name.
+        backend: &'static str,
+        /// The key.
+        key: String,
+    },
+    /// A stored value could not be decoded.
+    #[error("{backend} store: value of '{key}' is corrupt: {reason}")]
+    Corrupt {
+        /// Backend name.
+        backend: &'static str,
+        /// The key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Errors of the core: everything an op can fail with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CoreError {
+    /// No record of that container.
+    #[error("container '{0}' not found")]
+    ContainerNotFound(String),
+    /// The name is taken.
+    #[error("container '{name}' already exists (managed by {runtime})")]
+    NameInUse {
+        /// The name.
+        name: String,
+        /// Runtime it was created with.
+        runtime: &'static str,
+    },
+    /// The request names another engine than the one the container lives in.
+    #[error("container '{name}' is managed by {recorded}; the request named {requested} (use {recorded} or its other access path)")]
+    WrongEngine {
+        /// The name.
+        name: String,
+        /// Recorded access path.
+        recorded: &'static str,
+        /// Requested access path.
+        requested: &'static str,
+    },
+    /// The requested runtime is not built in or not configured.
+    #[error("runtime '{0}' is not enabled in this agent")]
+    RuntimeNotEnabled(&'static str),
+    /// A created container failed to start.
+    #[error(
+        "container '{name}' was created (state created, record kept) but failed to start: {source}"
+    )]
+    StartAfterCreate {
+        /// The name.
+        name: String,
+        /// Why the start failed.
+        source: RuntimeError,
+    },
+    /// The engine failed.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl CoreError {
+    /// The contract code for this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            CoreError::ContainerNotFound(_) => ErrorCode::NotFound,
+            CoreError::NameInUse { .. } | CoreError::WrongEngine { .. } => ErrorCode::Conflict,
+            CoreError::RuntimeNotEnabled(_) => ErrorCode::RuntimeUnavailable,
+            CoreError::StartAfterCreate { source, .. } => source.code(),
+            CoreError::Runtime(e) => e.code(),
+            CoreError::Store(_) => ErrorCode::StoreError,
+        }
+    }
+}
+
+impl From<CoreError> for ErrorBody {
+    fn from(e: CoreError) -> Self {
+        ErrorBody::new(e.code(), e.to_string())
+    }
+}

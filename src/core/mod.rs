@@ -1,0 +1,12 @@
+//! The core: validated commands, the domain model, the `Runtime` and `Store` traits, and
+//! `ContainerService`, which runs a command as a runtime op plus one store update. It
+//! imports no transport, codec, runtime or store implementation.
+
+pub mod clock;
+pub mod command;
+pub mod error;
+pub mod model;
+pub mod names;
+pub mod reply;
+pub mod runtime;
+pub mod store;

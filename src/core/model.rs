@@ -1,0 +1,365 @@
+//! The domain types of the contract: what a client asks for (`ContainerSpec`) and what
+//! the agent keeps and answers (`Container`, results). Serde gives them the contract's
+//! JSON shape, which is also how the stores persist them.
+
+use super::names::{AbsPath, ContainerName, ImageRef};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What a client asks to create: every field of the contract's ContainerSpec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerSpec {
+    /// Unique name on the device.
+    pub name: ContainerName,
+    /// Image to run.
+    pub image: ImageRef,
+    /// Command (arguments after the entrypoint).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cmd: Vec<String>,
+    /// Entrypoint override.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entrypoint: Vec<String>,
+    /// Environment variables.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Published ports.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<PortMapping>,
+    /// Bind mounts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<Mount>,
+    /// Restart policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<RestartPolicy>,
+    /// Resource limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
+    /// User labels (the agent adds `io.ctrmgr.managed=true`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Network mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkMode>,
+    /// User (name or uid[:gid]) the process runs as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Working directory inside the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<AbsPath>,
+    /// Privileged mode.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub privileged: bool,
+    /// Host devices passed through.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<AbsPath>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
+}
+
+/// A published port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortMapping {
+    /// Port on the host (1-65535).
+    pub host: u16,
+    /// Port in the container (1-65535).
+    pub container: u16,
+    /// `tcp` (default) or `udp`.
+    #[serde(default)]
+    pub protocol: Protocol,
+}
+
+/// Transport protocol of a published port.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// TCP.
+    #[default]
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+impl Protocol {
+    /// `tcp` or `udp`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}
+
+/// A bind mount of a host path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mount {
+    /// Absolute host path.
+    pub source: AbsPath,
+    /// Absolute path in the container.
+    pub target: AbsPath,
+    /// Mounted read-only.
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+/// Restart policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestartPolicy {
+    /// Which policy.
+    pub policy: RestartKind,
+    /// Retries for `on-failure` (0 = unlimited).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retries: Option<u32>,
+}
+
+/// The engines' restart policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartKind {
+    /// Never restart.
+    No,
+    /// Always restart.
+    Always,
+    /// Restart when the exit code is not 0.
+    OnFailure,
+    /// Always, unless stopped by a person.
+    UnlessStopped,
+}
+
+impl RestartKind {
+    /// The engines' spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestartKind::No => "no",
+            RestartKind::Always => "always",
+            RestartKind::OnFailure => "on-failure",
+            RestartKind::UnlessStopped => "unless-stopped",
+        }
+    }
+}
+
+/// Resource limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    /// Memory limit in bytes (at least 6 MiB, the engines' minimum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<u64>,
+    /// CPU limit in thousandths of a CPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_millis: Option<u64>,
+    /// Maximum number of processes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pids_limit: Option<u64>,
+}
+
+/// Network mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// The engine's default bridge.
+    Bridge,
+    /// The host's network namespace.
+    Host,
+    /// No network.
+    None,
+}
+
+impl NetworkMode {
+    /// The engines' spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NetworkMode::Bridge => "bridge",
+            NetworkMode::Host => "host",
+            NetworkMode::None => "none",
+        }
+    }
+}
+
+/// Container state as the contract names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerState {
+    /// Created, never started.
+    Created,
+    /// Running.
+    Running,
+    /// Paused.
+    Paused,
+    /// Being restarted by the engine.
+    Restarting,
+    /// Exited (see `exit_code`).
+    Exited,
+    /// Dead (failed removal, engine error).
+    Dead,
+    /// The record exists but the engine no longer has the container.
+    Missing,
+}
+
+impl ContainerState {
+    /// Maps an engine's state word (Docker's and Podman's) onto the contract's states.
+    pub fn from_engine(s: &str) -> Self {
+        match s.to_ascii_lowercase().as_str() {
+            "created" | "configured" | "initialized" => ContainerState::Created,
+            "running" | "up" => ContainerState::Running,
+            "paused" => ContainerState::Paused,
+            "restarting" => ContainerState::Restarting,
+            "dead" | "removing" => ContainerState::Dead,
+            _ => ContainerState::Exited,
+        }
+    }
+
+    /// Whether `list` without `all` shows it.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            ContainerState::Running | ContainerState::Paused | ContainerState::Restarting
+        )
+    }
+}
+
+/// A managed container: the record the store keeps and the result of most ops.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Container {
+    /// Unique name.
+    pub name: ContainerName,
+    /// Runtime access path recorded at create.
+    pub runtime: RuntimeKind,
+    /// The engine's container id.
+    pub id: String,
+    /// Image reference.
+    pub image: ImageRef,
+    /// Last known state.
+    pub state: ContainerState,
+    /// Exit code of the last run, if it exited.
+    pub exit_code: Option<i64>,
+    /// When the agent created it (RFC 3339, UTC).
+    pub created_at: String,
+    /// When the record last changed (RFC 3339, UTC).
+    pub updated_at: String,
+    /// The spec it was created from.
+    pub spec: ContainerSpec,
+}
+
+/// The four runtime access paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum RuntimeKind {
+    /// The docker CLI.
+    #[serde(rename = "docker")]
+    DockerCli,
+    /// The Docker Engine API.
+    #[serde(rename = "docker-api")]
+    DockerApi,
+    /// The podman CLI.
+    #[serde(rename = "podman")]
+    PodmanCli,
+    /// The libpod API.
+    #[serde(rename = "podman-api")]
+    PodmanApi,
+}
+
+/// Container engine behind a runtime access path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// Docker.
+    Docker,
+    /// Podman.
+    Podman,
+}
+
+impl RuntimeKind {
+    /// Every access path, in display order.
+    pub const ALL: [RuntimeKind; 4] = [
+        RuntimeKind::DockerCli,
+        RuntimeKind::DockerApi,
+        RuntimeKind::PodmanCli,
+        RuntimeKind::PodmanApi,
+    ];
+
+    /// The contract's name (`docker`, `docker-api`, `podman`, `podman-api`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuntimeKind::DockerCli => "docker",
+            RuntimeKind::DockerApi => "docker-api",
+            RuntimeKind::PodmanCli => "podman",
+            RuntimeKind::PodmanApi => "podman-api",
+        }
+    }
+
+    /// Parses a contract name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The engine this path reaches.
+    pub fn engine(self) -> Engine {
+        match self {
+            RuntimeKind::DockerCli | RuntimeKind::DockerApi => Engine::Docker,
+            RuntimeKind::PodmanCli | RuntimeKind::PodmanApi => Engine::Podman,
+        }
+    }
+}
+
+impl std::fmt::Display for RuntimeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Resource usage of a running container.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    /// CPU use in percent of one CPU.
+    pub cpu_percent: f64,
+    /// Memory in use.
+    pub memory_bytes: u64,
+    /// Memory limit (the host's memory when unlimited).
+    pub memory_limit_bytes: u64,
+    /// Number of processes.
+    pub pids: u64,
+}
+
+/// An image known to an engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageInfo {
+    /// Image id.
+    pub id: String,
+    /// Repository tags.
+    pub tags: Vec<String>,
+    /// Size in bytes.
+    pub size_bytes: u64,
+}
+
+/// Credentials for a registry.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryAuth {
+    /// User name.
+    pub username: String,
+    /// Password or token.
+    pub password: String,
+}
+
+impl std::fmt::Debug for RegistryAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryAuth")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A runtime's availability, as `info` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeStatus {
+    /// Access path name.
+    pub name: RuntimeKind,
+    /// Whether the engine answered.
+    pub available: bool,
+    /// The engine's version, when it answered.
+    pub version: Option<String>,
+}

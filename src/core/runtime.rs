@@ -1,0 +1,91 @@
+//! The `Runtime` trait: one adapter per engine and access path, speaking domain types.
+
+use super::error::RuntimeError;
+use super::model::{ContainerSpec, ContainerState, ImageInfo, RegistryAuth, RuntimeKind, Stats};
+use super::names::{ContainerName, ImageRef, SignalName};
+use async_trait::async_trait;
+
+/// The label every managed container carries.
+pub const MANAGED_LABEL: &str = "io.ctrmgr.managed";
+
+/// What an engine says about one container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineContainer {
+    /// Engine id.
+    pub id: String,
+    /// Container name (without Docker's leading `/`).
+    pub name: String,
+    /// Image reference it was created from.
+    pub image: String,
+    /// State.
+    pub state: ContainerState,
+    /// Exit code, when exited.
+    pub exit_code: Option<i64>,
+    /// Labels.
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+/// Result of a pull.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PulledImage {
+    /// The image id.
+    pub id: String,
+}
+
+/// Options for reading logs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogOptions {
+    /// Only the last N lines.
+    pub tail: Option<u32>,
+    /// Only lines since this RFC 3339 time.
+    pub since: Option<String>,
+}
+
+/// A container engine reached through one access path. Every method takes validated
+/// domain values; an adapter never passes a value where the engine could read it as an
+/// option. Adapters add the [`MANAGED_LABEL`] at create.
+#[async_trait]
+pub trait Runtime: Send + Sync {
+    /// Which access path this is.
+    fn kind(&self) -> RuntimeKind;
+    /// The engine's version; `Unavailable` when it cannot be reached.
+    async fn version(&self) -> Result<String, RuntimeError>;
+    /// Creates a container; returns its engine id.
+    async fn create(&self, spec: &ContainerSpec) -> Result<String, RuntimeError>;
+    /// Starts a container (no error when already running).
+    async fn start(&self, name: &ContainerName) -> Result<(), RuntimeError>;
+    /// Stops a container (no error when already stopped).
+    async fn stop(&self, name: &ContainerName, timeout_s: Option<u32>) -> Result<(), RuntimeError>;
+    /// Restarts a container.
+    async fn restart(
+        &self,
+        name: &ContainerName,
+        timeout_s: Option<u32>,
+    ) -> Result<(), RuntimeError>;
+    /// Sends a signal.
+    async fn kill(&self, name: &ContainerName, signal: SignalName) -> Result<(), RuntimeError>;
+    /// Removes a container.
+    async fn remove(&self, name: &ContainerName, force: bool) -> Result<(), RuntimeError>;
+    /// Live state of one container.
+    async fn inspect(&self, name: &ContainerName) -> Result<EngineContainer, RuntimeError>;
+    /// Containers carrying the managed label (all states).
+    async fn list_managed(&self) -> Result<Vec<EngineContainer>, RuntimeError>;
+    /// Log lines (stdout and stderr interleaved as the engine gives them).
+    async fn logs(
+        &self,
+        name: &ContainerName,
+        opts: &LogOptions,
+    ) -> Result<Vec<String>, RuntimeError>;
+    /// One stats sample.
+    async fn stats(&self, name: &ContainerName) -> Result<Stats, RuntimeError>;
+    /// Pulls an image.
+    async fn pull(
+        &self,
+        image: &ImageRef,
+        auth: Option<&RegistryAuth>,
+    ) -> Result<PulledImage, RuntimeError>;
+    /// Images the engine has.
+    async fn images(&self) -> Result<Vec<ImageInfo>, RuntimeError>;
+    /// Removes an image.
+    async fn remove_image(&self, image: &ImageRef, force: bool) -> Result<(), RuntimeError>;
+}

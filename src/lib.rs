@@ -1,0 +1,8 @@
+//! ctrmgr: a container manager agent for embedded Linux edge gateways.
+//!
+//! Layers, top to bottom: transports ([`api`]), codecs ([`codec`]), the core ([`core`]),
+//! runtime adapters ([`runtime`]) and stores ([`store`]). Data flows down only.
+
+pub mod core;
+pub mod runtime;
+pub mod store;

@@ -1,0 +1,2 @@
+//! The `ctrmgr` binary.
+fn main() {}

@@ -1,0 +1,2 @@
+//! Runtime adapters: one per engine and access path, all implementing
+//! [`crate::core::runtime::Runtime`].

@@ -1,0 +1,1 @@
+//! Store implementations of [`crate::core::store::Store`].
