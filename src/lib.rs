@@ -3,6 +3,8 @@
 //! Layers, top to bottom: transports ([`api`]), codecs ([`codec`]), the core ([`core`]),
 //! runtime adapters ([`runtime`]) and stores ([`store`]). Data flows down only.
 
+pub mod codec;
+pub mod config;
 pub mod core;
 pub mod runtime;
 pub mod store;

@@ -5,8 +5,13 @@
 pub mod clock;
 pub mod command;
 pub mod error;
+pub mod events;
+pub mod locks;
 pub mod model;
 pub mod names;
+mod ops;
 pub mod reply;
 pub mod runtime;
+pub mod service;
 pub mod store;
+pub mod validate;

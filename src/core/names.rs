@@ -22,14 +22,20 @@ impl ContainerName {
         let mut chars = s.chars();
         let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
         let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-        if first_ok && rest_ok && s.len() <= 63 {
-            Ok(Self(s.to_owned()))
-        } else {
+        if !(first_ok && rest_ok) {
             Err(InvalidValue(format!(
                 "'{}' is not a valid container name (letters, digits, '_', '.', '-'; \
-                 must start with a letter or digit; at most 63 characters)",
+                 must start with a letter or digit)",
                 printable(s)
             )))
+        } else if s.len() > 63 {
+            Err(InvalidValue(format!(
+                "'{}' is too long for a container name ({} characters, at most 63)",
+                printable(s),
+                s.len()
+            )))
+        } else {
+            Ok(Self(s.to_owned()))
         }
     }
 
@@ -168,7 +174,7 @@ impl AbsPath {
 /// normalised to `SIGTERM`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct SignalName(&'static str);
+pub struct SignalName(usize);
 
 const SIGNALS: &[(&str, i32)] = &[
     ("SIGHUP", 1),
@@ -186,15 +192,15 @@ const SIGNALS: &[(&str, i32)] = &[
 
 impl SignalName {
     /// `SIGKILL`, the default signal of `kill`.
-    pub const KILL: SignalName = SignalName("SIGKILL");
+    pub const KILL: SignalName = SignalName(3);
 
     /// Parses `SIGTERM`, `TERM` or `15`.
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
         let upper = s.to_ascii_uppercase();
-        let found = SIGNALS
-            .iter()
-            .find(|(name, num)| *name == upper || name[3..] == upper || num.to_string() == upper);
-        found.map(|(name, _)| Self(name)).ok_or_else(|| {
+        let found = SIGNALS.iter().position(|(name, num)| {
+            *name == upper || name[3..] == upper || num.to_string() == upper
+        });
+        found.map(Self).ok_or_else(|| {
             let names: Vec<&str> = SIGNALS.iter().map(|(n, _)| *n).collect();
             InvalidValue(format!(
                 "'{}' is not a supported signal (one of {})",
@@ -206,7 +212,12 @@ impl SignalName {
 
     /// The canonical name, e.g. `SIGTERM`.
     pub fn as_str(&self) -> &'static str {
-        self.0
+        SIGNALS[self.0].0
+    }
+
+    /// The signal's number on Linux.
+    pub fn number(&self) -> i32 {
+        SIGNALS[self.0].1
     }
 }
 
@@ -309,5 +320,6 @@ mod tests {
         assert_eq!(SignalName::parse("SIGHUP").unwrap().as_str(), "SIGHUP");
         assert!(SignalName::parse("SIGFOO").is_err());
         assert!(SignalName::parse("--rm").is_err());
+        assert_eq!(SignalName::KILL.as_str(), "SIGKILL");
     }
 }

@@ -1,0 +1,473 @@
+//! The JSON codec: the contract's envelope and every op's arguments as serde DTOs with
+//! unknown fields refused; each failure names the field.
+
+use super::{DecodeError, MAX_ID_BYTES};
+use crate::core::command::{Command, Request};
+use crate::core::error::{ErrorBody, ErrorCode};
+use crate::core::model::{ContainerSpec, RegistryAuth, RuntimeKind};
+use crate::core::names::{printable, ContainerName, ImageRef, SignalName};
+use crate::core::reply::Reply;
+use crate::core::validate::{parse_label_filter, validate_spec, FieldError};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// The request envelope.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Envelope {
+    #[serde(default)]
+    id: Option<String>,
+    op: String,
+    #[serde(default)]
+    runtime: Option<String>,
+    #[serde(default)]
+    args: Option<Map<String, Value>>,
+    #[serde(default)]
+    reply_to: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NameArgs {
+    name: ContainerName,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StopArgs {
+    name: ContainerName,
+    #[serde(default)]
+    timeout_s: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KillArgs {
+    name: ContainerName,
+    #[serde(default)]
+    signal: Option<SignalName>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RemoveArgs {
+    name: ContainerName,
+    #[serde(default)]
+    force: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListArgs {
+    #[serde(default)]
+    all: bool,
+    #[serde(default)]
+    label: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogsArgs {
+    name: ContainerName,
+    #[serde(default)]
+    tail: Option<u32>,
+    #[serde(default)]
+    since: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PullArgs {
+    image: ImageRef,
+    #[serde(default)]
+    auth: Option<RegistryAuth>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImageArgs {
+    image: ImageRef,
+    #[serde(default)]
+    force: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoArgs {}
+
+/// Longest stop/restart grace period accepted, in seconds.
+pub const MAX_TIMEOUT_S: u32 = 3600;
+
+/// Decodes a JSON request.
+pub fn decode_request(bytes: &[u8]) -> Result<Request, DecodeError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| DecodeError {
+        id: None,
+        error: invalid(format!(
+            "request is not valid JSON: {}",
+            strip_position(&e.to_string())
+        )),
+    })?;
+    decode_value(value)
+}
+
+/// Decodes a request already parsed as JSON (REST builds these from routes).
+pub fn decode_value(value: Value) -> Result<Request, DecodeError> {
+    let id = match value.get("id") {
+        Some(Value::String(s)) if s.len() <= MAX_ID_BYTES => Some(s.clone()),
+        _ => None,
+    };
+    let fail = |error: ErrorBody| DecodeError {
+        id: id.clone(),
+        error,
+    };
+    if !value.is_object() {
+        return Err(fail(invalid(
+            "request must be a JSON object (the envelope)",
+        )));
+    }
+    if let Some(raw) = value.get("id").and_then(Value::as_str) {
+        if raw.len() > MAX_ID_BYTES {
+            return Err(fail(invalid(format!(
+                "id: longer than {MAX_ID_BYTES} bytes"
+            ))));
+        }
+    }
+    let env: Envelope = from_value(value, "").map_err(|e| fail(field_error(e)))?;
+    let runtime = match env.runtime.as_deref() {
+        None => None,
+        Some(r) => Some(RuntimeKind::parse(r).ok_or_else(|| {
+            fail(invalid(format!(
+                "runtime: '{}' is not a runtime (use docker, docker-api, podman or podman-api)",
+                printable(r)
+            )))
+        })?),
+    };
+    if let Some(q) = &env.reply_to {
+        check_queue_name(q).map_err(|e| fail(field_error(e)))?;
+    }
+    let args = Value::Object(env.args.unwrap_or_default());
+    let command = decode_command(&env.op, args).map_err(|e| fail(field_error(e)))?;
+    Ok(Request {
+        id: env.id,
+        runtime,
+        reply_to: env.reply_to,
+        command,
+    })
+}
+
+fn decode_command(op: &str, args: Value) -> Result<Command, FieldError> {
+    Ok(match op {
+        "create" => {
+            let Value::Object(mut map) = args else {
+                return Err(FieldError::new("args", "must be an object"));
+            };
+            let start = match map.remove("start") {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(b)) => b,
+                Some(other) => {
+                    return Err(FieldError::new(
+                        "args.start",
+                        format!("expected a boolean, got {}", kind_of(&other)),
+                    ))
+                }
+            };
+            let spec: ContainerSpec = from_value(Value::Object(map), "args")?;
+            validate_spec(&spec)?;
+            Command::Create { spec, start }
+        }
+        "start" => Command::Start {
+            name: from_value::<NameArgs>(args, "args")?.name,
+        },
+        "stop" | "restart" => {
+            let a: StopArgs = from_value(args, "args")?;
+            if a.timeout_s.is_some_and(|t| t > MAX_TIMEOUT_S) {
+                return Err(FieldError::new(
+                    "args.timeout_s",
+                    format!("at most {MAX_TIMEOUT_S} seconds"),
+                ));
+            }
+            if op == "stop" {
+                Command::Stop {
+                    name: a.name,
+                    timeout_s: a.timeout_s,
+                }
+            } else {
+                Command::Restart {
+                    name: a.name,
+                    timeout_s: a.timeout_s,
+                }
+            }
+        }
+        "kill" => {
+            let a: KillArgs = from_value(args, "args")?;
+            Command::Kill {
+                name: a.name,
+                signal: a.signal.unwrap_or(SignalName::KILL),
+            }
+        }
+        "remove" => {
+            let a: RemoveArgs = from_value(args, "args")?;
+            Command::Remove {
+                name: a.name,
+                force: a.force,
+            }
+        }
+        "inspect" => Command::Inspect {
+            name: from_value::<NameArgs>(args, "args")?.name,
+        },
+        "list" => {
+            let a: ListArgs = from_value(args, "args")?;
+            let label = a.label.as_deref().map(parse_label_filter).transpose()?;
+            Command::List { all: a.all, label }
+        }
+        "logs" => {
+            let a: LogsArgs = from_value(args, "args")?;
+            if let Some(s) = &a.since {
+                if !crate::core::clock::is_rfc3339(s) {
+                    return Err(FieldError::new(
+                        "args.since",
+                        format!(
+                            "'{}' is not an RFC 3339 time such as 2026-11-29T10:00:00Z",
+                            printable(s)
+                        ),
+                    ));
+                }
+            }
+            Command::Logs {
+                name: a.name,
+                tail: a.tail,
+                since: a.since,
+            }
+        }
+        "stats" => Command::Stats {
+            name: from_value::<NameArgs>(args, "args")?.name,
+        },
+        "pull" => {
+            let a: PullArgs = from_value(args, "args")?;
+            Command::Pull {
+                image: a.image,
+                auth: a.auth,
+            }
+        }
+        "images" => {
+            from_value::<NoArgs>(args, "args")?;
+            Command::Images
+        }
+        "remove_image" => {
+            let a: ImageArgs = from_value(args, "args")?;
+            Command::RemoveImage {
+                image: a.image,
+                force: a.force,
+            }
+        }
+        "info" => {
+            from_value::<NoArgs>(args, "args")?;
+            Command::Info
+        }
+        other => {
+            return Err(FieldError::new(
+                "op",
+                format!(
+                    "'{}' is not an op (create, start, stop, restart, kill, remove, inspect, \
+                     list, logs, stats, pull, images, remove_image, info)",
+                    printable(other)
+                ),
+            ))
+        }
+    })
+}
+
+/// Checks a POSIX message queue name: `/` then 1-254 characters, no further `/`.
+fn check_queue_name(q: &str) -> Result<(), FieldError> {
+    let ok = q.len() >= 2
+        && q.len() <= 255
+        && q.starts_with('/')
+        && q[1..]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            "reply_to",
+            format!("'{}' is not a queue name such as /app.reply", printable(q)),
+        ))
+    }
+}
+
+/// Deserializes `value` into `T`, naming the failing field with `prefix`.
+fn from_value<T: DeserializeOwned>(value: Value, prefix: &str) -> Result<T, FieldError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = match (prefix.is_empty(), path == ".") {
+            (true, true) => "request".to_owned(),
+            (true, false) => path,
+            (false, true) => prefix.to_owned(),
+            (false, false) => format!("{prefix}.{path}"),
+        };
+        FieldError::new(field, strip_position(&e.into_inner().to_string()))
+    })
+}
+
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn invalid(message: impl Into<String>) -> ErrorBody {
+    ErrorBody::new(ErrorCode::InvalidRequest, message)
+}
+
+fn field_error(e: FieldError) -> ErrorBody {
+    invalid(e.to_string())
+}
+
+/// Encodes a reply.
+pub fn encode_reply(reply: &Reply) -> Vec<u8> {
+    serde_json::to_vec(reply).unwrap_or_else(|e| {
+        let fallback = Reply::err(
+            reply.id.clone(),
+            ErrorBody::new(
+                ErrorCode::Internal,
+                format!("reply could not be encoded: {e}"),
+            ),
+        );
+        serde_json::to_vec(&fallback).unwrap_or_default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(s: &str) -> Result<Request, DecodeError> {
+        decode_request(s.as_bytes())
+    }
+
+    fn err_msg(s: &str) -> String {
+        let e = decode(s).unwrap_err();
+        assert_eq!(e.error.code, ErrorCode::InvalidRequest, "{s}");
+        e.error.message
+    }
+
+    #[test]
+    fn decodes_create() {
+        let r = decode(
+            r#"{"id":"a1","op":"create","runtime":"docker-api","args":{"name":"web",
+            "image":"127.0.0.1:5000/nginx:1","ports":[{"host":8080,"container":80}],"start":true}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.id.as_deref(), Some("a1"));
+        assert_eq!(r.runtime, Some(RuntimeKind::DockerApi));
+        let Command::Create { spec, start } = r.command else {
+            panic!()
+        };
+        assert!(start);
+        assert_eq!(spec.ports[0].host, 8080);
+    }
+
+    #[test]
+    fn contract_example_message_for_bad_name() {
+        assert_eq!(
+            err_msg(r#"{"op":"create","args":{"name":"--privileged","image":"busybox"}}"#),
+            "args.name: '--privileged' is not a valid container name (letters, digits, '_', \
+             '.', '-'; must start with a letter or digit)"
+        );
+    }
+
+    #[test]
+    fn names_the_field() {
+        assert!(
+            err_msg(r#"{"op":"stop","args":{"name":"a","timeout_s":"x"}}"#)
+                .starts_with("args.timeout_s:")
+        );
+        assert!(err_msg(r#"{"op":"create","args":{"name":"a","image":"b","ports":[{"host":"x","container":1}]}}"#)
+            .starts_with("args.ports[0].host:"));
+        assert!(err_msg(r#"{"op":"start","args":{"name":"a","bogus":1}}"#).contains("bogus"));
+        assert!(err_msg(r#"{"op":"start","bogus":1}"#).contains("bogus"));
+        assert!(err_msg(r#"{"op":"fly"}"#).starts_with("op:"));
+        assert!(
+            err_msg(r#"{"op":"start","runtime":"lxc","args":{"name":"a"}}"#)
+                .starts_with("runtime:")
+        );
+        assert!(
+            err_msg(r#"{"op":"create","args":{"name":"a","image":"-x"}}"#)
+                .starts_with("args.image:")
+        );
+        assert!(
+            err_msg(r#"{"op":"create","args":{"name":"a","image":"b","start":"yes"}}"#)
+                .starts_with("args.start:")
+        );
+        assert!(
+            err_msg(r#"{"op":"logs","args":{"name":"a","since":"--x"}}"#)
+                .starts_with("args.since:")
+        );
+        assert!(err_msg(r#"{"op":"create","args":{"name":"a","image":"b","mounts":[{"source":"../x","target":"/x"}]}}"#)
+            .starts_with("args.mounts[0].source:"));
+    }
+
+    #[test]
+    fn refuses_non_objects_and_bad_json() {
+        assert!(err_msg("{nope").starts_with("request is not valid JSON"));
+        err_msg("[1,2]");
+        err_msg("\"x\"");
+        err_msg(r#"{"op":"start","args":[1]}"#);
+    }
+
+    #[test]
+    fn keeps_id_on_errors() {
+        let e = decode(r#"{"id":"x9","op":"start","args":{"name":"-a"}}"#).unwrap_err();
+        assert_eq!(e.id.as_deref(), Some("x9"));
+        let long = "a".repeat(129);
+        let e = decode(&format!(r#"{{"id":"{long}","op":"info"}}"#)).unwrap_err();
+        assert_eq!(e.id, None);
+    }
+
+    #[test]
+    fn defaults() {
+        let r = decode(r#"{"op":"kill","args":{"name":"a"}}"#).unwrap();
+        assert_eq!(
+            r.command,
+            Command::Kill {
+                name: ContainerName::parse("a").unwrap(),
+                signal: SignalName::KILL
+            }
+        );
+        let r = decode(r#"{"op":"info"}"#).unwrap();
+        assert_eq!(r.command, Command::Info);
+        let r = decode(r#"{"op":"list","args":{"label":"app=x"}}"#).unwrap();
+        assert_eq!(
+            r.command,
+            Command::List {
+                all: false,
+                label: Some(("app".into(), "x".into()))
+            }
+        );
+    }
+
+    #[test]
+    fn encodes_replies_as_the_contract() {
+        let r = Reply::err(
+            Some("a3".into()),
+            ErrorBody::new(ErrorCode::NotFound, "container 'nope' not found"),
+        );
+        assert_eq!(
+            String::from_utf8(encode_reply(&r)).unwrap(),
+            r#"{"id":"a3","ok":false,"error":{"code":"not_found","message":"container 'nope' not found"}}"#
+        );
+    }
+}

@@ -1,0 +1,53 @@
+//! Codecs: bytes to a validated [`Request`](crate::core::command::Request) and a
+//! [`Reply`](crate::core::reply::Reply) back to bytes. Every codec yields the same
+//! `Command` for the same request.
+
+pub mod json;
+
+use crate::core::error::ErrorBody;
+
+/// Wire encodings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// JSON envelope.
+    Json,
+    /// Protobuf `ctrmgr.v1.Request` / `Reply`.
+    Protobuf,
+}
+
+impl Format {
+    /// Tells JSON from Protobuf: the first non-blank byte `{` is JSON, anything else is
+    /// Protobuf (field number 15 is never a group, so a Protobuf message never starts
+    /// with `{`, 0x7b).
+    pub fn sniff(bytes: &[u8]) -> Format {
+        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') => Format::Json,
+            _ => Format::Protobuf,
+        }
+    }
+}
+
+/// A request that could not be decoded: the error, and the request id when it could be
+/// read, so that the error reply still carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    /// The request's id, if readable.
+    pub id: Option<String>,
+    /// Always `invalid_request` (or `too_large`).
+    pub error: ErrorBody,
+}
+
+/// Longest request id accepted.
+pub const MAX_ID_BYTES: usize = 128;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_formats() {
+        assert_eq!(Format::sniff(b"  \n{\"op\":1}"), Format::Json);
+        assert_eq!(Format::sniff(b"\x0a\x02a1"), Format::Protobuf);
+        assert_eq!(Format::sniff(b""), Format::Protobuf);
+    }
+}

@@ -1,0 +1,84 @@
+//! Keyed async locks: ops on the same container name, and requests with the same id,
+//! run one at a time; different keys run concurrently.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// A set of async mutexes created on demand and dropped when unused.
+#[derive(Debug, Default)]
+pub struct KeyedLocks {
+    map: Mutex<HashMap<String, Arc<smol::lock::Mutex<()>>>>,
+}
+
+/// Holds one key's lock; releasing it forgets the key when nobody else waits.
+pub struct KeyGuard<'a> {
+    locks: &'a KeyedLocks,
+    key: String,
+    guard: Option<smol::lock::MutexGuardArc<()>>,
+}
+
+impl KeyedLocks {
+    /// Waits for and takes the lock of `key`.
+    pub async fn lock(&self, key: &str) -> KeyGuard<'_> {
+        let m = {
+            let mut map = self
+                .map
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            map.entry(key.to_owned()).or_default().clone()
+        };
+        let guard = m.lock_arc().await;
+        KeyGuard {
+            locks: self,
+            key: key.to_owned(),
+            guard: Some(guard),
+        }
+    }
+
+    /// Keys currently held or awaited.
+    pub fn len(&self) -> usize {
+        self.map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Drop for KeyGuard<'_> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut map = self
+            .locks
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(m) = map.get(&self.key) {
+            // Only the map holds it: nobody waits, forget the key.
+            if Arc::strong_count(m) == 1 {
+                map.remove(&self.key);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_key_serializes_and_is_forgotten() {
+        smol::block_on(async {
+            let locks = KeyedLocks::default();
+            let g = locks.lock("a").await;
+            assert!(locks.map.lock().unwrap()["a"].try_lock().is_none());
+            let _b = locks.lock("b").await;
+            drop(g);
+            assert_eq!(locks.len(), 1);
+        });
+    }
+}

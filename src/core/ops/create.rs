@@ -1,0 +1,51 @@
+//! `create`: the name must be free on the device; the engine creates, the record is
+//! written, and with `start` the container is started (a failed start keeps the record).
+
+use crate::core::clock;
+use crate::core::error::CoreError;
+use crate::core::model::{Container, ContainerSpec, ContainerState, RuntimeKind};
+use crate::core::reply::OpResult;
+use crate::core::service::ContainerService;
+
+impl ContainerService {
+    pub(in crate::core) async fn create(
+        &self,
+        requested: Option<RuntimeKind>,
+        spec: &ContainerSpec,
+        start: bool,
+    ) -> Result<OpResult, CoreError> {
+        let _lock = self.lock_name(&spec.name).await;
+        if let Some(existing) = self.store.get_container(&spec.name).await? {
+            return Err(CoreError::NameInUse {
+                name: spec.name.to_string(),
+                runtime: existing.runtime.as_str(),
+            });
+        }
+        let rt = self.runtime_for_new(requested)?;
+        let id = rt.create(spec).await?;
+        let now = clock::now_rfc3339();
+        let record = Container {
+            name: spec.name.clone(),
+            runtime: rt.kind(),
+            id,
+            image: spec.image.clone(),
+            state: ContainerState::Created,
+            exit_code: None,
+            created_at: now.clone(),
+            updated_at: now,
+            spec: spec.clone(),
+        };
+        let record = self.save(record, "create").await?;
+        if !start {
+            return Ok(OpResult::Container(Box::new(record)));
+        }
+        if let Err(source) = rt.start(&spec.name).await {
+            return Err(CoreError::StartAfterCreate {
+                name: spec.name.to_string(),
+                source,
+            });
+        }
+        let record = self.refresh(rt, record, "start").await?;
+        Ok(OpResult::Container(Box::new(record)))
+    }
+}

@@ -1,0 +1,24 @@
+//! `inspect`: the live state from the engine; the record is updated with it.
+
+use crate::core::error::CoreError;
+use crate::core::model::RuntimeKind;
+use crate::core::names::ContainerName;
+use crate::core::reply::OpResult;
+use crate::core::service::ContainerService;
+
+impl ContainerService {
+    pub(in crate::core) async fn inspect(
+        &self,
+        requested: Option<RuntimeKind>,
+        name: &ContainerName,
+    ) -> Result<OpResult, CoreError> {
+        let _lock = self.lock_name(name).await;
+        let (record, rt) = self.managed(requested, name).await?;
+        let before = (record.state, record.exit_code);
+        let mut record = self.read_live(rt, record).await?;
+        if (record.state, record.exit_code) != before {
+            record = self.save(record, "inspect").await?;
+        }
+        Ok(OpResult::Container(Box::new(record)))
+    }
+}

@@ -1,0 +1,22 @@
+//! `logs`: log lines of a managed container.
+
+use crate::core::error::CoreError;
+use crate::core::model::RuntimeKind;
+use crate::core::names::ContainerName;
+use crate::core::reply::OpResult;
+use crate::core::runtime::LogOptions;
+use crate::core::service::ContainerService;
+
+impl ContainerService {
+    pub(in crate::core) async fn logs(
+        &self,
+        requested: Option<RuntimeKind>,
+        name: &ContainerName,
+        tail: Option<u32>,
+        since: Option<String>,
+    ) -> Result<OpResult, CoreError> {
+        let (_, rt) = self.managed(requested, name).await?;
+        let lines = rt.logs(name, &LogOptions { tail, since }).await?;
+        Ok(OpResult::Logs { lines })
+    }
+}

@@ -1,0 +1,23 @@
+//! `pull`: pulls an image through the requested (or default) runtime.
+
+use crate::core::error::CoreError;
+use crate::core::model::{RegistryAuth, RuntimeKind};
+use crate::core::names::ImageRef;
+use crate::core::reply::OpResult;
+use crate::core::service::ContainerService;
+
+impl ContainerService {
+    pub(in crate::core) async fn pull(
+        &self,
+        requested: Option<RuntimeKind>,
+        image: &ImageRef,
+        auth: Option<&RegistryAuth>,
+    ) -> Result<OpResult, CoreError> {
+        let rt = self.runtime_for_new(requested)?;
+        let pulled = rt.pull(image, auth).await?;
+        Ok(OpResult::Pulled {
+            image: image.clone(),
+            id: pulled.id,
+        })
+    }
+}

@@ -1,0 +1,31 @@
+//! `remove`: removes the container from its engine, then its record. A container the
+//! engine no longer has is not an error: the record goes either way.
+
+use crate::core::clock;
+use crate::core::error::{CoreError, RuntimeError};
+use crate::core::events::ContainerEvent;
+use crate::core::model::{ContainerState, RuntimeKind};
+use crate::core::names::ContainerName;
+use crate::core::reply::OpResult;
+use crate::core::service::ContainerService;
+
+impl ContainerService {
+    pub(in crate::core) async fn remove(
+        &self,
+        requested: Option<RuntimeKind>,
+        name: &ContainerName,
+        force: bool,
+    ) -> Result<OpResult, CoreError> {
+        let _lock = self.lock_name(name).await;
+        let (mut record, rt) = self.managed(requested, name).await?;
+        match rt.remove(name, force).await {
+            Ok(()) | Err(RuntimeError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.store.delete_container(name).await?;
+        record.state = ContainerState::Missing;
+        record.updated_at = clock::now_rfc3339();
+        self.events().publish(ContainerEvent::of("remove", &record));
+        Ok(OpResult::Removed { name: name.clone() })
+    }
+}

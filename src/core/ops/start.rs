@@ -1,0 +1,23 @@
+//! `start`: starts a managed container and records its live state.
+
+use crate::core::error::CoreError;
+use crate::core::model::RuntimeKind;
+use crate::core::names::ContainerName;
+use crate::core::reply::OpResult;
+use crate::core::service::ContainerService;
+
+impl ContainerService {
+    pub(in crate::core) async fn start(
+        &self,
+        requested: Option<RuntimeKind>,
+        name: &ContainerName,
+    ) -> Result<OpResult, CoreError> {
+        let _lock = self.lock_name(name).await;
+        let (record, rt) = self.managed(requested, name).await?;
+        if let Err(e) = rt.start(name).await {
+            return Err(self.fail_missing(record, e).await);
+        }
+        let record = self.refresh(rt, record, "start").await?;
+        Ok(OpResult::Container(Box::new(record)))
+    }
+}

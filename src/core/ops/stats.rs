@@ -1,0 +1,18 @@
+//! `stats`: one resource usage sample of a managed container.
+
+use crate::core::error::CoreError;
+use crate::core::model::RuntimeKind;
+use crate::core::names::ContainerName;
+use crate::core::reply::OpResult;
+use crate::core::service::ContainerService;
+
+impl ContainerService {
+    pub(in crate::core) async fn stats(
+        &self,
+        requested: Option<RuntimeKind>,
+        name: &ContainerName,
+    ) -> Result<OpResult, CoreError> {
+        let (_, rt) = self.managed(requested, name).await?;
+        Ok(OpResult::Stats(rt.stats(name).await?))
+    }
+}

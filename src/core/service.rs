@@ -1,0 +1,283 @@
+//! `ContainerService`: runs a `Request` as a runtime op plus one store update, with the
+//! idempotency cache in front and per-name serialization of container ops.
+
+use super::clock;
+use super::command::{Command, Request};
+use super::error::{CoreError, ErrorBody, ErrorCode};
+use super::events::{ContainerEvent, EventBus};
+use super::locks::KeyedLocks;
+use super::model::{Container, ContainerState, RuntimeKind};
+use super::names::ContainerName;
+use super::reply::{OpResult, Reply};
+use super::runtime::Runtime;
+use super::store::{CachedReply, Store};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Replies larger than this are not cached unless their op changed something (a big
+/// `logs` reply is cheaper to produce again than to keep).
+pub const MAX_CACHED_READ_REPLY: usize = 64 * 1024;
+
+/// The core of the agent. Shared by every transport (`Arc<ContainerService>`).
+pub struct ContainerService {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) runtimes: BTreeMap<RuntimeKind, Arc<dyn Runtime>>,
+    pub(super) default_runtime: RuntimeKind,
+    pub(super) device_id: String,
+    names: KeyedLocks,
+    ids: KeyedLocks,
+    events: EventBus,
+}
+
+impl std::fmt::Debug for ContainerService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContainerService")
+            .field("store", &self.store.backend())
+            .field("runtimes", &self.runtimes.keys().collect::<Vec<_>>())
+            .field("default_runtime", &self.default_runtime)
+            .field("device_id", &self.device_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ContainerService {
+    /// Builds the service over a store and the enabled runtimes.
+    pub fn new(
+        store: Arc<dyn Store>,
+        runtimes: Vec<Arc<dyn Runtime>>,
+        default_runtime: RuntimeKind,
+        device_id: String,
+    ) -> Self {
+        Self {
+            store,
+            runtimes: runtimes.into_iter().map(|r| (r.kind(), r)).collect(),
+            default_runtime,
+            device_id,
+            names: KeyedLocks::default(),
+            ids: KeyedLocks::default(),
+            events: EventBus::default(),
+        }
+    }
+
+    /// The store, for shutdown.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The device id.
+    pub fn device_id(&self) -> &str {
+        &self.device_id
+    }
+
+    /// Subscribes to container events.
+    pub fn events(&self) -> &EventBus {
+        &self.events
+    }
+
+    /// Runs a request. A request whose `id` was answered before gets the stored reply and
+    /// is not run again; concurrent requests with the same id wait for the first.
+    pub async fn execute(&self, req: Request) -> Reply {
+        let Some(id) = req.id.clone() else {
+            return self.run(&req).await;
+        };
+        let _guard = self.ids.lock(&id).await;
+        match self.store.get_reply(&id).await {
+            Ok(Some(cached)) => match serde_json::from_str::<Reply>(&cached.reply_json) {
+                Ok(mut reply) => {
+                    reply.id = Some(id);
+                    return reply;
+                }
+                Err(e) => {
+                    log::warn!("cached reply for id '{id}' is unreadable, running again: {e}")
+                }
+            },
+            Ok(None) => {}
+            Err(e) => {
+                return Reply::err(Some(id), CoreError::Store(e).into());
+            }
+        }
+        let reply = self.run(&req).await;
+        if should_cache(&req.command, &reply) {
+            match serde_json::to_string(&reply) {
+                Ok(json) => {
+                    let entry = CachedReply {
+                        reply_json: json,
+                        stored_at: clock::unix_now(),
+                    };
+                    let fits =
+                        entry.reply_json.len() <= MAX_CACHED_READ_REPLY || mutates(&req.command);
+                    if fits {
+                        if let Err(e) = self.store.put_reply(&id, &entry).await {
+                            log::warn!("reply to id '{id}' not cached: {e}");
+                        }
+                    }
+                }
+                Err(e) => log::warn!("reply to id '{id}' not cached: {e}"),
+            }
+        }
+        reply
+    }
+
+    async fn run(&self, req: &Request) -> Reply {
+        let result = self.dispatch(req).await;
+        match result {
+            Ok(result) => Reply::ok(req.id.clone(), result),
+            Err(e) => {
+                log::debug!("{} failed: {e}", req.command.op());
+                Reply::err(req.id.clone(), ErrorBody::from(e))
+            }
+        }
+    }
+
+    async fn dispatch(&self, req: &Request) -> Result<OpResult, CoreError> {
+        let rt = req.runtime;
+        match &req.command {
+            Command::Create { spec, start } => self.create(rt, spec, *start).await,
+            Command::Start { name } => self.start(rt, name).await,
+            Command::Stop { name, timeout_s } => self.stop(rt, name, *timeout_s).await,
+            Command::Restart { name, timeout_s } => self.restart(rt, name, *timeout_s).await,
+            Command::Kill { name, signal } => self.kill(rt, name, *signal).await,
+            Command::Remove { name, force } => self.remove(rt, name, *force).await,
+            Command::Inspect { name } => self.inspect(rt, name).await,
+            Command::List { all, label } => self.list(*all, label.as_ref()).await,
+            Command::Logs { name, tail, since } => self.logs(rt, name, *tail, since.clone()).await,
+            Command::Stats { name } => self.stats(rt, name).await,
+            Command::Pull { image, auth } => self.pull(rt, image, auth.as_ref()).await,
+            Command::Images => self.images(rt).await,
+            Command::RemoveImage { image, force } => self.remove_image(rt, image, *force).await,
+            Command::Info => Ok(OpResult::Info(self.info().await)),
+        }
+    }
+
+    /// Takes the lock of a container name for the duration of an op.
+    pub(super) async fn lock_name(&self, name: &ContainerName) -> super::locks::KeyGuard<'_> {
+        self.names.lock(name.as_str()).await
+    }
+
+    /// The runtime for an op that is not about an existing container.
+    pub(super) fn runtime_for_new(
+        &self,
+        requested: Option<RuntimeKind>,
+    ) -> Result<&Arc<dyn Runtime>, CoreError> {
+        let kind = requested.unwrap_or(self.default_runtime);
+        self.runtimes
+            .get(&kind)
+            .ok_or(CoreError::RuntimeNotEnabled(kind.as_str()))
+    }
+
+    /// The record of a managed container and the runtime to reach it: the recorded
+    /// access path, or the other path of the same engine when the request names it.
+    pub(super) async fn managed(
+        &self,
+        requested: Option<RuntimeKind>,
+        name: &ContainerName,
+    ) -> Result<(Container, &Arc<dyn Runtime>), CoreError> {
+        let record = self
+            .store
+            .get_container(name)
+            .await?
+            .ok_or_else(|| CoreError::ContainerNotFound(name.to_string()))?;
+        let kind = match requested {
+            None => record.runtime,
+            Some(k) if k.engine() == record.runtime.engine() => k,
+            Some(k) => {
+                return Err(CoreError::WrongEngine {
+                    name: name.to_string(),
+                    recorded: record.runtime.as_str(),
+                    requested: k.as_str(),
+                })
+            }
+        };
+        let rt = self
+            .runtimes
+            .get(&kind)
+            .ok_or(CoreError::RuntimeNotEnabled(kind.as_str()))?;
+        Ok((record, rt))
+    }
+
+    /// Reads the engine's live state into the record, saves it and publishes `action`.
+    pub(super) async fn refresh(
+        &self,
+        rt: &Arc<dyn Runtime>,
+        record: Container,
+        action: &'static str,
+    ) -> Result<Container, CoreError> {
+        let record = self.read_live(rt, record).await?;
+        self.save(record, action).await
+    }
+
+    /// Reads the engine's live state into the record without saving it. A container the
+    /// engine no longer has becomes `missing`.
+    pub(super) async fn read_live(
+        &self,
+        rt: &Arc<dyn Runtime>,
+        mut record: Container,
+    ) -> Result<Container, CoreError> {
+        match rt.inspect(&record.name).await {
+            Ok(live) => {
+                record.id = live.id;
+                record.state = live.state;
+                record.exit_code = live.exit_code;
+            }
+            Err(super::error::RuntimeError::NotFound { .. }) => {
+                record.state = ContainerState::Missing;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(record)
+    }
+
+    /// Saves a record (stamping `updated_at`) and publishes the change.
+    pub(super) async fn save(
+        &self,
+        mut record: Container,
+        action: &'static str,
+    ) -> Result<Container, CoreError> {
+        record.updated_at = clock::now_rfc3339();
+        self.store.put_container(&record).await?;
+        self.events.publish(ContainerEvent::of(action, &record));
+        Ok(record)
+    }
+
+    /// Marks a record `missing` after the engine said the container is gone, then
+    /// returns the engine's error.
+    pub(super) async fn fail_missing(
+        &self,
+        mut record: Container,
+        error: super::error::RuntimeError,
+    ) -> CoreError {
+        if matches!(error, super::error::RuntimeError::NotFound { .. }) {
+            record.state = ContainerState::Missing;
+            if let Err(e) = self.save(record, "missing").await {
+                log::warn!("could not mark a vanished container missing: {e}");
+            }
+        }
+        error.into()
+    }
+}
+
+/// Transient failures are not cached: a retry with the same id must be able to succeed.
+fn should_cache(command: &Command, reply: &Reply) -> bool {
+    let transient = reply.error().is_some_and(|e| {
+        matches!(
+            e.code,
+            ErrorCode::RuntimeUnavailable | ErrorCode::StoreError | ErrorCode::Internal
+        )
+    });
+    !transient && !matches!(command, Command::Info)
+}
+
+/// Whether an op changes containers or images.
+fn mutates(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Create { .. }
+            | Command::Start { .. }
+            | Command::Stop { .. }
+            | Command::Restart { .. }
+            | Command::Kill { .. }
+            | Command::Remove { .. }
+            | Command::Pull { .. }
+            | Command::RemoveImage { .. }
+    )
+}
