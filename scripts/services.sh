@@ -1,0 +1,332 @@
+#!/usr/bin/env bash
+# Test services for ctrmgr: install what is missing, start, stop, report.
+#
+#   scripts/services.sh up       install missing packages, start what is not running,
+#                                build and push the busybox test image
+#   scripts/services.sh down     stop what this script started (by its pid files)
+#   scripts/services.sh status   say what runs, and who started it
+#
+# Idempotent. A service that already answers (a dockerd on the socket, a registry on
+# port 5000) is reused, never started twice, and never stopped by `down`.
+#
+# Environment:
+#   CTRMGR_SVC_DIR           state dir: logs, pid files, configs (default /tmp/ctrmgr-test-services)
+#   CTRMGR_SVC_STARTED_FILE  if set, `up` appends the name of each service it started
+#                            (scripts/test.sh uses this to stop only those on exit)
+#   CTRMGR_SKIP_INSTALL=1    never call apt-get (report missing packages and go on)
+#   CTRMGR_DOCKER_SOCK, CTRMGR_REGISTRY_ADDR, CTRMGR_DOCKERD_ARGS
+#                            only to exercise this script beside running services
+set -euo pipefail
+
+STATE_DIR="${CTRMGR_SVC_DIR:-/tmp/ctrmgr-test-services}"
+DOCKER_SOCK="${CTRMGR_DOCKER_SOCK:-/var/run/docker.sock}"
+REGISTRY_ADDR="${CTRMGR_REGISTRY_ADDR:-127.0.0.1:5000}"
+# Extra dockerd arguments (e.g. a second daemon for testing this script:
+# --data-root DIR --exec-root DIR --bridge none --iptables=false).
+read -r -a DOCKERD_ARGS <<<"${CTRMGR_DOCKERD_ARGS:-}"
+export DOCKER_HOST="unix://$DOCKER_SOCK"
+IMAGE_LOCAL=ctrmgr-test/busybox:latest
+IMAGE_REMOTE="$REGISTRY_ADDR/ctrmgr-test/busybox:latest"
+WAIT_S=60
+
+# Debian packages, by purpose. Later issues add to these lists.
+PKGS_SERVICES=(docker.io busybox-static docker-registry curl
+    podman runc redis-server mosquitto mosquitto-clients dbus)
+PKGS_CROSS=(gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf
+    libc6-dev-arm64-cross libc6-dev-armhf-cross qemu-user-static)
+PKGS_TOOLS=(systemd python3 python3-venv shellcheck)
+
+# Applets linked into the test image's /bin.
+BUSYBOX_APPLETS=(sh sleep echo cat ls env id pwd touch mkdir rm wc grep nc httpd ps
+    kill true false yes head tail printf test)
+
+log() { printf '[services] %s\n' "$*" >&2; }
+die() {
+    printf '[services] ERROR: %s\n' "$*" >&2
+    exit 1
+}
+
+as_root() {
+    if [[ $EUID -eq 0 ]]; then
+        "$@"
+    elif command -v sudo >/dev/null; then
+        sudo "$@"
+    else
+        die "need root for: $*"
+    fi
+}
+
+# --- packages -------------------------------------------------------------------------
+
+missing_packages() {
+    local p
+    for p in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+            printf '%s\n' "$p"
+        fi
+    done
+}
+
+install_packages() {
+    local missing
+    mapfile -t missing < <(missing_packages "${PKGS_SERVICES[@]}" "${PKGS_CROSS[@]}" "${PKGS_TOOLS[@]}")
+    if [[ ${#missing[@]} -eq 0 ]]; then
+        return 0
+    fi
+    if [[ "${CTRMGR_SKIP_INSTALL:-0}" == 1 ]]; then
+        log "missing packages (not installed, CTRMGR_SKIP_INSTALL=1): ${missing[*]}"
+        return 0
+    fi
+    log "installing: ${missing[*]}"
+    as_root apt-get update -qq
+    # Package post-install scripts must not try to start services (no init system here).
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >"$STATE_DIR/apt.log" 2>&1 ||
+        die "apt-get install failed; see $STATE_DIR/apt.log"
+}
+
+# --- pid files ------------------------------------------------------------------------
+
+# pid_alive NAME EXE: the pid in NAME.pid is alive and runs EXE (guards against pid reuse).
+pid_alive() {
+    local name=$1 exe=$2 pidfile="$STATE_DIR/$1.pid" pid
+    [[ -s "$pidfile" ]] || return 1
+    pid=$(<"$pidfile")
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    [[ -r "/proc/$pid/cmdline" ]] || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$exe" || {
+        log "$name: pid $pid from $pidfile is now another process; ignoring it"
+        return 1
+    }
+}
+
+# stop_service NAME EXE: stop the process in NAME.pid if it is ours and alive.
+stop_service() {
+    local name=$1 exe=$2 pidfile="$STATE_DIR/$1.pid" pid i
+    if ! pid_alive "$name" "$exe"; then
+        rm -f "$pidfile"
+        return 0
+    fi
+    pid=$(<"$pidfile")
+    log "stopping $name (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 30 * 5; i++)); do
+        [[ -e "/proc/$pid" ]] || break
+        sleep 0.2
+    done
+    if [[ -e "/proc/$pid" ]]; then
+        log "$name (pid $pid) still alive after 30 s; sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$pidfile"
+}
+
+record_started() {
+    if [[ -n "${CTRMGR_SVC_STARTED_FILE:-}" ]]; then
+        printf '%s\n' "$1" >>"$CTRMGR_SVC_STARTED_FILE"
+    fi
+}
+
+# wait_for NAME LOGFILE PIDFILE CHECK...: poll CHECK for up to WAIT_S seconds.
+wait_for() {
+    local name=$1 logfile=$2 pidfile=$3 i pid
+    shift 3
+    for ((i = 0; i < WAIT_S * 5; i++)); do
+        if "$@" >/dev/null 2>&1; then
+            return 0
+        fi
+        if [[ -s "$pidfile" ]]; then
+            pid=$(<"$pidfile")
+            if [[ ! -e "/proc/$pid" ]]; then
+                tail -n 30 "$logfile" >&2 || true
+                die "$name exited during start-up; log: $logfile"
+            fi
+        fi
+        sleep 0.2
+    done
+    tail -n 30 "$logfile" >&2 || true
+    die "$name did not answer within ${WAIT_S}s; log: $logfile"
+}
+
+# --- dockerd --------------------------------------------------------------------------
+
+docker_ping() { curl -sf --max-time 2 --unix-socket "$DOCKER_SOCK" http://localhost/_ping; }
+
+dockerd_up() {
+    if docker_ping >/dev/null 2>&1; then
+        if pid_alive dockerd dockerd; then
+            log "dockerd: running (ours, pid $(<"$STATE_DIR/dockerd.pid"))"
+        else
+            log "dockerd: already answers on $DOCKER_SOCK; reusing it"
+        fi
+        return 0
+    fi
+    command -v dockerd >/dev/null || die "dockerd not found (package docker.io)"
+    log "dockerd: starting (log $STATE_DIR/dockerd.log)"
+    rm -f "$STATE_DIR/dockerd.pid"
+    # dockerd writes its own pid file; setsid detaches it from our session and signals.
+    setsid dockerd --host "unix://$DOCKER_SOCK" --pidfile "$STATE_DIR/dockerd.pid" \
+        "${DOCKERD_ARGS[@]}" </dev/null >"$STATE_DIR/dockerd.log" 2>&1 &
+    local launcher=$!
+    local i
+    for ((i = 0; i < 50; i++)); do
+        [[ -s "$STATE_DIR/dockerd.pid" ]] && break
+        sleep 0.1
+    done
+    [[ -s "$STATE_DIR/dockerd.pid" ]] || echo "$launcher" >"$STATE_DIR/dockerd.pid"
+    record_started dockerd
+    wait_for dockerd "$STATE_DIR/dockerd.log" "$STATE_DIR/dockerd.pid" docker_ping
+    log "dockerd: ready (pid $(<"$STATE_DIR/dockerd.pid"))"
+}
+
+# --- registry -------------------------------------------------------------------------
+
+registry_ping() { curl -sf --max-time 2 "http://$REGISTRY_ADDR/v2/"; }
+
+registry_up() {
+    if registry_ping >/dev/null 2>&1; then
+        if pid_alive registry docker-registry; then
+            log "registry: running (ours, pid $(<"$STATE_DIR/registry.pid"))"
+        else
+            log "registry: already answers on $REGISTRY_ADDR; reusing it"
+        fi
+        return 0
+    fi
+    command -v docker-registry >/dev/null || die "docker-registry not found (package docker-registry)"
+    mkdir -p "$STATE_DIR/registry-data"
+    rm -f "$STATE_DIR/registry.pid"
+    cat >"$STATE_DIR/registry.yml" <<EOF
+version: 0.1
+log:
+  level: info
+storage:
+  filesystem:
+    rootdirectory: $STATE_DIR/registry-data
+  delete:
+    enabled: true
+http:
+  addr: $REGISTRY_ADDR
+EOF
+    log "registry: starting on $REGISTRY_ADDR (log $STATE_DIR/registry.log)"
+    # Without job control a background job is not a process-group leader, so setsid
+    # execs in place and $! is the registry's own pid.
+    setsid docker-registry serve "$STATE_DIR/registry.yml" \
+        </dev/null >"$STATE_DIR/registry.log" 2>&1 &
+    echo $! >"$STATE_DIR/registry.pid"
+    record_started registry
+    wait_for registry "$STATE_DIR/registry.log" "$STATE_DIR/registry.pid" registry_ping
+    log "registry: ready (pid $(<"$STATE_DIR/registry.pid"))"
+}
+
+# --- busybox test image ---------------------------------------------------------------
+
+busybox_bin() {
+    # busybox-static installs /bin/busybox (it conflicts with the dynamic `busybox`).
+    [[ -x /bin/busybox ]] || die "no /bin/busybox (package busybox-static)"
+    missing_packages busybox-static | grep -q . && die "/bin/busybox is not from busybox-static"
+    echo /bin/busybox
+}
+
+build_rootfs_tar() {
+    local out=$1 root="$STATE_DIR/rootfs" applet
+    rm -rf "$root"
+    mkdir -p "$root"/{bin,etc,tmp,proc,sys,dev,www}
+    chmod 1777 "$root/tmp"
+    cp "$(busybox_bin)" "$root/bin/busybox"
+    for applet in "${BUSYBOX_APPLETS[@]}"; do
+        ln -s busybox "$root/bin/$applet"
+    done
+    cat >"$root/etc/passwd" <<'EOF'
+root:x:0:0:root:/root:/bin/sh
+nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+EOF
+    cat >"$root/etc/group" <<'EOF'
+root:x:0:
+nogroup:x:65534:
+EOF
+    echo 'ctrmgr test image' >"$root/www/index.html"
+    tar --owner=0 --group=0 --numeric-owner -C "$root" -cf "$out" .
+}
+
+image_in_registry() {
+    curl -sf --max-time 5 -o /dev/null \
+        -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+        "http://$REGISTRY_ADDR/v2/ctrmgr-test/busybox/manifests/latest"
+}
+
+image_up() {
+    if docker image inspect "$IMAGE_LOCAL" >/dev/null 2>&1 && image_in_registry; then
+        log "image: $IMAGE_LOCAL present and pushed"
+        return 0
+    fi
+    local tar="$STATE_DIR/busybox-rootfs.tar"
+    log "image: building $IMAGE_LOCAL from busybox-static"
+    build_rootfs_tar "$tar"
+    docker import --change 'CMD ["sh"]' --change 'ENV PATH=/bin' "$tar" "$IMAGE_LOCAL" >/dev/null
+    docker tag "$IMAGE_LOCAL" "$IMAGE_REMOTE"
+    log "image: pushing $IMAGE_REMOTE"
+    docker push "$IMAGE_REMOTE" >"$STATE_DIR/push.log" 2>&1 ||
+        die "docker push $IMAGE_REMOTE failed; see $STATE_DIR/push.log"
+}
+
+# --- commands -------------------------------------------------------------------------
+
+cmd_up() {
+    install_packages
+    dockerd_up
+    registry_up
+    image_up
+}
+
+# cmd_down [NAME...]: stop the named services (default: all) that this script started.
+cmd_down() {
+    local names=("$@")
+    [[ ${#names[@]} -gt 0 ]] || names=(registry dockerd)
+    local n
+    for n in "${names[@]}"; do
+        case "$n" in
+        dockerd) stop_service dockerd dockerd ;;
+        registry) stop_service registry docker-registry ;;
+        *) die "unknown service '$n'" ;;
+        esac
+    done
+}
+
+status_line() {
+    local name=$1 exe=$2 check=$3
+    if pid_alive "$name" "$exe"; then
+        printf '%-10s running, started by this script (pid %s)\n' "$name" "$(<"$STATE_DIR/$name.pid")"
+    elif "$check" >/dev/null 2>&1; then
+        printf '%-10s running, started elsewhere (reused)\n' "$name"
+    else
+        printf '%-10s down\n' "$name"
+    fi
+}
+
+cmd_status() {
+    status_line dockerd dockerd docker_ping
+    status_line registry docker-registry registry_ping
+    if docker image inspect "$IMAGE_LOCAL" >/dev/null 2>&1; then
+        printf '%-10s %s present\n' image "$IMAGE_LOCAL"
+    else
+        printf '%-10s %s missing\n' image "$IMAGE_LOCAL"
+    fi
+}
+
+main() {
+    mkdir -p "$STATE_DIR"
+    case "${1:-}" in
+    up) cmd_up ;;
+    down)
+        shift
+        cmd_down "$@"
+        ;;
+    status) cmd_status ;;
+    *)
+        echo "usage: $0 up|down [service...]|status" >&2
+        exit 2
+        ;;
+    esac
+}
+
+main "$@"
