@@ -1,2 +1,7 @@
 //! Runtime adapters: one per engine and access path, all implementing
 //! [`crate::core::runtime::Runtime`].
+
+#[cfg(feature = "docker-api")]
+pub mod docker_api;
+#[cfg(feature = "docker-api")]
+pub mod unix_socket;
