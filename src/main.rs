@@ -1,2 +1,220 @@
-//! The `ctrmgr` binary.
-fn main() {}
+//! The `ctrmgr` binary: wires config -> store -> runtimes -> service -> transports on one
+//! smol executor driven by the main thread, and shuts down cleanly on SIGTERM/SIGINT.
+
+use ctrmgr::api::metrics::Metrics;
+use ctrmgr::api::shutdown::Shutdown;
+use ctrmgr::config::{Config, StoreBackend};
+use ctrmgr::core::runtime::Runtime;
+use ctrmgr::core::service::ContainerService;
+use ctrmgr::core::store::{ReplyCacheLimits, Store};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+const USAGE: &str = "\
+ctrmgr: container manager agent for edge gateways
+
+Usage: ctrmgr [--config PATH]
+
+Options:
+  -c, --config PATH   TOML configuration file (every key has a default;
+                      see board-configs/ and the README)
+  -V, --version       print the version and exit
+  -h, --help          print this help and exit
+";
+
+/// How long shutdown waits for in-flight requests.
+const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+
+fn main() -> ExitCode {
+    let config_path = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(path)) => path,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("ctrmgr: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let config = match config_path
+        .as_deref()
+        .map_or_else(|| Ok(Config::default()), Config::load)
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ctrmgr: {e}");
+            return ExitCode::from(78);
+        }
+    };
+    ctrmgr::logging::init(config.log.level_filter().unwrap_or(log::LevelFilter::Info));
+    let signals = match ctrmgr::signals::TerminationSignals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ctrmgr: cannot set up signal handling: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let executor = Arc::new(smol::Executor::new());
+    let result = smol::block_on(executor.run(run(config, signals, executor.clone())));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            log::error!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `Ok(Some(config))` to run, `Ok(None)` after `--help`/`--version`.
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Option<PathBuf>>, String> {
+    let mut config = None;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                return Ok(None);
+            }
+            "-V" | "--version" => {
+                println!("ctrmgr {}", env!("CARGO_PKG_VERSION"));
+                return Ok(None);
+            }
+            "-c" | "--config" => {
+                config = Some(PathBuf::from(args.next().ok_or("--config needs a PATH")?));
+            }
+            other => match other.strip_prefix("--config=") {
+                Some(path) => config = Some(PathBuf::from(path)),
+                None => return Err(format!("unknown argument '{other}'")),
+            },
+        }
+    }
+    Ok(Some(config))
+}
+
+async fn run(
+    config: Config,
+    signals: ctrmgr::signals::TerminationSignals,
+    executor: Arc<smol::Executor<'static>>,
+) -> Result<(), String> {
+    let store = open_store(&config).await?;
+    let runtimes = build_runtimes(&config);
+    let default_runtime = config.runtime.default_kind().map_err(|e| e.to_string())?;
+    let service = Arc::new(ContainerService::new(
+        store.clone(),
+        runtimes,
+        default_runtime,
+        config.device_id(),
+    ));
+    let metrics = Arc::new(Metrics::default());
+    let (trigger, shutdown) = Shutdown::new();
+    let mut transports = Vec::new();
+
+    #[cfg(feature = "rest")]
+    if config.rest.enabled {
+        use ctrmgr::api::rest;
+        let state = rest::RestState {
+            service: service.clone(),
+            metrics: metrics.clone(),
+            shutdown: shutdown.clone(),
+            max_body_bytes: config.rest.max_body_bytes,
+        };
+        let app = rest::app(state);
+        let listener = smol::net::TcpListener::bind(config.rest.listen.as_str())
+            .await
+            .map_err(|e| format!("rest.listen: cannot listen on {}: {e}", config.rest.listen))?;
+        log::info!("REST listening on http://{}", config.rest.listen);
+        transports.push(executor.spawn(rest::serve(
+            app.clone(),
+            executor.clone(),
+            shutdown.clone(),
+            move || {
+                let l = listener.clone();
+                async move { l.accept().await.map(|(s, _)| s) }
+            },
+        )));
+        if let Some(path) = &config.rest.unix_socket {
+            // A stale socket file from a previous run would make bind fail.
+            let _ = std::fs::remove_file(path);
+            let listener = smol::net::unix::UnixListener::bind(path).map_err(|e| {
+                format!("rest.unix_socket: cannot listen on {}: {e}", path.display())
+            })?;
+            log::info!("REST listening on unix:{}", path.display());
+            transports.push(executor.spawn(rest::serve(
+                app,
+                executor.clone(),
+                shutdown.clone(),
+                move || {
+                    let l = listener.clone();
+                    async move { l.accept().await.map(|(s, _)| s) }
+                },
+            )));
+        }
+    }
+
+    log::info!(
+        "ctrmgr {} ready: device '{}', store {}, default runtime {}",
+        env!("CARGO_PKG_VERSION"),
+        service.device_id(),
+        store.backend(),
+        default_runtime
+    );
+    let signal = signals
+        .recv()
+        .await
+        .map_err(|e| format!("reading signals failed: {e}"))?;
+    log::info!("{signal} received: no new requests, finishing those in flight");
+    trigger.trigger();
+    for t in transports {
+        t.await;
+    }
+    let left = shutdown.drain(DRAIN_LIMIT).await;
+    if left > 0 {
+        log::warn!("{left} requests still in flight after {DRAIN_LIMIT:?}; exiting anyway");
+    }
+    if let Some(path) = &config.rest.unix_socket {
+        let _ = std::fs::remove_file(path);
+    }
+    store
+        .close()
+        .await
+        .map_err(|e| format!("closing the store failed: {e}"))?;
+    log::info!("stopped");
+    Ok(())
+}
+
+async fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
+    let limits = ReplyCacheLimits {
+        max_entries: config.store.reply_cache_max_entries,
+        ttl_s: config.store.reply_cache_ttl_s,
+    };
+    match config.store.backend {
+        #[cfg(feature = "lmdb")]
+        StoreBackend::Lmdb => {
+            let map_size = usize::try_from(config.store.map_size_mb * 1024 * 1024)
+                .map_err(|_| "store.map_size_mb: too large for this device".to_owned())?;
+            let store = ctrmgr::store::lmdb::LmdbStore::open(&config.store.path, map_size, limits)
+                .map_err(|e| e.to_string())?;
+            Ok(Arc::new(store))
+        }
+        other => Err(format!(
+            "store.backend: '{other:?}' is not built into this agent"
+        )),
+    }
+}
+
+fn build_runtimes(config: &Config) -> Vec<Arc<dyn Runtime>> {
+    let timeout = Duration::from_secs(config.runtime.call_timeout_s);
+    let mut runtimes: Vec<Arc<dyn Runtime>> = Vec::new();
+    #[cfg(feature = "docker-cli")]
+    runtimes.push(Arc::new(ctrmgr::runtime::cli::CliRuntime::new(
+        ctrmgr::runtime::cli::CliFlavor::Docker,
+        config.runtime.docker_bin.clone(),
+        timeout,
+    )));
+    #[cfg(feature = "docker-api")]
+    runtimes.push(Arc::new(ctrmgr::runtime::docker_api::DockerApi::new(
+        config.runtime.docker_socket.clone(),
+        timeout,
+    )));
+    let _ = timeout;
+    runtimes
+}

@@ -85,7 +85,7 @@ mod tests {
     #[test]
     fn formats_known_instants() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_795_953_600), "2026-11-29T10:00:00Z");
+        assert_eq!(rfc3339(1_795_946_400), "2026-11-29T10:00:00Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
     }
 

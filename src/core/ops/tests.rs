@@ -1,1 +1,625 @@
+//! Unit tests of the ops on an in-process fake engine and the memory store: the
+//! decisions of the core (conflicts, runtime choice, records, idempotency), not the
+//! engines (those run in the integration suites against the real daemons).
 
+use crate::core::command::{Command, Request};
+use crate::core::error::{ErrorCode, RuntimeError};
+use crate::core::model::*;
+use crate::core::names::*;
+use crate::core::reply::{OpResult, Outcome, Reply};
+use crate::core::runtime::*;
+use crate::core::service::ContainerService;
+use crate::core::store::{ReplyCacheLimits, Store};
+use crate::store::memory::MemoryStore;
+use async_trait::async_trait;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A fake engine: containers in a map, calls counted, failures injectable.
+struct FakeEngine {
+    kind: RuntimeKind,
+    containers: Arc<Mutex<HashMap<String, EngineContainer>>>,
+    creates: AtomicUsize,
+    fail_start: Mutex<Option<RuntimeError>>,
+    unavailable: std::sync::atomic::AtomicBool,
+}
+
+impl FakeEngine {
+    fn new(
+        kind: RuntimeKind,
+        containers: Arc<Mutex<HashMap<String, EngineContainer>>>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            kind,
+            containers,
+            creates: AtomicUsize::new(0),
+            fail_start: Mutex::new(None),
+            unavailable: Default::default(),
+        })
+    }
+
+    fn check(&self) -> Result<(), RuntimeError> {
+        if self.unavailable.load(Ordering::SeqCst) {
+            return Err(RuntimeError::Unavailable {
+                runtime: self.kind.as_str(),
+                reason: "down".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn with<T>(
+        &self,
+        name: &ContainerName,
+        f: impl FnOnce(&mut EngineContainer) -> T,
+    ) -> Result<T, RuntimeError> {
+        self.check()?;
+        let mut map = self.containers.lock().unwrap();
+        let c = map
+            .get_mut(name.as_str())
+            .ok_or_else(|| RuntimeError::NotFound {
+                runtime: self.kind.as_str(),
+                what: format!("container '{name}'"),
+            })?;
+        Ok(f(c))
+    }
+
+    fn set_state(
+        &self,
+        name: &ContainerName,
+        state: ContainerState,
+        exit: Option<i64>,
+    ) -> Result<(), RuntimeError> {
+        self.with(name, |c| {
+            c.state = state;
+            c.exit_code = exit;
+        })
+    }
+}
+
+#[async_trait]
+impl Runtime for FakeEngine {
+    fn kind(&self) -> RuntimeKind {
+        self.kind
+    }
+    async fn version(&self) -> Result<String, RuntimeError> {
+        self.check().map(|()| "1.0-fake".into())
+    }
+    async fn create(&self, spec: &ContainerSpec) -> Result<String, RuntimeError> {
+        self.check()?;
+        self.creates.fetch_add(1, Ordering::SeqCst);
+        let mut labels = spec.labels.clone();
+        labels.insert(MANAGED_LABEL.into(), "true".into());
+        let id = format!("id-{}", spec.name);
+        self.containers.lock().unwrap().insert(
+            spec.name.to_string(),
+            EngineContainer {
+                id: id.clone(),
+                name: spec.name.to_string(),
+                image: spec.image.to_string(),
+                state: ContainerState::Created,
+                exit_code: None,
+                labels,
+            },
+        );
+        Ok(id)
+    }
+    async fn start(&self, name: &ContainerName) -> Result<(), RuntimeError> {
+        if let Some(e) = self.fail_start.lock().unwrap().take() {
+            return Err(e);
+        }
+        self.set_state(name, ContainerState::Running, None)
+    }
+    async fn stop(&self, name: &ContainerName, _: Option<u32>) -> Result<(), RuntimeError> {
+        self.set_state(name, ContainerState::Exited, Some(143))
+    }
+    async fn restart(&self, name: &ContainerName, _: Option<u32>) -> Result<(), RuntimeError> {
+        self.set_state(name, ContainerState::Running, None)
+    }
+    async fn kill(&self, name: &ContainerName, _: SignalName) -> Result<(), RuntimeError> {
+        self.set_state(name, ContainerState::Exited, Some(137))
+    }
+    async fn remove(&self, name: &ContainerName, _: bool) -> Result<(), RuntimeError> {
+        self.with(name, |_| ())?;
+        self.containers.lock().unwrap().remove(name.as_str());
+        Ok(())
+    }
+    async fn inspect(&self, name: &ContainerName) -> Result<EngineContainer, RuntimeError> {
+        self.with(name, |c| c.clone())
+    }
+    async fn list_managed(&self) -> Result<Vec<EngineContainer>, RuntimeError> {
+        self.check()?;
+        Ok(self.containers.lock().unwrap().values().cloned().collect())
+    }
+    async fn logs(
+        &self,
+        name: &ContainerName,
+        _: &LogOptions,
+    ) -> Result<Vec<String>, RuntimeError> {
+        self.with(name, |_| vec!["line".to_owned()])
+    }
+    async fn stats(&self, name: &ContainerName) -> Result<Stats, RuntimeError> {
+        self.with(name, |_| Stats {
+            pids: 1,
+            ..Default::default()
+        })
+    }
+    async fn pull(
+        &self,
+        _: &ImageRef,
+        _: Option<&RegistryAuth>,
+    ) -> Result<PulledImage, RuntimeError> {
+        self.check().map(|()| PulledImage {
+            id: "sha256:1".into(),
+        })
+    }
+    async fn images(&self) -> Result<Vec<ImageInfo>, RuntimeError> {
+        self.check().map(|()| Vec::new())
+    }
+    async fn remove_image(&self, _: &ImageRef, _: bool) -> Result<(), RuntimeError> {
+        self.check()
+    }
+}
+
+struct Fixture {
+    service: ContainerService,
+    docker_cli: Arc<FakeEngine>,
+    docker_api: Arc<FakeEngine>,
+    podman: Arc<FakeEngine>,
+}
+
+fn fixture() -> Fixture {
+    let docker_containers = Arc::default();
+    let docker_cli = FakeEngine::new(RuntimeKind::DockerCli, Arc::clone(&docker_containers));
+    let docker_api = FakeEngine::new(RuntimeKind::DockerApi, docker_containers);
+    let podman = FakeEngine::new(RuntimeKind::PodmanCli, Arc::default());
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new(ReplyCacheLimits::default()));
+    let runtimes: Vec<Arc<dyn Runtime>> =
+        vec![docker_cli.clone(), docker_api.clone(), podman.clone()];
+    let service = ContainerService::new(store, runtimes, RuntimeKind::DockerApi, "dev1".into());
+    Fixture {
+        service,
+        docker_cli,
+        docker_api,
+        podman,
+    }
+}
+
+fn name(s: &str) -> ContainerName {
+    ContainerName::parse(s).unwrap()
+}
+
+fn spec(n: &str) -> ContainerSpec {
+    serde_json::from_value(serde_json::json!({"name": n, "image": "busybox", "labels": {"app": n}}))
+        .unwrap()
+}
+
+fn req(command: Command) -> Request {
+    Request {
+        id: None,
+        runtime: None,
+        reply_to: None,
+        command,
+    }
+}
+
+fn on(runtime: RuntimeKind, command: Command) -> Request {
+    Request {
+        runtime: Some(runtime),
+        ..req(command)
+    }
+}
+
+fn container(reply: &Reply) -> &Container {
+    match &reply.outcome {
+        Outcome::Ok {
+            result: OpResult::Container(c),
+            ..
+        } => c,
+        other => panic!("expected a container, got {other:?}"),
+    }
+}
+
+fn code(reply: &Reply) -> ErrorCode {
+    reply
+        .error()
+        .unwrap_or_else(|| panic!("expected an error, got {reply:?}"))
+        .code
+}
+
+fn run<F: std::future::Future>(f: F) -> F::Output {
+    smol::block_on(f)
+}
+
+#[test]
+fn create_records_and_starts() {
+    run(async {
+        let f = fixture();
+        let r = f
+            .service
+            .execute(req(Command::Create {
+                spec: spec("web"),
+                start: true,
+            }))
+            .await;
+        let c = container(&r);
+        assert_eq!(
+            (c.state, c.runtime),
+            (ContainerState::Running, RuntimeKind::DockerApi)
+        );
+        assert_eq!(c.id, "id-web");
+        let stored = f
+            .service
+            .store()
+            .get_container(&name("web"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.state, ContainerState::Running);
+    });
+}
+
+#[test]
+fn duplicate_name_is_a_conflict_across_runtimes() {
+    run(async {
+        let f = fixture();
+        f.service
+            .execute(req(Command::Create {
+                spec: spec("web"),
+                start: false,
+            }))
+            .await;
+        let r = f
+            .service
+            .execute(on(
+                RuntimeKind::PodmanCli,
+                Command::Create {
+                    spec: spec("web"),
+                    start: false,
+                },
+            ))
+            .await;
+        assert_eq!(code(&r), ErrorCode::Conflict);
+        assert_eq!(
+            f.podman.creates.load(Ordering::SeqCst),
+            0,
+            "nothing reached the engine"
+        );
+    });
+}
+
+#[test]
+fn failed_start_keeps_the_created_record() {
+    run(async {
+        let f = fixture();
+        *f.docker_api.fail_start.lock().unwrap() = Some(RuntimeError::Engine {
+            runtime: "docker-api",
+            message: "exec format error".into(),
+        });
+        let r = f
+            .service
+            .execute(req(Command::Create {
+                spec: spec("web"),
+                start: true,
+            }))
+            .await;
+        assert_eq!(code(&r), ErrorCode::RuntimeError);
+        let msg = &r.error().unwrap().message;
+        assert!(
+            msg.contains("was created") && msg.contains("exec format error"),
+            "{msg}"
+        );
+        let stored = f
+            .service
+            .store()
+            .get_container(&name("web"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.state, ContainerState::Created);
+    });
+}
+
+#[test]
+fn ops_use_the_recorded_runtime_or_the_same_engine() {
+    run(async {
+        let f = fixture();
+        f.service
+            .execute(on(
+                RuntimeKind::DockerCli,
+                Command::Create {
+                    spec: spec("web"),
+                    start: true,
+                },
+            ))
+            .await;
+        let r = f
+            .service
+            .execute(req(Command::Stop {
+                name: name("web"),
+                timeout_s: None,
+            }))
+            .await;
+        assert_eq!(container(&r).exit_code, Some(143));
+        let r = f
+            .service
+            .execute(on(
+                RuntimeKind::DockerApi,
+                Command::Start { name: name("web") },
+            ))
+            .await;
+        assert_eq!(container(&r).state, ContainerState::Running);
+        assert_eq!(
+            container(&r).runtime,
+            RuntimeKind::DockerCli,
+            "recorded runtime kept"
+        );
+        let r = f
+            .service
+            .execute(on(
+                RuntimeKind::PodmanCli,
+                Command::Stop {
+                    name: name("web"),
+                    timeout_s: None,
+                },
+            ))
+            .await;
+        assert_eq!(code(&r), ErrorCode::Conflict);
+        assert!(r.error().unwrap().message.contains("docker"), "{r:?}");
+    });
+}
+
+#[test]
+fn missing_containers() {
+    run(async {
+        let f = fixture();
+        for cmd in [
+            Command::Start { name: name("nope") },
+            Command::Inspect { name: name("nope") },
+            Command::Logs {
+                name: name("nope"),
+                tail: None,
+                since: None,
+            },
+            Command::Remove {
+                name: name("nope"),
+                force: true,
+            },
+        ] {
+            let r = f.service.execute(req(cmd)).await;
+            assert_eq!(code(&r), ErrorCode::NotFound);
+            assert_eq!(r.error().unwrap().message, "container 'nope' not found");
+        }
+    });
+}
+
+#[test]
+fn vanished_container_shows_missing_and_can_be_removed() {
+    run(async {
+        let f = fixture();
+        f.service
+            .execute(req(Command::Create {
+                spec: spec("web"),
+                start: true,
+            }))
+            .await;
+        f.docker_api.containers.lock().unwrap().clear();
+        let r = f
+            .service
+            .execute(req(Command::Inspect { name: name("web") }))
+            .await;
+        assert_eq!(container(&r).state, ContainerState::Missing);
+        let r = f
+            .service
+            .execute(req(Command::Remove {
+                name: name("web"),
+                force: false,
+            }))
+            .await;
+        assert!(r.error().is_none(), "{r:?}");
+        assert!(f
+            .service
+            .store()
+            .get_container(&name("web"))
+            .await
+            .unwrap()
+            .is_none());
+    });
+}
+
+#[test]
+fn repeated_id_returns_the_stored_reply_without_running_again() {
+    run(async {
+        let f = fixture();
+        let mut r1 = req(Command::Create {
+            spec: spec("web"),
+            start: false,
+        });
+        r1.id = Some("a1".into());
+        let first = f.service.execute(r1.clone()).await;
+        let second = f.service.execute(r1).await;
+        assert_eq!(first, second);
+        assert_eq!(second.id.as_deref(), Some("a1"));
+        assert_eq!(f.docker_api.creates.load(Ordering::SeqCst), 1);
+    });
+}
+
+#[test]
+fn concurrent_requests_with_one_id_run_once() {
+    run(async {
+        let f = Arc::new(fixture());
+        let mut r = req(Command::Create {
+            spec: spec("web"),
+            start: true,
+        });
+        r.id = Some("same".into());
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (f, r) = (f.clone(), r.clone());
+                smol::spawn(async move { f.service.execute(r).await })
+            })
+            .collect();
+        let mut replies = Vec::new();
+        for t in tasks {
+            replies.push(t.await);
+        }
+        assert!(replies.windows(2).all(|w| w[0] == w[1]));
+        assert_eq!(f.docker_api.creates.load(Ordering::SeqCst), 1);
+    });
+}
+
+#[test]
+fn transient_errors_are_not_cached() {
+    run(async {
+        let f = fixture();
+        f.docker_api.unavailable.store(true, Ordering::SeqCst);
+        let mut r = req(Command::Create {
+            spec: spec("web"),
+            start: false,
+        });
+        r.id = Some("retry".into());
+        let first = f.service.execute(r.clone()).await;
+        assert_eq!(code(&first), ErrorCode::RuntimeUnavailable);
+        assert!(
+            f.service
+                .store()
+                .get_container(&name("web"))
+                .await
+                .unwrap()
+                .is_none(),
+            "no record"
+        );
+        f.docker_api.unavailable.store(false, Ordering::SeqCst);
+        let second = f.service.execute(r).await;
+        assert_eq!(container(&second).name, name("web"));
+    });
+}
+
+#[test]
+fn list_filters_by_state_and_label() {
+    run(async {
+        let f = fixture();
+        f.service
+            .execute(req(Command::Create {
+                spec: spec("a"),
+                start: true,
+            }))
+            .await;
+        f.service
+            .execute(req(Command::Create {
+                spec: spec("b"),
+                start: false,
+            }))
+            .await;
+        let names = |r: Reply| match r.outcome {
+            Outcome::Ok {
+                result: OpResult::Containers { containers },
+                ..
+            } => containers
+                .into_iter()
+                .map(|c| c.name.to_string())
+                .collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            names(
+                f.service
+                    .execute(req(Command::List {
+                        all: false,
+                        label: None
+                    }))
+                    .await
+            ),
+            ["a"]
+        );
+        assert_eq!(
+            names(
+                f.service
+                    .execute(req(Command::List {
+                        all: true,
+                        label: None
+                    }))
+                    .await
+            ),
+            ["a", "b"]
+        );
+        let label = Some(("app".to_owned(), "b".to_owned()));
+        assert_eq!(
+            names(
+                f.service
+                    .execute(req(Command::List { all: true, label }))
+                    .await
+            ),
+            ["b"]
+        );
+    });
+}
+
+#[test]
+fn events_follow_state_changes() {
+    run(async {
+        let f = fixture();
+        let rx = f.service.events().subscribe();
+        f.service
+            .execute(req(Command::Create {
+                spec: spec("web"),
+                start: true,
+            }))
+            .await;
+        f.service
+            .execute(req(Command::Remove {
+                name: name("web"),
+                force: true,
+            }))
+            .await;
+        let actions: Vec<_> = std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|e| (e.action, e.state))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                ("create", ContainerState::Created),
+                ("start", ContainerState::Running),
+                ("remove", ContainerState::Missing)
+            ]
+        );
+    });
+}
+
+#[test]
+fn info_reports_each_runtime() {
+    run(async {
+        let f = fixture();
+        f.docker_cli.unavailable.store(true, Ordering::SeqCst);
+        let r = f.service.execute(req(Command::Info)).await;
+        let Outcome::Ok {
+            result: OpResult::Info(info),
+            ..
+        } = r.outcome
+        else {
+            panic!()
+        };
+        assert_eq!(info.device_id, "dev1");
+        assert_eq!(info.store, "memory");
+        let avail: BTreeMap<_, _> = info
+            .runtimes
+            .iter()
+            .map(|r| (r.name, r.available))
+            .collect();
+        assert_eq!(avail[&RuntimeKind::DockerCli], false);
+        assert_eq!(avail[&RuntimeKind::DockerApi], true);
+    });
+}
+
+#[test]
+fn disabled_runtime_is_unavailable() {
+    run(async {
+        let f = fixture();
+        let r = f
+            .service
+            .execute(on(RuntimeKind::PodmanApi, Command::Images))
+            .await;
+        assert_eq!(code(&r), ErrorCode::RuntimeUnavailable);
+    });
+}

@@ -1,0 +1,81 @@
+//! `POST /v1/execute`: the envelope in JSON (or Protobuf when built with it), the
+//! reply in the same format.
+
+use super::{reply_response, RestState};
+use crate::codec::{json, Format};
+use crate::core::error::{ErrorBody, ErrorCode};
+use crate::core::reply::Reply;
+use futures_lite::AsyncReadExt;
+use tide::{Request, StatusCode};
+
+/// Reads the body up to the limit; `Err` is the `too_large` (or unreadable body) reply.
+pub(super) async fn read_body(req: &mut Request<RestState>) -> Result<Vec<u8>, ErrorBody> {
+    let limit = req.state().max_body_bytes;
+    let too_large = |n: String| {
+        ErrorBody::new(
+            ErrorCode::TooLarge,
+            format!("request body of {n} bytes is over the limit of {limit} bytes (rest.max_body_bytes)"),
+        )
+    };
+    if let Some(len) = req.len() {
+        if len > limit {
+            return Err(too_large(len.to_string()));
+        }
+    }
+    let mut body = Vec::new();
+    req.take_body()
+        .take(limit as u64 + 1)
+        .read_to_end(&mut body)
+        .await
+        .map_err(|e| {
+            ErrorBody::new(
+                ErrorCode::InvalidRequest,
+                format!("request body could not be read: {e}"),
+            )
+        })?;
+    if body.len() > limit {
+        return Err(too_large(format!("more than {limit}")));
+    }
+    Ok(body)
+}
+
+/// The body's format from Content-Type, else sniffed.
+fn format_of(req: &Request<RestState>) -> Result<Format, ErrorBody> {
+    let Some(mime) = req.content_type() else {
+        return Ok(Format::Json);
+    };
+    match mime.essence() {
+        "application/json" | "text/json" => Ok(Format::Json),
+        "application/x-protobuf" | "application/protobuf" => Ok(Format::Protobuf),
+        other => Err(ErrorBody::new(
+            ErrorCode::InvalidRequest,
+            format!("Content-Type '{other}' is not supported (use application/json or application/x-protobuf)"),
+        )),
+    }
+}
+
+pub(super) async fn execute(mut req: Request<RestState>) -> tide::Result {
+    let state = req.state().clone();
+    let fail = |e: ErrorBody| Ok(reply_response(&state, &Reply::err(None, e), StatusCode::Ok));
+    let format = match format_of(&req) {
+        Ok(f) => f,
+        Err(e) => return fail(e),
+    };
+    let body = match read_body(&mut req).await {
+        Ok(b) => b,
+        Err(e) => return fail(e),
+    };
+    match format {
+        Format::Json => {
+            let reply = match json::decode_request(&body) {
+                Ok(request) => state.service.execute(request).await,
+                Err(e) => Reply::err(e.id, e.error),
+            };
+            Ok(reply_response(&state, &reply, StatusCode::Ok))
+        }
+        Format::Protobuf => fail(ErrorBody::new(
+            ErrorCode::Unsupported,
+            "this agent was built without the Protobuf codec; send application/json",
+        )),
+    }
+}

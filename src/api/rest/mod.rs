@@ -1,0 +1,163 @@
+//! The REST transport: a tide app served on our smol executor by our own accept loop
+//! (tide's `listen` would spawn onto async-std's pool). tide stays inside this folder so
+//! it can be swapped.
+
+mod execute;
+mod resources;
+mod status;
+
+use super::metrics::{Metrics, Transport};
+use super::shutdown::Shutdown;
+use crate::codec::json;
+use crate::core::error::{ErrorBody, ErrorCode};
+use crate::core::reply::Reply;
+use crate::core::service::ContainerService;
+use futures_lite::{AsyncRead, AsyncWrite};
+use std::sync::Arc;
+use tide::{Response, StatusCode};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct RestState {
+    /// The core.
+    pub service: Arc<ContainerService>,
+    /// Request counters.
+    pub metrics: Arc<Metrics>,
+    /// Shutdown and in-flight tracking.
+    pub shutdown: Shutdown,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+}
+
+/// The OpenAPI document of this REST interface.
+pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+
+/// Builds the tide app with every route of the contract.
+pub fn app(state: RestState) -> tide::Server<RestState> {
+    let mut app = tide::with_state(state);
+    app.with(tide::utils::After(envelope_for_bare_errors));
+    app.at("/v1/execute").post(execute::execute);
+    resources::routes(&mut app);
+    app.at("/healthz").get(|_| async {
+        Ok(json_response(
+            StatusCode::Ok,
+            br#"{"status":"ok"}"#.to_vec(),
+        ))
+    });
+    app.at("/metrics").get(metrics);
+    app.at("/openapi.json").get(|_| async {
+        Ok(json_response(
+            StatusCode::Ok,
+            OPENAPI_JSON.as_bytes().to_vec(),
+        ))
+    });
+    app
+}
+
+/// Serves `app` on every connection `accept` yields until shutdown; each connection
+/// runs as a task on `executor`.
+pub async fn serve<S, F, Fut>(
+    app: tide::Server<RestState>,
+    executor: Arc<smol::Executor<'static>>,
+    shutdown: Shutdown,
+    mut accept: F,
+) where
+    S: AsyncRead + AsyncWrite + Clone + Send + Sync + Unpin + 'static,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::io::Result<S>>,
+{
+    loop {
+        let next = async { Some(accept().await) };
+        let stopped = async {
+            shutdown.wait().await;
+            None
+        };
+        let stream = match smol::future::or(stopped, next).await {
+            None => break,
+            Some(Ok(stream)) => stream,
+            Some(Err(e)) => {
+                log::warn!("REST accept failed: {e}");
+                smol::Timer::after(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let app = app.clone();
+        let stop = shutdown.clone();
+        executor
+            .spawn(async move {
+                let conn = async_h1::accept(stream, |req| async {
+                    let _in_flight = stop.track();
+                    app.respond(req).await
+                });
+                // An idle keep-alive connection is simply dropped at shutdown.
+                let ended = async {
+                    stop.wait().await;
+                    Ok(())
+                };
+                if let Err(e) = smol::future::or(conn, ended).await {
+                    log::debug!("REST connection ended: {e}");
+                }
+            })
+            .detach();
+    }
+}
+
+async fn metrics(req: tide::Request<RestState>) -> tide::Result {
+    let s = req.state();
+    let gauges = [
+        (
+            "ctrmgr_in_flight_requests",
+            "Requests being handled.",
+            s.shutdown.in_flight() as u64,
+        ),
+        (
+            "ctrmgr_events_dropped_total",
+            "Events lost by slow subscribers.",
+            s.service.events().dropped(),
+        ),
+    ];
+    let mut res = Response::new(StatusCode::Ok);
+    res.set_body(s.metrics.render(&gauges));
+    res.set_content_type("text/plain; version=0.0.4");
+    Ok(res)
+}
+
+/// A JSON response.
+fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut res = Response::new(status);
+    res.set_body(body);
+    res.set_content_type(tide::http::mime::JSON);
+    res
+}
+
+/// Answers with a reply envelope in JSON, its HTTP status from its error code, and
+/// counts it.
+fn reply_response(state: &RestState, reply: &Reply, ok_status: StatusCode) -> Response {
+    let error = reply.error().map(|e| e.code);
+    state.metrics.count(Transport::Rest, error);
+    let status = error.map_or(ok_status, status::for_code);
+    json_response(status, json::encode_reply(reply))
+}
+
+/// Turns tide's bare 404/405 (unknown route, wrong method) into a reply envelope.
+async fn envelope_for_bare_errors(mut res: Response) -> tide::Result {
+    let status = res.status();
+    if res.is_empty() != Some(false)
+        && (status == StatusCode::NotFound || status == StatusCode::MethodNotAllowed)
+    {
+        let message = if status == StatusCode::NotFound {
+            "no such route (see GET /openapi.json)"
+        } else {
+            "method not allowed on this route (see GET /openapi.json)"
+        };
+        let code = if status == StatusCode::NotFound {
+            ErrorCode::NotFound
+        } else {
+            ErrorCode::InvalidRequest
+        };
+        let reply = Reply::err(None, ErrorBody::new(code, message));
+        res.set_body(json::encode_reply(&reply));
+        res.set_content_type(tide::http::mime::JSON);
+    }
+    Ok(res)
+}

@@ -1,0 +1,34 @@
+//! A minimal logger to stderr (journald adds timestamps under systemd): one line per
+//! record, `LEVEL target: message`.
+
+use log::{LevelFilter, Log, Metadata, Record};
+
+struct StderrLogger;
+
+impl Log for StderrLogger {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if self.enabled(record.metadata()) {
+            eprintln!(
+                "{:<5} {}: {}",
+                record.level(),
+                record.target(),
+                record.args()
+            );
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+static LOGGER: StderrLogger = StderrLogger;
+
+/// Installs the logger at `level`; a second call only changes the level.
+pub fn init(level: LevelFilter) {
+    // Err only means a logger is already installed, which is fine.
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(level);
+}

@@ -1,0 +1,467 @@
+//! The contract over REST: the bad-input matrix, idempotency, persistence across
+//! `kill -9`, an unreachable engine, clean shutdown and the process's command line.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::process::Command;
+
+fn assert_serving(agent: &Agent) {
+    let (status, r) = agent.get("/healthz");
+    assert_eq!((status, &r["status"]), (200, &json!("ok")));
+}
+
+#[test]
+fn bad_input_matrix() {
+    require_docker();
+    let agent = Agent::start("");
+    let existing = unique("bad");
+    let (status, r) = agent.execute(&json!({"op": "create", "args": {"name": existing, "image": IMAGE, "cmd": ["sleep", "30"]}}));
+    assert_eq!(status, 200, "{r}");
+    let before = agent.get("/v1/containers?all=true").1;
+
+    let raw_cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        ("malformed JSON", b"{nope".to_vec(), 400, "invalid_request"),
+        (
+            "truncated JSON",
+            br#"{"op":"create","args":{"name":"x""#.to_vec(),
+            400,
+            "invalid_request",
+        ),
+        ("not an object", b"[1,2,3]".to_vec(), 400, "invalid_request"),
+        ("empty body", b"".to_vec(), 400, "invalid_request"),
+        (
+            "binary garbage",
+            vec![0xff, 0xfe, 0x00, 0x7b],
+            400,
+            "invalid_request",
+        ),
+        (
+            "oversized body",
+            {
+                let mut v = br#"{"op":"info","pad":""#.to_vec();
+                v.extend(std::iter::repeat_n(b'a', 2 * 1024 * 1024));
+                v.extend(br#""}"#);
+                v
+            },
+            413,
+            "too_large",
+        ),
+    ];
+    for (label, body, want_status, want_code) in raw_cases {
+        let (status, r) = agent.execute_raw(&body);
+        assert_eq!((status, code(&r)), (want_status, want_code), "{label}: {r}");
+        assert_eq!(r["ok"], false, "{label}");
+        assert!(!r["error"]["message"].as_str().unwrap().is_empty());
+        assert_serving(&agent);
+    }
+
+    let hostile_names = [
+        "--privileged",
+        "-x",
+        "a;rm -rf /",
+        ";rm -rf /",
+        "../x",
+        "$(id)",
+        "a b",
+        "",
+        "`id`",
+        "a/b",
+    ];
+    let mut cases: Vec<(String, Value, u16, &str)> = Vec::new();
+    for n in hostile_names {
+        cases.push((
+            format!("create name {n:?}"),
+            json!({"op": "create", "args": {"name": n, "image": IMAGE}}),
+            400,
+            "invalid_request",
+        ));
+        cases.push((
+            format!("start name {n:?}"),
+            json!({"op": "start", "args": {"name": n}}),
+            400,
+            "invalid_request",
+        ));
+    }
+    for img in [
+        "bad image",
+        "-x",
+        "--privileged",
+        "UPPER/case",
+        "a:b:c:d",
+        "busybox;id",
+    ] {
+        cases.push((
+            format!("image {img:?}"),
+            json!({"op": "create", "args": {"name": "ok-name", "image": img}}),
+            400,
+            "invalid_request",
+        ));
+        cases.push((
+            format!("pull {img:?}"),
+            json!({"op": "pull", "args": {"image": img}}),
+            400,
+            "invalid_request",
+        ));
+    }
+    let more = [
+        (
+            "unknown op",
+            json!({"op": "explode"}),
+            400,
+            "invalid_request",
+        ),
+        ("missing op", json!({"args": {}}), 400, "invalid_request"),
+        ("op wrong type", json!({"op": 7}), 400, "invalid_request"),
+        (
+            "unknown envelope field",
+            json!({"op": "info", "extra": 1}),
+            400,
+            "invalid_request",
+        ),
+        (
+            "unknown args field",
+            json!({"op": "start", "args": {"name": "x", "bogus": true}}),
+            400,
+            "invalid_request",
+        ),
+        (
+            "unknown spec field",
+            json!({"op": "create", "args": {"name": "x", "image": IMAGE, "cap_add": ["ALL"]}}),
+            400,
+            "invalid_request",
+        ),
+        (
+            "wrong type port",
+            json!({"op": "create", "args": {"name": "x", "image": IMAGE, "ports": [{"host": "80", "container": 80}]}}),
+            400,
+            "invalid_request",
+        ),
+        (
+            "port out of range",
+            json!({"op": "create", "args": {"name": "x", "image": IMAGE, "ports": [{"host": 70000, "container": 80}]}}),
+            400,
+            "invalid_request",
+        ),
+        (
+            "relative mount",
+            json!({"op": "create", "args": {"name": "x", "image": IMAGE, "mounts": [{"source": "etc", "target": "/x"}]}}),
+            400,
+            "invalid_request",
+        ),
+        (
+            "traversal mount",
+            json!({"op": "create", "args": {"name": "x", "image": IMAGE, "mounts": [{"source": "/tmp/../etc", "target": "/x"}]}}),
+            400,
+            "invalid_request",
+        ),
+        (
+            "tiny memory",
+            json!({"op": "create", "args": {"name": "x", "image": IMAGE, "resources": {"memory_bytes": 1}}}),
+            400,
+            "invalid_request",
+        ),
+        (
+            "negative timeout",
+            json!({"op": "stop", "args": {"name": "x", "timeout_s": -1}}),
+            400,
+            "invalid_request",
+        ),
+        (
+            "bad signal",
+            json!({"op": "kill", "args": {"name": "x", "signal": "--rm"}}),
+            400,
+            "invalid_request",
+        ),
+        (
+            "bad since",
+            json!({"op": "logs", "args": {"name": "x", "since": "--follow"}}),
+            400,
+            "invalid_request",
+        ),
+        (
+            "unknown runtime",
+            json!({"op": "info", "runtime": "lxc"}),
+            400,
+            "invalid_request",
+        ),
+        (
+            "id too long",
+            json!({"op": "info", "id": "x".repeat(129)}),
+            400,
+            "invalid_request",
+        ),
+        (
+            "env key option",
+            json!({"op": "create", "args": {"name": "x", "image": IMAGE, "env": {"--privileged": "1"}}}),
+            400,
+            "invalid_request",
+        ),
+        (
+            "user option",
+            json!({"op": "create", "args": {"name": "x", "image": IMAGE, "user": "--privileged"}}),
+            400,
+            "invalid_request",
+        ),
+        (
+            "missing container",
+            json!({"op": "start", "args": {"name": "no-such-container-here"}}),
+            404,
+            "not_found",
+        ),
+        (
+            "missing container logs",
+            json!({"op": "logs", "args": {"name": "no-such-container-here"}}),
+            404,
+            "not_found",
+        ),
+        (
+            "duplicate name",
+            json!({"op": "create", "args": {"name": existing, "image": IMAGE}}),
+            409,
+            "conflict",
+        ),
+        (
+            "missing image",
+            json!({"op": "create", "args": {"name": unique("noimg"), "image": "ctrmgr-test/nothing:here"}}),
+            404,
+            "not_found",
+        ),
+    ];
+    cases.extend(more.into_iter().map(|(l, v, s, c)| (l.to_owned(), v, s, c)));
+    for (label, envelope, want_status, want_code) in cases {
+        let (status, r) = agent.execute(&envelope);
+        assert_eq!((status, code(&r)), (want_status, want_code), "{label}: {r}");
+        assert_serving(&agent);
+    }
+    let (status, r) =
+        agent.execute(&json!({"id": "keep-me", "op": "start", "args": {"name": "-x"}}));
+    assert_eq!(
+        (status, &r["id"]),
+        (400, &json!("keep-me")),
+        "the id is echoed on errors"
+    );
+    assert_eq!(
+        agent.get("/v1/containers?all=true").1,
+        before,
+        "no record changed"
+    );
+    for runtime in ["docker", "docker-api"] {
+        assert!(
+            !docker_has("ok-name"),
+            "{runtime}: nothing reached the engine"
+        );
+    }
+    agent.execute(&json!({"op": "remove", "args": {"name": existing, "force": true}}));
+}
+
+#[test]
+fn repeated_id_runs_once_and_returns_the_same_reply() {
+    require_docker();
+    let agent = Agent::start("");
+    let name = unique("idem");
+    let envelope = json!({"id": format!("idem-{name}"), "op": "create", "runtime": "docker-api",
+        "args": {"name": name, "image": IMAGE, "cmd": ["sleep", "30"]}});
+    let first = agent.execute(&envelope);
+    let second = agent.execute(&envelope);
+    assert_eq!(first.0, 200, "{}", first.1);
+    assert_eq!(first, second);
+    let count = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("name=^{name}$"),
+        "--format",
+        "{{.ID}}",
+    ]);
+    assert_eq!(count.lines().count(), 1, "one container");
+    // Without an id the same create is a conflict: it really ran again.
+    let mut no_id = envelope.clone();
+    no_id.as_object_mut().unwrap().remove("id");
+    assert_eq!(code(&agent.execute(&no_id).1), "conflict");
+    agent.execute(&json!({"op": "remove", "args": {"name": name, "force": true}}));
+}
+
+#[test]
+fn records_survive_kill_9() {
+    require_docker();
+    let dir = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (0..3).map(|i| unique(&format!("persist{i}"))).collect();
+    {
+        let mut agent = Agent::start_in(dir.path(), "");
+        for n in &names {
+            let (status, r) = agent.execute(&json!({"op": "create", "args": {"name": n, "image": IMAGE, "cmd": ["sleep", "60"], "start": true}}));
+            assert_eq!(status, 200, "{r}");
+        }
+        let (status, _) = agent.execute(
+            &json!({"id": "persist-id", "op": "stop", "args": {"name": names[0], "timeout_s": 0}}),
+        );
+        assert_eq!(status, 200);
+        agent.kill9();
+    }
+    let agent = Agent::start_in(dir.path(), "");
+    let (_, list) = agent.get("/v1/containers?all=true");
+    let listed: Vec<&str> = list["result"]["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    for n in &names {
+        assert!(listed.contains(&n.as_str()), "{n} lost: {list}");
+    }
+    let (_, r) = agent.get(&format!("/v1/containers/{}", names[0]));
+    assert_eq!(r["result"]["state"], "exited");
+    // The idempotency cache survived too: the stop is not run again.
+    let (_, r) = agent.execute(
+        &json!({"id": "persist-id", "op": "stop", "args": {"name": names[0], "timeout_s": 0}}),
+    );
+    assert_eq!(r["id"], "persist-id");
+    for n in &names {
+        let (status, r) =
+            agent.execute(&json!({"op": "remove", "args": {"name": n, "force": true}}));
+        assert_eq!(status, 200, "{r}");
+    }
+}
+
+#[test]
+fn unreachable_engine_is_runtime_unavailable() {
+    let agent = Agent::start(
+        "[runtime]\ndocker_socket = \"/nonexistent/docker.sock\"\ndocker_bin = \"/nonexistent/docker\"\n",
+    );
+    for runtime in ["docker", "docker-api"] {
+        let (status, r) = agent.execute(&json!({"op": "create", "runtime": runtime,
+            "args": {"name": unique("unavail"), "image": IMAGE}}));
+        assert_eq!(
+            (status, code(&r)),
+            (503, "runtime_unavailable"),
+            "{runtime}: {r}"
+        );
+        let (status, r) = agent.execute(&json!({"op": "images", "runtime": runtime}));
+        assert_eq!(
+            (status, code(&r)),
+            (503, "runtime_unavailable"),
+            "{runtime}: {r}"
+        );
+    }
+    let (status, info) = agent.get("/v1/info");
+    assert_eq!(status, 200, "{info}");
+    for rt in info["result"]["runtimes"].as_array().unwrap() {
+        assert_eq!(rt["available"], false, "{info}");
+    }
+    assert_eq!(
+        agent.get("/v1/containers?all=true").1["result"]["containers"],
+        json!([]),
+        "no record"
+    );
+}
+
+#[test]
+fn info_health_metrics_and_openapi() {
+    require_docker();
+    let agent = Agent::start("");
+    let (status, r) = agent.execute(&json!({"id": "i1", "op": "info"}));
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["id"], "i1");
+    assert_eq!(r["result"]["store"], "lmdb");
+    assert!(r["result"]["device_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("test-"));
+    let names: Vec<&str> = r["result"]["runtimes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"docker") && names.contains(&"docker-api"),
+        "{r}"
+    );
+    assert!(
+        r["result"]["runtimes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["available"] == true),
+        "{r}"
+    );
+    let (status, _) = agent.get("/openapi.json");
+    assert_eq!(status, 200);
+    let (status, r) = agent.get("/v1/nothing-here");
+    assert_eq!((status, code(&r)), (404, "not_found"));
+    let text = ureq::get(format!("{}/metrics", agent.url))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(
+        text.contains("ctrmgr_requests_total{transport=\"rest\",outcome=\"ok\"}"),
+        "{text}"
+    );
+}
+
+#[test]
+fn sigterm_exits_cleanly_and_a_bad_config_names_the_key() {
+    let mut agent = Agent::start("");
+    let status = agent.stop();
+    assert!(status.success(), "exit status {status}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[store]\nmap_size_mb = \"lots\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ctrmgr"))
+        .arg("--config")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("map_size_mb"), "{err}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_ctrmgr"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).starts_with("ctrmgr "));
+    let out = Command::new(env!("CARGO_BIN_EXE_ctrmgr"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("--config"));
+    let out = Command::new(env!("CARGO_BIN_EXE_ctrmgr"))
+        .arg("--bogus")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn resource_routes_carry_the_envelope() {
+    require_docker();
+    let agent = Agent::start("");
+    let name = unique("routes");
+    let (status, r) = agent.post(
+        "/v1/containers?runtime=docker",
+        &json!({"name": name, "image": IMAGE, "cmd": ["sleep", "30"], "start": true}),
+    );
+    assert_eq!(status, 201, "{r}");
+    assert_eq!(r["ok"], true);
+    let (status, r) = agent.post("/v1/containers", &json!({"name": name, "image": IMAGE}));
+    assert_eq!((status, code(&r)), (409, "conflict"));
+    let (status, r) = agent.post(
+        &format!("/v1/containers/{name}/kill"),
+        &json!({"signal": "SIGTERM"}),
+    );
+    assert_eq!(status, 200, "{r}");
+    let (status, r) = agent.post(&format!("/v1/containers/{name}/stop?bogus=1"), &json!({}));
+    assert_eq!((status, code(&r)), (400, "invalid_request"), "{r}");
+    let (status, r) = agent.get("/v1/containers/--privileged");
+    assert_eq!((status, code(&r)), (400, "invalid_request"), "{r}");
+    let (status, r) = agent.delete(&format!("/v1/containers/{name}?force=true"));
+    assert_eq!(status, 200, "{r}");
+    let (status, r) = agent.post("/v1/containers", &json!([1]));
+    assert_eq!((status, code(&r)), (400, "invalid_request"), "{r}");
+}
