@@ -201,15 +201,20 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
     }
 }
 
+// Each push is behind its own feature, so `vec![...]` cannot express it.
+#[allow(clippy::vec_init_then_push)]
 fn build_runtimes(config: &Config) -> Vec<Arc<dyn Runtime>> {
     let timeout = Duration::from_secs(config.runtime.call_timeout_s);
     let mut runtimes: Vec<Arc<dyn Runtime>> = Vec::new();
     #[cfg(feature = "docker-cli")]
-    runtimes.push(Arc::new(ctrmgr::runtime::cli::CliRuntime::new(
-        ctrmgr::runtime::cli::CliFlavor::Docker,
-        config.runtime.docker_bin.clone(),
-        timeout,
-    )));
+    runtimes.push(Arc::new(
+        ctrmgr::runtime::cli::CliRuntime::new(
+            ctrmgr::runtime::cli::CliFlavor::Docker,
+            config.runtime.docker_bin.clone(),
+            timeout,
+        )
+        .with_pull_timeout(timeout * 10),
+    ));
     #[cfg(feature = "docker-api")]
     runtimes.push(Arc::new(ctrmgr::runtime::docker_api::DockerApi::new(
         config.runtime.docker_socket.clone(),

@@ -174,7 +174,10 @@ fn decode_command(op: &str, args: Value) -> Result<Command, FieldError> {
             };
             let spec: ContainerSpec = from_value(Value::Object(map), "args")?;
             validate_spec(&spec)?;
-            Command::Create { spec, start }
+            Command::Create {
+                spec: Box::new(spec),
+                start,
+            }
         }
         "start" => Command::Start {
             name: from_value::<NameArgs>(args, "args")?.name,

@@ -22,8 +22,8 @@ pub struct Request {
 pub enum Command {
     /// Create (and optionally start) a container. The name must be free on the device.
     Create {
-        /// What to create.
-        spec: ContainerSpec,
+        /// What to create (boxed: it is much larger than every other variant).
+        spec: Box<ContainerSpec>,
         /// Start it once created.
         start: bool,
     },

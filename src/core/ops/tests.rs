@@ -190,7 +190,7 @@ fn name(s: &str) -> ContainerName {
     ContainerName::parse(s).unwrap()
 }
 
-fn spec(n: &str) -> ContainerSpec {
+fn spec(n: &str) -> Box<ContainerSpec> {
     serde_json::from_value(serde_json::json!({"name": n, "image": "busybox", "labels": {"app": n}}))
         .unwrap()
 }
@@ -607,8 +607,8 @@ fn info_reports_each_runtime() {
             .iter()
             .map(|r| (r.name, r.available))
             .collect();
-        assert_eq!(avail[&RuntimeKind::DockerCli], false);
-        assert_eq!(avail[&RuntimeKind::DockerApi], true);
+        assert!(!avail[&RuntimeKind::DockerCli]);
+        assert!(avail[&RuntimeKind::DockerApi]);
     });
 }
 
