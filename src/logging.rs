@@ -6,8 +6,11 @@ use log::{LevelFilter, Log, Metadata, Record};
 struct StderrLogger;
 
 impl Log for StderrLogger {
+    /// Our own records at the configured level; dependencies' only at warn and above,
+    /// so `debug` shows the agent's decisions without a flood of HTTP client traces.
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.level() <= log::max_level()
+        let own = metadata.target().starts_with("ctrmgr");
+        metadata.level() <= log::max_level() && (own || metadata.level() <= log::Level::Warn)
     }
 
     fn log(&self, record: &Record<'_>) {

@@ -122,9 +122,7 @@ fn reference_is_valid(s: &str) -> bool {
 }
 
 fn looks_like_registry(first: &str) -> bool {
-    first.contains(['.', ':'])
-        || first == "localhost"
-        || first.chars().any(|c| c.is_ascii_uppercase())
+    first.contains(['.', ':']) || first == "localhost"
 }
 
 fn path_component_is_valid(p: &str) -> bool {

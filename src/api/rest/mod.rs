@@ -136,7 +136,12 @@ fn reply_response(state: &RestState, reply: &Reply, ok_status: StatusCode) -> Re
     let error = reply.error().map(|e| e.code);
     state.metrics.count(Transport::Rest, error);
     let status = error.map_or(ok_status, status::for_code);
-    json_response(status, json::encode_reply(reply))
+    let mut res = json_response(status, json::encode_reply(reply));
+    if error == Some(ErrorCode::TooLarge) {
+        // The rest of the oversized body was not read: the connection cannot be reused.
+        res.insert_header("Connection", "close");
+    }
+    res
 }
 
 /// Turns tide's bare 404/405 (unknown route, wrong method) into a reply envelope.
