@@ -189,8 +189,21 @@ cross_build() {
     cargo test --config cross.toml --target "$1" --lib --no-run
 }
 
+# Tests that cannot pass under qemu-user, each with its reason. Keep this short.
+QEMU_SKIP=(
+    # Spawning a missing binary: glibc's posix_spawn uses clone(CLONE_VFORK|CLONE_VM),
+    # which qemu-user runs as a plain fork, so the exec error never reaches the parent
+    # and the child just exits 127. On real ARM hardware the test passes. (Fix in the
+    # code: look the binary up before spawning; then drop this entry.)
+    runtime::cli::process::tests::missing_binary_is_not_found
+)
+
 cross_run() {
-    cargo test --config cross.toml --target "$1" --lib
+    local skip=() t
+    for t in "${QEMU_SKIP[@]}"; do
+        skip+=(--skip "$t")
+    done
+    cargo test --config cross.toml --target "$1" --lib -- "${skip[@]}"
 }
 
 # --- main ---------------------------------------------------------------------------
