@@ -1,9 +1,9 @@
 //! `CliRuntime`: the [`Runtime`] adapter that drives the `docker` (and, through
 //! [`CliFlavor::Podman`], the docker-compatible `podman`) command-line client.
 //!
-//! Each op is one or two runs of the binary with an argv built in [`argv`] (never a
+//! Each op is one or two runs of the binary with an argv built in `argv` (never a
 //! shell, `LC_ALL=C` for stable messages, killed at a timeout or when the op's future is
-//! dropped); outputs are parsed in [`parse`] and failures classified in [`classify`].
+//! dropped); outputs are parsed in `parse` and failures classified in `classify`.
 
 mod argv;
 mod auth;

@@ -85,8 +85,7 @@ pub fn size(text: &str) -> Result<u64, String> {
         "TiB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
         other => return Err(format!("'{t}' has an unknown size unit '{other}'")),
     };
-    // Sizes are non-negative and far below 2^53, so the rounding cast is exact enough.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    // Sizes are non-negative and far below 2^53: the rounded value fits a u64 exactly.
     Ok((value * factor).round() as u64)
 }
 
