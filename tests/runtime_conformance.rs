@@ -9,7 +9,7 @@
 #![cfg(any(feature = "docker-api", feature = "docker-cli"))]
 
 use ctrmgr::core::error::{ErrorCode, RuntimeError};
-use ctrmgr::core::model::{ContainerSpec, ContainerState};
+use ctrmgr::core::model::{ContainerSpec, ContainerState, RegistryAuth};
 use ctrmgr::core::names::{ContainerName, ImageRef, SignalName};
 use ctrmgr::core::runtime::{LogOptions, Runtime, MANAGED_LABEL};
 use serde_json::{json, Value};
@@ -488,7 +488,19 @@ mod cases {
             "writing to the read-only mount must fail: {:?}",
             done.lines
         );
-        assert_eq!(done.lines.first().map(String::as_str), Some("from-host"));
+        // stdout and stderr interleave freely: look for the lines, not their order.
+        assert!(
+            done.lines.iter().any(|l| l == "from-host"),
+            "{:?}",
+            done.lines
+        );
+        assert!(
+            done.lines
+                .iter()
+                .any(|l| l.contains("Read-only file system")),
+            "{:?}",
+            done.lines
+        );
         assert!(
             rw.path().join("ok").exists(),
             "the read-write mount is writable"
@@ -660,6 +672,16 @@ mod cases {
         let pulled_ref = image(&reference);
         let pulled = ctx.rt.pull(&pulled_ref, None).await.expect("pull");
         assert!(pulled.id.starts_with("sha256:"), "{}", pulled.id);
+        let auth = RegistryAuth {
+            username: "conf".into(),
+            password: "secret".into(),
+        };
+        let again = ctx
+            .rt
+            .pull(&pulled_ref, Some(&auth))
+            .await
+            .expect("pull with auth");
+        assert_eq!(again.id, pulled.id);
         let images = ctx.rt.images().await.expect("images");
         let listed = images
             .iter()

@@ -7,6 +7,7 @@
 //! it answers.
 
 mod encode;
+mod http;
 mod parse;
 mod spec;
 
@@ -17,8 +18,8 @@ use crate::core::runtime::{EngineContainer, LogOptions, PulledImage, Runtime, MA
 use crate::runtime::unix_socket::unix_socket_agent;
 use async_trait::async_trait;
 use encode::{path_and_query, percent_encode};
+use http::{engine, exchange, transport_error, Read, Reply, Request};
 use parse::{ApiVersion, EngineVersion};
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -28,8 +29,6 @@ const RUNTIME: &str = "docker-api";
 const MIN_API: ApiVersion = (1, 41);
 /// The newest API version this adapter is written against.
 const MAX_API: ApiVersion = (1, 41);
-/// The largest reply body read into memory (logs without `tail` are the big ones).
-const BODY_LIMIT: u64 = 32 * 1024 * 1024;
 
 /// Docker's stop timeout when none is given.
 const DEFAULT_STOP_S: u64 = 10;
@@ -43,81 +42,6 @@ pub struct DockerApi {
     call_timeout: Duration,
     /// The API version negotiated with the engine, once it answered.
     api: Mutex<Option<ApiVersion>>,
-}
-
-/// How to read a reply body.
-#[derive(Debug, Clone, Copy)]
-enum Read {
-    /// All of it, up to [`BODY_LIMIT`].
-    Full,
-    /// A pull's JSON progress stream, line by line, keeping only the first error.
-    PullProgress,
-}
-
-/// One request, the path without the version prefix.
-#[derive(Debug)]
-struct Request {
-    method: &'static str,
-    path: String,
-    body: Option<serde_json::Value>,
-    registry_auth: Option<String>,
-    read: Read,
-    /// Limit on the whole call, or for a pull (which may run long) on each read.
-    timeout: Duration,
-}
-
-impl Request {
-    fn new(method: &'static str, path: String, timeout: Duration) -> Self {
-        Self {
-            method,
-            path,
-            body: None,
-            registry_auth: None,
-            read: Read::Full,
-            timeout,
-        }
-    }
-}
-
-/// A reply: status, body, and for a pull the error its stream reported.
-#[derive(Debug, PartialEq, Eq)]
-struct Reply {
-    status: u16,
-    body: Vec<u8>,
-    stream_error: Option<String>,
-}
-
-impl Reply {
-    fn is_success(&self) -> bool {
-        (200..300).contains(&self.status)
-    }
-
-    fn message(&self) -> String {
-        parse::error_message(self.status, &self.body)
-    }
-
-    /// Ok for 2xx; otherwise NotFound (naming `what`), Conflict or Engine.
-    fn check(self, what: impl FnOnce() -> String) -> Result<Reply, RuntimeError> {
-        match self.status {
-            200..=299 => Ok(self),
-            404 => Err(RuntimeError::NotFound {
-                runtime: RUNTIME,
-                what: what(),
-            }),
-            409 => Err(RuntimeError::Conflict {
-                runtime: RUNTIME,
-                message: self.message(),
-            }),
-            _ => Err(engine(self.message())),
-        }
-    }
-}
-
-fn engine(message: String) -> RuntimeError {
-    RuntimeError::Engine {
-        runtime: RUNTIME,
-        message,
-    }
 }
 
 fn container(name: &ContainerName) -> impl FnOnce() -> String + '_ {
@@ -180,17 +104,7 @@ impl DockerApi {
             .await?
             .check(|| "the /version endpoint".into())?;
         let version = parse::parse_version(&reply.body).map_err(engine)?;
-        if version.api < MIN_API {
-            return Err(RuntimeError::Unsupported {
-                runtime: RUNTIME,
-                what: format!(
-                    "Docker Engine API {}.{} (Docker {}); ctrmgr needs API {}.{} or newer \
-                     (Docker 20.10+): upgrade the engine or use the docker CLI runtime",
-                    version.api.0, version.api.1, version.version, MIN_API.0, MIN_API.1
-                ),
-            });
-        }
-        let api = version.api.min(MAX_API);
+        let api = usable_api(&version)?;
         *self.api.lock().unwrap_or_else(|e| e.into_inner()) = Some(api);
         Ok((api, version))
     }
@@ -222,84 +136,20 @@ impl DockerApi {
     }
 }
 
-/// Runs one request on the blocking agent and reads its reply.
-fn exchange(agent: &ureq::Agent, req: &Request) -> Result<Reply, ureq::Error> {
-    let uri = format!("http://localhost{}", req.path);
-    let mut builder = ureq::http::Request::builder()
-        .method(req.method)
-        .uri(uri.as_str());
-    if let Some(auth) = &req.registry_auth {
-        builder = builder.header("X-Registry-Auth", auth.as_str());
-    }
-    if req.body.is_some() {
-        builder = builder.header("Content-Type", "application/json");
-    }
-    let body = req
-        .body
-        .as_ref()
-        .map_or_else(Vec::new, |json| json.to_string().into_bytes());
-    let configured = agent.configure_request(builder.body(body)?);
-    let configured = match req.read {
-        Read::Full => configured.timeout_global(Some(req.timeout)),
-        Read::PullProgress => configured.timeout_per_read(Some(req.timeout)),
-    };
-    let mut response = agent.run(configured.build())?;
-    let status = response.status().as_u16();
-    let body = response.body_mut();
-    if matches!(req.read, Read::PullProgress) && (200..300).contains(&status) {
-        let mut stream_error = None;
-        let reader = std::io::BufReader::new(body.as_reader());
-        for line in reader.lines() {
-            let line = line?;
-            if stream_error.is_none() {
-                stream_error = parse::pull_line_error(&line);
-            }
-        }
-        return Ok(Reply {
-            status,
-            body: Vec::new(),
-            stream_error,
+/// The API version to speak with an engine: its own, capped at [`MAX_API`]; an engine
+/// older than [`MIN_API`] is refused.
+fn usable_api(version: &EngineVersion) -> Result<ApiVersion, RuntimeError> {
+    if version.api < MIN_API {
+        return Err(RuntimeError::Unsupported {
+            runtime: RUNTIME,
+            what: format!(
+                "Docker Engine API {}.{} (Docker {}); ctrmgr needs API {}.{} or newer \
+                 (Docker 20.10+): upgrade the engine or use the docker CLI runtime",
+                version.api.0, version.api.1, version.version, MIN_API.0, MIN_API.1
+            ),
         });
     }
-    let body = body.with_config().limit(BODY_LIMIT).read_to_vec()?;
-    Ok(Reply {
-        status,
-        body,
-        stream_error: None,
-    })
-}
-
-/// A failure to talk to the engine at all, as a message a person can act on.
-fn transport_error(socket: &Path, e: ureq::Error) -> RuntimeError {
-    let reason = match e {
-        ureq::Error::Io(io) => {
-            let hint = match io.kind() {
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
-                    " (is dockerd running?)"
-                }
-                std::io::ErrorKind::PermissionDenied => {
-                    " (run the agent as root or in the group that owns the socket)"
-                }
-                _ => "",
-            };
-            let text = io.to_string();
-            if text.starts_with("cannot connect") {
-                format!("{text}{hint}")
-            } else {
-                format!("talking to {}: {text}{hint}", socket.display())
-            }
-        }
-        ureq::Error::BodyExceedsLimit(limit) => {
-            return engine(format!(
-                "the engine's reply is larger than {limit} bytes (for logs, pass tail)"
-            ))
-        }
-        other => format!("request to {} failed: {other}", socket.display()),
-    };
-    RuntimeError::Unavailable {
-        runtime: RUNTIME,
-        reason,
-    }
+    Ok(version.api.min(MAX_API))
 }
 
 /// How long a stop may wait for the container before the engine kills it.
@@ -514,36 +364,17 @@ impl Runtime for DockerApi {
 mod tests {
     use super::*;
 
-    fn reply(status: u16, body: &str) -> Reply {
-        Reply {
-            status,
-            body: body.as_bytes().to_vec(),
-            stream_error: None,
-        }
-    }
-
     #[test]
-    fn status_mapping() {
-        let web = ContainerName::parse("web").unwrap();
-        assert!(reply(204, "").check(container(&web)).is_ok());
-        assert_eq!(
-            reply(404, r#"{"message":"No such container: web"}"#)
-                .check(container(&web))
-                .unwrap_err()
-                .to_string(),
-            "container 'web' not found in docker-api"
-        );
-        assert_eq!(
-            reply(409, r#"{"message":"name in use"}"#).check(container(&web)),
-            Err(RuntimeError::Conflict {
-                runtime: RUNTIME,
-                message: "name in use".into()
-            })
-        );
-        assert_eq!(
-            reply(500, r#"{"message":"boom"}"#).check(container(&web)),
-            Err(engine("boom".into()))
-        );
+    fn api_version_choice() {
+        let v = |api| EngineVersion {
+            version: "x".into(),
+            api,
+        };
+        assert_eq!(usable_api(&v((1, 41))), Ok((1, 41)));
+        assert_eq!(usable_api(&v((1, 47))), Ok(MAX_API));
+        let err = usable_api(&v((1, 40))).unwrap_err();
+        assert_eq!(err.code(), crate::core::error::ErrorCode::Unsupported);
+        assert!(err.to_string().contains("needs API 1.41 or newer"), "{err}");
     }
 
     #[test]
