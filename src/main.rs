@@ -55,6 +55,8 @@ fn main() -> ExitCode {
         }
     };
     let executor = Arc::new(smol::Executor::new());
+    // Reap CLI children on our executor instead of async-process's own thread.
+    executor.spawn(smol::process::driver()).detach();
     let result = smol::block_on(executor.run(run(config, signals, executor.clone())));
     match result {
         Ok(()) => ExitCode::SUCCESS,

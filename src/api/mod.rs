@@ -4,3 +4,28 @@ pub mod metrics;
 #[cfg(feature = "rest")]
 pub mod rest;
 pub mod shutdown;
+
+use crate::core::service::ContainerService;
+use std::sync::Arc;
+
+/// What every transport needs: the core, the request counters, the shutdown signal
+/// (with in-flight tracking) and the executor to spawn its tasks on.
+#[derive(Clone)]
+pub struct ApiContext {
+    /// The core.
+    pub service: Arc<ContainerService>,
+    /// Request counters for `/metrics`.
+    pub metrics: Arc<metrics::Metrics>,
+    /// Fires when the agent stops; tracks requests in flight.
+    pub shutdown: shutdown::Shutdown,
+    /// The one executor (main thread) to spawn tasks on.
+    pub executor: Arc<smol::Executor<'static>>,
+}
+
+impl std::fmt::Debug for ApiContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiContext")
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
+}

@@ -4,7 +4,9 @@
 
 pub mod json;
 
-use crate::core::error::ErrorBody;
+use crate::core::command::Request;
+use crate::core::error::{ErrorBody, ErrorCode};
+use crate::core::reply::Reply;
 
 /// Wire encodings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +41,32 @@ pub struct DecodeError {
 
 /// Longest request id accepted.
 pub const MAX_ID_BYTES: usize = 128;
+
+/// Decodes a request in `format`.
+pub fn decode_request(format: Format, bytes: &[u8]) -> Result<Request, DecodeError> {
+    match format {
+        Format::Json => json::decode_request(bytes),
+        #[cfg(feature = "protobuf")]
+        Format::Protobuf => protobuf::decode_request(bytes),
+        #[cfg(not(feature = "protobuf"))]
+        Format::Protobuf => Err(DecodeError {
+            id: None,
+            error: ErrorBody::new(
+                ErrorCode::Unsupported,
+                "this agent was built without the Protobuf codec (feature `protobuf`); send JSON",
+            ),
+        }),
+    }
+}
+
+/// Encodes a reply in `format` (JSON when the Protobuf codec is not built in).
+pub fn encode_reply(format: Format, reply: &Reply) -> Vec<u8> {
+    match format {
+        #[cfg(feature = "protobuf")]
+        Format::Protobuf => protobuf::encode_reply(reply),
+        _ => json::encode_reply(reply),
+    }
+}
 
 #[cfg(test)]
 mod tests {
