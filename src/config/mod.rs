@@ -1,6 +1,6 @@
 //! The agent's configuration: one TOML file, every key defaulted, unknown keys refused.
 
-use crate::core::model::RuntimeKind;
+use crate::core::model::{RuntimeKind, Ulimit};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -113,6 +113,9 @@ pub struct RuntimeConfig {
     pub podman_socket: PathBuf,
     /// Seconds an engine call may take (pulls get ten times this).
     pub call_timeout_s: u64,
+    /// Resource limits applied to every container on every access path, e.g.
+    /// `["nofile=1024:20000", "nproc=1024:1024"]` (like dockerd's `--default-ulimit`).
+    pub default_ulimits: Vec<String>,
 }
 
 impl Default for RuntimeConfig {
@@ -124,11 +127,25 @@ impl Default for RuntimeConfig {
             podman_bin: PathBuf::from("podman"),
             podman_socket: PathBuf::from("/run/podman/podman.sock"),
             call_timeout_s: 120,
+            default_ulimits: Vec::new(),
         }
     }
 }
 
 impl RuntimeConfig {
+    /// `default_ulimits`, parsed.
+    pub fn ulimits(&self) -> Result<Vec<Ulimit>, ConfigError> {
+        self.default_ulimits
+            .iter()
+            .map(|u| {
+                Ulimit::parse(u).map_err(|problem| ConfigError::Invalid {
+                    key: "runtime.default_ulimits",
+                    problem,
+                })
+            })
+            .collect()
+    }
+
     /// The default access path, validated.
     pub fn default_kind(&self) -> Result<RuntimeKind, ConfigError> {
         RuntimeKind::parse(&self.default).ok_or_else(|| ConfigError::Invalid {
@@ -221,6 +238,7 @@ impl Config {
     /// Checks ranges and cross-key rules.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.runtime.default_kind()?;
+        self.runtime.ulimits()?;
         self.log.level_filter()?;
         if let Some(id) = &self.agent.device_id {
             let ok = !id.is_empty()
@@ -334,6 +352,14 @@ mod tests {
             ("[rest]\nlisten = \"nowhere\"\n", "rest.listen"),
             ("[log]\nlevel = \"loud\"\n", "log.level"),
             ("[agent]\ndevice_id = \"a/b\"\n", "agent.device_id"),
+            (
+                "[runtime]\ndefault_ulimits = [\"nofile=9:1\"]\n",
+                "runtime.default_ulimits",
+            ),
+            (
+                "[runtime]\ndefault_ulimits = [\"files=1\"]\n",
+                "runtime.default_ulimits",
+            ),
         ] {
             let e = parse(text).unwrap_err().to_string();
             assert!(e.contains(key), "{text}: {e}");

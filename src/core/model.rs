@@ -363,3 +363,63 @@ pub struct RuntimeStatus {
     /// The engine's version, when it answered.
     pub version: Option<String>,
 }
+
+/// A resource limit applied to every container (`[runtime] default_ulimits`), like
+/// dockerd's `--default-ulimit`: e.g. `nofile=1024:20000`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ulimit {
+    /// Limit name as the engines spell it (`nofile`, `nproc`, `core`, ...).
+    pub name: String,
+    /// Soft limit.
+    pub soft: u64,
+    /// Hard limit.
+    pub hard: u64,
+}
+
+/// Limit names the engines accept.
+pub const ULIMIT_NAMES: &[&str] = &[
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
+];
+
+impl Ulimit {
+    /// Parses `name=soft[:hard]` (hard defaults to soft).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let bad = || format!("'{s}' is not a ulimit such as nofile=1024:20000");
+        let (name, limits) = s.split_once('=').ok_or_else(bad)?;
+        if !ULIMIT_NAMES.contains(&name) {
+            return Err(format!(
+                "'{name}' is not a ulimit name (one of {})",
+                ULIMIT_NAMES.join(", ")
+            ));
+        }
+        let (soft, hard) = match limits.split_once(':') {
+            Some((a, b)) => (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?),
+            None => {
+                let v = limits.parse().map_err(|_| bad())?;
+                (v, v)
+            }
+        };
+        if soft > hard {
+            return Err(format!("'{s}': the soft limit is above the hard limit"));
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            soft,
+            hard,
+        })
+    }
+}
