@@ -171,8 +171,26 @@ impl AbsPath {
 /// A POSIX signal name such as `SIGTERM` (a bare `TERM` or number is accepted too and
 /// normalised to `SIGTERM`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(try_from = "SignalInput", into = "String")]
 pub struct SignalName(usize);
+
+/// A signal as a client may send it: a name (`"SIGTERM"`, `"15"`) or a number (`15`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SignalInput {
+    Name(String),
+    Number(u32),
+}
+
+impl TryFrom<SignalInput> for SignalName {
+    type Error = InvalidValue;
+    fn try_from(input: SignalInput) -> Result<Self, InvalidValue> {
+        match input {
+            SignalInput::Name(s) => Self::parse(&s),
+            SignalInput::Number(n) => Self::parse(&n.to_string()),
+        }
+    }
+}
 
 const SIGNALS: &[(&str, i32)] = &[
     ("SIGHUP", 1),
@@ -319,5 +337,8 @@ mod tests {
         assert!(SignalName::parse("SIGFOO").is_err());
         assert!(SignalName::parse("--rm").is_err());
         assert_eq!(SignalName::KILL.as_str(), "SIGKILL");
+        let n: SignalName = serde_json::from_str("15").unwrap();
+        assert_eq!(n.as_str(), "SIGTERM");
+        assert!(serde_json::from_str::<SignalName>("99").is_err());
     }
 }
