@@ -11,3 +11,4 @@ pub mod logging;
 pub mod runtime;
 pub mod signals;
 pub mod store;
+pub mod systemd_notify;

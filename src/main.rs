@@ -100,56 +100,24 @@ async fn run(
     let store = open_store(&config).await?;
     let runtimes = build_runtimes(&config);
     let default_runtime = config.runtime.default_kind().map_err(|e| e.to_string())?;
-    let service = Arc::new(ContainerService::new(
-        store.clone(),
-        runtimes,
-        default_runtime,
-        config.device_id(),
-    ));
+    let policy = config.policy.policy().map_err(|e| e.to_string())?;
+    let service = Arc::new(
+        ContainerService::new(store.clone(), runtimes, default_runtime, config.device_id())
+            .with_policy(policy),
+    );
     let metrics = Arc::new(Metrics::default());
     let (trigger, shutdown) = Shutdown::new();
     let mut transports = Vec::new();
 
+    let ctx = ctrmgr::api::ApiContext {
+        service: service.clone(),
+        metrics: metrics.clone(),
+        shutdown: shutdown.clone(),
+        executor: executor.clone(),
+    };
     #[cfg(feature = "rest")]
     if config.rest.enabled {
-        use ctrmgr::api::rest;
-        let state = rest::RestState {
-            service: service.clone(),
-            metrics: metrics.clone(),
-            shutdown: shutdown.clone(),
-            max_body_bytes: config.rest.max_body_bytes,
-        };
-        let app = rest::app(state);
-        let listener = smol::net::TcpListener::bind(config.rest.listen.as_str())
-            .await
-            .map_err(|e| format!("rest.listen: cannot listen on {}: {e}", config.rest.listen))?;
-        log::info!("REST listening on http://{}", config.rest.listen);
-        transports.push(executor.spawn(rest::serve(
-            app.clone(),
-            executor.clone(),
-            shutdown.clone(),
-            move || {
-                let l = listener.clone();
-                async move { l.accept().await.map(|(s, _)| s) }
-            },
-        )));
-        if let Some(path) = &config.rest.unix_socket {
-            // A stale socket file from a previous run would make bind fail.
-            let _ = std::fs::remove_file(path);
-            let listener = smol::net::unix::UnixListener::bind(path).map_err(|e| {
-                format!("rest.unix_socket: cannot listen on {}: {e}", path.display())
-            })?;
-            log::info!("REST listening on unix:{}", path.display());
-            transports.push(executor.spawn(rest::serve(
-                app,
-                executor.clone(),
-                shutdown.clone(),
-                move || {
-                    let l = listener.clone();
-                    async move { l.accept().await.map(|(s, _)| s) }
-                },
-            )));
-        }
+        transports.extend(ctrmgr::api::rest::start(&ctx, &config.rest).await?);
     }
 
     log::info!(
@@ -159,11 +127,31 @@ async fn run(
         store.backend(),
         default_runtime
     );
+    use ctrmgr::systemd_notify;
+    if let Err(e) = systemd_notify::notify("READY=1") {
+        log::warn!("telling systemd we are ready failed: {e}");
+    }
+    if let Some(interval) = systemd_notify::watchdog_interval() {
+        // Ping at half the interval, as sd_watchdog_enabled(3) advises.
+        executor
+            .spawn(async move {
+                loop {
+                    smol::Timer::after(interval / 2).await;
+                    if let Err(e) = systemd_notify::notify("WATCHDOG=1") {
+                        log::warn!("systemd watchdog ping failed: {e}");
+                    }
+                }
+            })
+            .detach();
+    }
     let signal = signals
         .recv()
         .await
         .map_err(|e| format!("reading signals failed: {e}"))?;
     log::info!("{signal} received: no new requests, finishing those in flight");
+    if let Err(e) = systemd_notify::notify("STOPPING=1") {
+        log::warn!("telling systemd we are stopping failed: {e}");
+    }
     trigger.trigger();
     for t in transports {
         t.await;
@@ -197,6 +185,20 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
                 .map_err(|e| e.to_string())?;
             Ok(Arc::new(store))
         }
+        #[cfg(feature = "redis")]
+        StoreBackend::Redis => {
+            let url = &config.store.redis_url;
+            let store =
+                ctrmgr::store::redis::RedisStore::connect(url, config.redis_prefix(), limits)
+                    .map_err(|e| e.to_string())?;
+            // The agent starts with Redis down and answers store_error until it is back.
+            match store.ping().await {
+                Ok(()) => log::info!("redis store: keys under '{}'", store.prefix()),
+                Err(e) => log::warn!("{e}; requests that need the store fail until it answers"),
+            }
+            Ok(Arc::new(store))
+        }
+        #[cfg(not(all(feature = "lmdb", feature = "redis")))]
         other => Err(format!(
             "store.backend: '{other:?}' is not built into this agent"
         )),

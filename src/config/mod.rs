@@ -1,5 +1,8 @@
 //! The agent's configuration: one TOML file, every key defaulted, unknown keys refused.
 
+pub mod mqtt;
+pub mod policy;
+
 use crate::core::model::{RuntimeKind, Ulimit};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -47,6 +50,10 @@ pub struct Config {
     pub rest: RestConfig,
     /// `[log]`
     pub log: LogConfig,
+    /// `[policy]`
+    pub policy: policy::PolicyConfig,
+    /// `[mqtt]`
+    pub mqtt: mqtt::MqttConfig,
 }
 
 /// `[agent]`: identity of this device.
@@ -82,6 +89,11 @@ pub struct StoreConfig {
     pub reply_cache_max_entries: usize,
     /// Seconds a reply is kept for idempotency.
     pub reply_cache_ttl_s: u64,
+    /// Redis URL (`redis://[:password@]host[:port][/db]` or `redis+unix:///path`).
+    pub redis_url: String,
+    /// Prefix of every Redis key; `{device_id}` becomes `{<device id>}`, a Redis Cluster
+    /// hash tag that keeps all keys of a device in one slot.
+    pub redis_prefix: String,
 }
 
 impl Default for StoreConfig {
@@ -92,7 +104,45 @@ impl Default for StoreConfig {
             map_size_mb: 64,
             reply_cache_max_entries: 10_000,
             reply_cache_ttl_s: 86_400,
+            redis_url: "redis://127.0.0.1:6379/0".into(),
+            redis_prefix: "ctrmgr:{device_id}:".into(),
         }
+    }
+}
+
+impl StoreConfig {
+    /// `redis_url` and `redis_prefix`, checked (whatever the backend, so a typo is found
+    /// before the day the backend is switched).
+    fn validate_redis(&self) -> Result<(), ConfigError> {
+        let schemes = ["redis://", "redis+unix://", "unix://"];
+        let after_scheme = schemes
+            .iter()
+            .find_map(|s| self.redis_url.strip_prefix(s))
+            .ok_or_else(|| ConfigError::Invalid {
+                key: "store.redis_url",
+                // The value is not echoed: it may hold a password.
+                problem: "must start with redis://, redis+unix:// or unix:// \
+                          (e.g. redis://127.0.0.1:6379/0)"
+                    .into(),
+            })?;
+        if after_scheme.is_empty() || self.redis_url.chars().any(char::is_whitespace) {
+            return Err(ConfigError::Invalid {
+                key: "store.redis_url",
+                problem: "names no host or socket, or holds a space".into(),
+            });
+        }
+        let prefix = &self.redis_prefix;
+        let printable = prefix.chars().all(|c| c.is_ascii_graphic());
+        if prefix.is_empty() || prefix.len() > 128 || !printable {
+            return Err(ConfigError::Invalid {
+                key: "store.redis_prefix",
+                problem: format!(
+                    "'{prefix}' must be 1-128 printable ASCII characters without spaces \
+                     (default ctrmgr:{{device_id}}:)"
+                ),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -170,6 +220,20 @@ pub struct RestConfig {
     pub unix_socket: Option<PathBuf>,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    /// Requests handled at once; more wait their turn.
+    pub max_in_flight: usize,
+    /// Bearer token required on TCP listeners (every route but `/healthz`).
+    pub token: Option<String>,
+    /// A file holding the token (first line), instead of `token`.
+    pub token_file: Option<PathBuf>,
+    /// Allow listening beyond loopback without a token (not recommended).
+    pub allow_remote_without_token: bool,
+    /// Users allowed on the unix socket besides root.
+    pub unix_socket_uids: Vec<u32>,
+    /// Groups allowed on the unix socket (the caller's primary gid).
+    pub unix_socket_gids: Vec<u32>,
+    /// Mode of the unix socket file.
+    pub unix_socket_mode: u32,
 }
 
 impl Default for RestConfig {
@@ -179,7 +243,49 @@ impl Default for RestConfig {
             listen: "127.0.0.1:7470".into(),
             unix_socket: None,
             max_body_bytes: 1024 * 1024,
+            max_in_flight: 64,
+            token: None,
+            token_file: None,
+            allow_remote_without_token: false,
+            unix_socket_uids: Vec::new(),
+            unix_socket_gids: Vec::new(),
+            unix_socket_mode: 0o660,
         }
+    }
+}
+
+impl RestConfig {
+    /// The bearer token from `token` or `token_file`.
+    pub fn bearer_token(&self) -> Result<Option<String>, ConfigError> {
+        let invalid = |key, problem| ConfigError::Invalid { key, problem };
+        let token = match (&self.token, &self.token_file) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "rest.token_file",
+                    "set rest.token or rest.token_file, not both".into(),
+                ))
+            }
+            (Some(t), None) => Some(t.clone()),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    invalid(
+                        "rest.token_file",
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
+                Some(text.lines().next().unwrap_or_default().trim().to_owned())
+            }
+            (None, None) => None,
+        };
+        if let Some(t) = &token {
+            if t.len() < 16 || !t.chars().all(|c| c.is_ascii_graphic()) {
+                return Err(invalid(
+                    "rest.token",
+                    "must be at least 16 printable characters without spaces".into(),
+                ));
+            }
+        }
+        Ok(token)
     }
 }
 
@@ -239,6 +345,8 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.runtime.default_kind()?;
         self.runtime.ulimits()?;
+        self.policy.policy()?;
+        self.mqtt.validate()?;
         self.log.level_filter()?;
         if let Some(id) = &self.agent.device_id {
             let ok = !id.is_empty()
@@ -274,6 +382,7 @@ impl Config {
                 problem: "must be at least 1".into(),
             });
         }
+        self.store.validate_redis()?;
         if self.runtime.call_timeout_s == 0 {
             return Err(ConfigError::Invalid {
                 key: "runtime.call_timeout_s",
@@ -289,6 +398,30 @@ impl Config {
                 ),
             });
         }
+        if self.rest.enabled {
+            let token = self.rest.bearer_token()?;
+            let loopback = self
+                .rest
+                .listen
+                .parse::<std::net::SocketAddr>()
+                .is_ok_and(|a| a.ip().is_loopback());
+            if !loopback && token.is_none() && !self.rest.allow_remote_without_token {
+                return Err(ConfigError::Invalid {
+                    key: "rest.listen",
+                    problem: format!(
+                        "{} is reachable beyond this device: set rest.token (or rest.token_file), \
+                         or rest.allow_remote_without_token = true to accept that risk",
+                        self.rest.listen
+                    ),
+                });
+            }
+        }
+        if !(1..=4096).contains(&self.rest.max_in_flight) {
+            return Err(ConfigError::Invalid {
+                key: "rest.max_in_flight",
+                problem: format!("{} is out of range 1..=4096", self.rest.max_in_flight),
+            });
+        }
         if !(256..=64 * 1024 * 1024).contains(&self.rest.max_body_bytes) {
             return Err(ConfigError::Invalid {
                 key: "rest.max_body_bytes",
@@ -299,6 +432,13 @@ impl Config {
             });
         }
         Ok(())
+    }
+
+    /// The Redis key prefix, with `{device_id}` replaced by `{<device id>}`.
+    pub fn redis_prefix(&self) -> String {
+        self.store
+            .redis_prefix
+            .replace("{device_id}", &format!("{{{}}}", self.device_id()))
     }
 
     /// The device id: configured, else the hostname, else `ctrmgr`.
@@ -352,6 +492,16 @@ mod tests {
             ("[rest]\nlisten = \"nowhere\"\n", "rest.listen"),
             ("[log]\nlevel = \"loud\"\n", "log.level"),
             ("[agent]\ndevice_id = \"a/b\"\n", "agent.device_id"),
+            ("[store]\nredis_url = \"http://x\"\n", "store.redis_url"),
+            ("[store]\nredis_url = \"redis://\"\n", "store.redis_url"),
+            ("[store]\nredis_prefix = \"\"\n", "store.redis_prefix"),
+            ("[store]\nredis_prefix = \"a b:\"\n", "store.redis_prefix"),
+            ("[rest]\nlisten = \"0.0.0.0:7470\"\n", "rest.listen"),
+            ("[rest]\ntoken = \"short\"\n", "rest.token"),
+            (
+                "[[policy.mount_roots]]\npath = \"data\"\n",
+                "policy.mount_roots.path",
+            ),
             (
                 "[runtime]\ndefault_ulimits = [\"nofile=9:1\"]\n",
                 "runtime.default_ulimits",
@@ -364,6 +514,24 @@ mod tests {
             let e = parse(text).unwrap_err().to_string();
             assert!(e.contains(key), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn redis_prefix_carries_the_device_id_as_a_hash_tag() {
+        let c = parse("[agent]\ndevice_id = \"gw-01\"\n").unwrap();
+        assert_eq!(c.store.redis_url, "redis://127.0.0.1:6379/0");
+        assert_eq!(c.redis_prefix(), "ctrmgr:{gw-01}:");
+        let c = parse("[agent]\ndevice_id = \"gw-01\"\n[store]\nredis_prefix = \"fleet-a:{device_id}:\"\n")
+            .unwrap();
+        assert_eq!(c.redis_prefix(), "fleet-a:{gw-01}:");
+    }
+
+    #[test]
+    fn redis_url_password_is_not_echoed() {
+        let e = parse("[store]\nredis_url = \"http://:hunter2@h/0\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("store.redis_url") && !e.contains("hunter2"), "{e}");
     }
 
     #[test]

@@ -239,6 +239,9 @@ pub enum CoreError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The device's policy refuses the request.
+    #[error(transparent)]
+    Forbidden(#[from] super::policy::Violation),
 }
 
 impl CoreError {
@@ -251,6 +254,7 @@ impl CoreError {
             CoreError::StartAfterCreate { source, .. } => source.code(),
             CoreError::Runtime(e) => e.code(),
             CoreError::Store(_) => ErrorCode::StoreError,
+            CoreError::Forbidden(_) => ErrorCode::Forbidden,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod locks;
 pub mod model;
 pub mod names;
 mod ops;
+pub mod policy;
 pub mod reply;
 pub mod runtime;
 pub mod service;

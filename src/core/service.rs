@@ -8,6 +8,7 @@ use super::events::{ContainerEvent, EventBus};
 use super::locks::KeyedLocks;
 use super::model::{Container, ContainerState, RuntimeKind};
 use super::names::ContainerName;
+use super::policy::Policy;
 use super::reply::{OpResult, Reply};
 use super::runtime::Runtime;
 use super::store::{CachedReply, Store};
@@ -24,6 +25,7 @@ pub struct ContainerService {
     pub(super) runtimes: BTreeMap<RuntimeKind, Arc<dyn Runtime>>,
     pub(super) default_runtime: RuntimeKind,
     pub(super) device_id: String,
+    pub(super) policy: Policy,
     names: KeyedLocks,
     ids: KeyedLocks,
     events: EventBus,
@@ -53,10 +55,17 @@ impl ContainerService {
             runtimes: runtimes.into_iter().map(|r| (r.kind(), r)).collect(),
             default_runtime,
             device_id,
+            policy: Policy::default(),
             names: KeyedLocks::default(),
             ids: KeyedLocks::default(),
             events: EventBus::default(),
         }
+    }
+
+    /// Replaces the default policy.
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
     }
 
     /// The store, for shutdown.

@@ -119,9 +119,16 @@ impl Agent {
     /// Starts an agent whose store lives in `dir` (to restart over the same store).
     pub fn start_in(dir: &Path, extra: &str) -> Agent {
         let port = free_port();
+        // Tests mount temporary directories and use host networking: unless a test
+        // brings its own [policy], open exactly that much.
+        let policy = if extra.contains("[policy") {
+            ""
+        } else {
+            "[policy]\nallow_host_network = true\n[[policy.mount_roots]]\npath = \"/tmp\"\nread_write = true\n"
+        };
         let config = format!(
             "[agent]\ndevice_id = \"test-{port}\"\n[store]\npath = \"{}\"\nmap_size_mb = 16\n\
-             [rest]\nlisten = \"127.0.0.1:{port}\"\n[log]\nlevel = \"debug\"\n{extra}",
+             [rest]\nlisten = \"127.0.0.1:{port}\"\n[log]\nlevel = \"debug\"\n{extra}\n{policy}",
             dir.join("store").display()
         );
         let config_path = dir.join("ctrmgr.toml");

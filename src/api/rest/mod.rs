@@ -2,7 +2,9 @@
 //! (tide's `listen` would spawn onto async-std's pool). tide stays inside this folder so
 //! it can be swapped.
 
+pub mod auth;
 mod execute;
+mod listen;
 mod resources;
 mod status;
 
@@ -16,6 +18,8 @@ use futures_lite::{AsyncRead, AsyncWrite};
 use std::sync::Arc;
 use tide::{Response, StatusCode};
 
+pub use listen::start;
+
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct RestState {
@@ -27,15 +31,21 @@ pub struct RestState {
     pub shutdown: Shutdown,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    /// Requests handled at once; further ones wait (back-pressure, bounded memory).
+    pub permits: Arc<smol::lock::Semaphore>,
 }
 
 /// The OpenAPI document of this REST interface.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 
-/// Builds the tide app with every route of the contract.
-pub fn app(state: RestState) -> tide::Server<RestState> {
+/// Builds the tide app with every route of the contract; with a token, every route but
+/// `/healthz` requires it.
+pub fn app(state: RestState, token: Option<&str>) -> tide::Server<RestState> {
     let mut app = tide::with_state(state);
     app.with(tide::utils::After(envelope_for_bare_errors));
+    if let Some(token) = token {
+        app.with(auth::BearerAuth::new(token));
+    }
     app.at("/v1/execute").post(execute::execute);
     resources::routes(&mut app);
     app.at("/healthz").get(|_| async {
@@ -55,16 +65,19 @@ pub fn app(state: RestState) -> tide::Server<RestState> {
 }
 
 /// Serves `app` on every connection `accept` yields until shutdown; each connection
-/// runs as a task on `executor`.
-pub async fn serve<S, F, Fut>(
+/// runs as a task on `executor`. `gate` may refuse a connection before any byte is read
+/// (the unix socket's peer check); the caller then gets a 403 envelope.
+pub async fn serve<S, F, Fut, G>(
     app: tide::Server<RestState>,
     executor: Arc<smol::Executor<'static>>,
     shutdown: Shutdown,
     mut accept: F,
+    gate: G,
 ) where
     S: AsyncRead + AsyncWrite + Clone + Send + Sync + Unpin + 'static,
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = std::io::Result<S>>,
+    G: Fn(&S) -> Result<(), String>,
 {
     loop {
         let next = async { Some(accept().await) };
@@ -81,11 +94,25 @@ pub async fn serve<S, F, Fut>(
                 continue;
             }
         };
+        if let Err(why) = gate(&stream) {
+            log::warn!("REST connection refused: {why}");
+            let mut stream = stream;
+            executor
+                .spawn(async move {
+                    use futures_lite::AsyncWriteExt;
+                    // The caller may already be gone; nothing more to do then.
+                    let _ = stream.write_all(&auth::refusal(&why)).await;
+                    let _ = stream.close().await;
+                })
+                .detach();
+            continue;
+        }
         let app = app.clone();
         let stop = shutdown.clone();
         executor
             .spawn(async move {
                 let conn = async_h1::accept(stream, |req| async {
+                    let _permit = app.state().permits.acquire().await;
                     let _in_flight = stop.track();
                     app.respond(req).await
                 });

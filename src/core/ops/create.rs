@@ -21,6 +21,8 @@ impl ContainerService {
                 runtime: existing.runtime.as_str(),
             });
         }
+        let managed = self.store.list_containers().await?.len();
+        self.policy.check_create(spec, managed)?;
         let rt = self.runtime_for_new(requested)?;
         let id = rt.create(spec).await?;
         let now = clock::now_rfc3339();

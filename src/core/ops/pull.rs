@@ -13,6 +13,7 @@ impl ContainerService {
         image: &ImageRef,
         auth: Option<&RegistryAuth>,
     ) -> Result<OpResult, CoreError> {
+        self.policy.check_image(image)?;
         let rt = self.runtime_for_new(requested)?;
         let pulled = rt.pull(image, auth).await?;
         Ok(OpResult::Pulled {

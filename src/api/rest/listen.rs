@@ -1,0 +1,80 @@
+//! Binding the configured REST listeners (TCP, and optionally a unix socket) and
+//! spawning their accept loops on the executor.
+
+use super::auth::PeerRules;
+use super::{app, serve, RestState};
+use crate::api::ApiContext;
+use crate::config::RestConfig;
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+
+/// Binds every listener of `config` and spawns their accept loops; the tasks end at
+/// shutdown.
+pub async fn start(ctx: &ApiContext, config: &RestConfig) -> Result<Vec<smol::Task<()>>, String> {
+    let token = config.bearer_token().map_err(|e| e.to_string())?;
+    let state = RestState {
+        service: ctx.service.clone(),
+        metrics: ctx.metrics.clone(),
+        shutdown: ctx.shutdown.clone(),
+        max_body_bytes: config.max_body_bytes,
+        permits: Arc::new(smol::lock::Semaphore::new(config.max_in_flight)),
+    };
+    let mut tasks = Vec::new();
+    let listener = smol::net::TcpListener::bind(config.listen.as_str())
+        .await
+        .map_err(|e| format!("rest.listen: cannot listen on {}: {e}", config.listen))?;
+    log::info!(
+        "REST listening on http://{}{}",
+        config.listen,
+        if token.is_some() {
+            " (bearer token required)"
+        } else {
+            ""
+        }
+    );
+    tasks.push(ctx.executor.spawn(serve(
+        app(state.clone(), token.as_deref()),
+        ctx.executor.clone(),
+        ctx.shutdown.clone(),
+        move || {
+            let l = listener.clone();
+            async move { l.accept().await.map(|(s, _)| s) }
+        },
+        |_| Ok(()),
+    )));
+    if let Some(path) = &config.unix_socket {
+        // A stale socket file from a previous run would make bind fail.
+        let _ = std::fs::remove_file(path);
+        let listener = smol::net::unix::UnixListener::bind(path)
+            .map_err(|e| format!("rest.unix_socket: cannot listen on {}: {e}", path.display()))?;
+        std::fs::set_permissions(
+            path,
+            std::fs::Permissions::from_mode(config.unix_socket_mode),
+        )
+        .map_err(|e| {
+            format!(
+                "rest.unix_socket_mode: cannot chmod {}: {e}",
+                path.display()
+            )
+        })?;
+        log::info!(
+            "REST listening on unix:{} (callers checked by SO_PEERCRED)",
+            path.display()
+        );
+        let rules = PeerRules {
+            uids: config.unix_socket_uids.clone(),
+            gids: config.unix_socket_gids.clone(),
+        };
+        tasks.push(ctx.executor.spawn(serve(
+            app(state, None),
+            ctx.executor.clone(),
+            ctx.shutdown.clone(),
+            move || {
+                let l = listener.clone();
+                async move { l.accept().await.map(|(s, _)| s) }
+            },
+            move |stream: &smol::net::unix::UnixStream| rules.check(stream),
+        )));
+    }
+    Ok(tasks)
+}

@@ -1,0 +1,94 @@
+//! `[policy]`: what requests may ask of the engines (see `crate::core::policy`).
+
+use super::ConfigError;
+use crate::core::names::AbsPath;
+use crate::core::policy::{MountRoot, Policy};
+use serde::Deserialize;
+
+/// `[policy]` as written in the config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// Image reference prefixes allowed; empty allows any image.
+    pub allowed_images: Vec<String>,
+    /// Host directories containers may mount.
+    pub mount_roots: Vec<MountRootConfig>,
+    /// Allow `privileged: true`.
+    pub allow_privileged: bool,
+    /// Host devices that may be passed through.
+    pub allowed_devices: Vec<String>,
+    /// Allow `network: host`.
+    pub allow_host_network: bool,
+    /// Most managed containers.
+    pub max_containers: usize,
+    /// Largest memory limit (0 = no maximum; when set, every container must set one).
+    pub max_memory_bytes: u64,
+    /// Largest CPU limit in thousandths of a CPU (0 = no maximum).
+    pub max_cpu_millis: u64,
+    /// Largest process limit (0 = no maximum).
+    pub max_pids: u64,
+}
+
+/// One `[[policy.mount_roots]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MountRootConfig {
+    /// Absolute host directory.
+    pub path: String,
+    /// Whether mounts below it may be writable (default read-only).
+    #[serde(default)]
+    pub read_write: bool,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        let d = Policy::default();
+        Self {
+            allowed_images: d.allowed_images,
+            mount_roots: Vec::new(),
+            allow_privileged: d.allow_privileged,
+            allowed_devices: d.allowed_devices,
+            allow_host_network: d.allow_host_network,
+            max_containers: d.max_containers,
+            max_memory_bytes: 0,
+            max_cpu_millis: 0,
+            max_pids: 0,
+        }
+    }
+}
+
+impl PolicyConfig {
+    /// The validated policy.
+    pub fn policy(&self) -> Result<Policy, ConfigError> {
+        let invalid = |key: &'static str, problem: String| ConfigError::Invalid { key, problem };
+        let mut mount_roots = Vec::new();
+        for root in &self.mount_roots {
+            AbsPath::parse(&root.path).map_err(|e| invalid("policy.mount_roots.path", e.0))?;
+            mount_roots.push(MountRoot {
+                path: root.path.clone(),
+                read_write: root.read_write,
+            });
+        }
+        for d in &self.allowed_devices {
+            AbsPath::parse(d).map_err(|e| invalid("policy.allowed_devices", e.0))?;
+        }
+        if self.allowed_images.iter().any(String::is_empty) {
+            return Err(invalid(
+                "policy.allowed_images",
+                "an empty prefix would allow every image; remove it or the list".into(),
+            ));
+        }
+        let nonzero = |v: u64| (v > 0).then_some(v);
+        Ok(Policy {
+            allowed_images: self.allowed_images.clone(),
+            mount_roots,
+            allow_privileged: self.allow_privileged,
+            allowed_devices: self.allowed_devices.clone(),
+            allow_host_network: self.allow_host_network,
+            max_containers: self.max_containers,
+            max_memory_bytes: nonzero(self.max_memory_bytes),
+            max_cpu_millis: nonzero(self.max_cpu_millis),
+            max_pids: nonzero(self.max_pids),
+        })
+    }
+}
