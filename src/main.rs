@@ -119,6 +119,15 @@ async fn run(
     if config.rest.enabled {
         transports.extend(ctrmgr::api::rest::start(&ctx, &config.rest).await?);
     }
+    #[cfg(feature = "mqtt")]
+    if config.mqtt.is_enabled() {
+        let mqtt = ctrmgr::api::mqtt::serve(ctx.clone(), config.mqtt.clone());
+        transports.push(executor.spawn(async move {
+            if let Err(e) = mqtt.await {
+                log::error!("MQTT transport stopped: {e}");
+            }
+        }));
+    }
 
     log::info!(
         "ctrmgr {} ready: device '{}', store {}, default runtime {}",

@@ -1,6 +1,8 @@
 //! Transports: they move bytes, know the format, and hand a decoded request to the core.
 
 pub mod metrics;
+#[cfg(feature = "mqtt")]
+pub mod mqtt;
 #[cfg(feature = "rest")]
 pub mod rest;
 pub mod shutdown;

@@ -1,0 +1,213 @@
+//! The tokio side of the MQTT transport: one named OS thread (`ctrmgr-mqtt`) runs a
+//! current-thread tokio runtime that only polls rumqttc's `EventLoop` (connect,
+//! keep-alive, reconnect with capped exponential back-off) and forwards what the smol
+//! side needs over a channel. Publishing and subscribing happen on the smol side through
+//! the `AsyncClient`, whose request channel works from any executor.
+
+use super::MqttError;
+use rumqttc::v5::mqttbytes::v5::{Packet, Publish};
+use rumqttc::v5::{Event, EventLoop};
+use rumqttc::Outgoing;
+use std::time::Duration;
+
+/// What the event loop tells the smol side.
+#[derive(Debug)]
+pub(super) enum BridgeEvent {
+    /// A connection was accepted (first or after a reconnect).
+    Connected,
+    /// A message on one of our subscriptions (boxed: it is much larger than `Connected`).
+    Publish(Box<Publish>),
+}
+
+/// Longest wait for the final `offline` publish and DISCONNECT to be written at stop.
+const FLUSH_LIMIT: Duration = Duration::from_secs(3);
+
+/// Messages the smol side may have queued before the event loop waits for it. The broker
+/// sends at most `receive_maximum` unacknowledged requests, so this is rarely reached.
+const EVENT_QUEUE: usize = 64;
+
+/// The running event-loop thread.
+#[derive(Debug)]
+pub(super) struct Bridge {
+    /// What the event loop forwards.
+    pub events: smol::channel::Receiver<BridgeEvent>,
+    stop: smol::channel::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Bridge {
+    /// Starts the thread. `broker` only names the broker in log messages.
+    pub fn start(
+        eventloop: EventLoop,
+        broker: String,
+        max_backoff: Duration,
+    ) -> Result<Bridge, MqttError> {
+        let (tx, events) = smol::channel::bounded(EVENT_QUEUE);
+        let (stop, stop_rx) = smol::channel::bounded(1);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            // Only a host-name lookup uses the blocking pool: one short-lived thread.
+            .max_blocking_threads(1)
+            .thread_name("ctrmgr-mqtt-dns")
+            .build()
+            .map_err(MqttError::Thread)?;
+        let thread = std::thread::Builder::new()
+            .name("ctrmgr-mqtt".into())
+            .spawn(move || {
+                runtime.block_on(poll_loop(eventloop, tx, stop_rx, broker, max_backoff));
+            })
+            .map_err(MqttError::Thread)?;
+        Ok(Bridge {
+            events,
+            stop,
+            thread,
+        })
+    }
+
+    /// Lets the event loop write what is queued (the `offline` status, DISCONNECT) for a
+    /// moment, then ends the thread and waits for it.
+    pub async fn stop(self) -> Result<(), MqttError> {
+        let Bridge {
+            events,
+            stop,
+            thread,
+        } = self;
+        // A thread waiting to forward an event sees the channel closed and moves on.
+        drop(events);
+        stop.close();
+        smol::unblock(move || thread.join())
+            .await
+            .map_err(|_| MqttError::ThreadPanicked)
+    }
+}
+
+/// Polls the event loop until stopped, reconnecting with back-off.
+async fn poll_loop(
+    mut eventloop: EventLoop,
+    tx: smol::channel::Sender<BridgeEvent>,
+    stop: smol::channel::Receiver<()>,
+    broker: String,
+    max_backoff: Duration,
+) {
+    let mut backoff = Backoff::new(max_backoff);
+    let mut connected = false;
+    loop {
+        let stopped = async {
+            let _ = stop.recv().await;
+            None
+        };
+        let Some(polled) =
+            futures_lite::future::or(stopped, async { Some(eventloop.poll().await) }).await
+        else {
+            break;
+        };
+        let forward = match polled {
+            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                log::info!(
+                    "MQTT connected to {broker} (session {})",
+                    if ack.session_present {
+                        "resumed"
+                    } else {
+                        "new"
+                    }
+                );
+                connected = true;
+                backoff.reset();
+                BridgeEvent::Connected
+            }
+            Ok(Event::Incoming(Packet::Publish(publish))) => {
+                BridgeEvent::Publish(Box::new(publish))
+            }
+            Ok(_) => continue,
+            Err(e) => {
+                let wait = backoff.next_wait();
+                if connected {
+                    log::warn!("MQTT connection to {broker} lost: {e}; reconnecting in {wait:?}");
+                } else {
+                    log::warn!("MQTT cannot connect to {broker}: {e}; next attempt in {wait:?}");
+                }
+                connected = false;
+                let waited = async {
+                    tokio::time::sleep(wait).await;
+                    true
+                };
+                let stopped = async {
+                    let _ = stop.recv().await;
+                    false
+                };
+                if !futures_lite::future::or(stopped, waited).await {
+                    break;
+                }
+                continue;
+            }
+        };
+        if tx.send(forward).await.is_err() {
+            break;
+        }
+    }
+    if connected {
+        flush_until_disconnected(&mut eventloop).await;
+    }
+}
+
+/// Writes what the client queued before stopping, until DISCONNECT is out (or the
+/// connection fails, or [`FLUSH_LIMIT`] passes).
+async fn flush_until_disconnected(eventloop: &mut EventLoop) {
+    let flushed = tokio::time::timeout(FLUSH_LIMIT, async {
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    if flushed.is_err() {
+        log::warn!("MQTT: DISCONNECT not written within {FLUSH_LIMIT:?}; closing anyway");
+    }
+}
+
+/// Capped exponential back-off: 1 s, 2 s, 4 s, ... up to the cap.
+#[derive(Debug)]
+struct Backoff {
+    next: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_secs(1);
+
+    fn new(max: Duration) -> Self {
+        Self {
+            next: Self::FIRST.min(max),
+            max,
+        }
+    }
+
+    /// The wait before the next attempt; doubles the one after.
+    fn next_wait(&mut self) -> Duration {
+        let wait = self.next;
+        self.next = (self.next * 2).min(self.max);
+        wait
+    }
+
+    /// Back to the first wait (after a successful connect).
+    fn reset(&mut self) {
+        self.next = Self::FIRST.min(self.max);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_and_resets() {
+        let mut b = Backoff::new(Duration::from_secs(10));
+        let waits: Vec<u64> = (0..6).map(|_| b.next_wait().as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 10, 10]);
+        b.reset();
+        assert_eq!(b.next_wait(), Duration::from_secs(1));
+    }
+}

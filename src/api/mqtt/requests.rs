@@ -1,0 +1,169 @@
+//! One MQTT request, start to end: the format (MQTT 5 content type, else sniffed), the
+//! payload limit, decoding, the core, and the reply to the Response Topic (with the
+//! Correlation Data) or the device's `res` topic, in the request's format, QoS 1.
+
+use super::topics::{is_publishable, Topics};
+use crate::api::metrics::Transport;
+use crate::api::ApiContext;
+use crate::codec::{decode_request, encode_reply, Format};
+use crate::core::error::{ErrorBody, ErrorCode};
+use crate::core::reply::Reply;
+use rumqttc::v5::mqttbytes::v5::{Publish, PublishProperties};
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::AsyncClient;
+use std::sync::Arc;
+
+/// Content type of JSON requests and replies.
+const JSON: &str = "application/json";
+/// Content type of Protobuf requests and replies.
+const PROTOBUF: &str = "application/x-protobuf";
+
+/// What answering a request needs; shared by the request tasks.
+#[derive(Debug)]
+pub(super) struct RequestHandler {
+    /// The core and the counters.
+    pub ctx: ApiContext,
+    /// Publishes replies.
+    pub client: AsyncClient,
+    /// This device's topics.
+    pub topics: Arc<Topics>,
+    /// `mqtt.max_payload_bytes`.
+    pub max_payload_bytes: usize,
+}
+
+impl RequestHandler {
+    /// Decodes and runs one request and publishes its reply. Never fails: every problem
+    /// becomes an error reply or, when even that cannot be sent, a log line.
+    pub async fn answer(&self, publish: Publish) {
+        let properties = publish.properties.unwrap_or_default();
+        let (format, reply) = match request_format(
+            properties.content_type.as_deref(),
+            &publish.payload,
+        ) {
+            Err(error) => (Format::Json, Reply::err(None, error)),
+            Ok(format) if publish.payload.len() > self.max_payload_bytes => {
+                let error = ErrorBody::new(
+                    ErrorCode::TooLarge,
+                    format!(
+                        "request of {} bytes is over the limit of {} bytes (mqtt.max_payload_bytes)",
+                        publish.payload.len(),
+                        self.max_payload_bytes
+                    ),
+                );
+                (format, Reply::err(None, error))
+            }
+            Ok(format) => match decode_request(format, &publish.payload) {
+                Ok(request) => (format, self.ctx.service.execute(request).await),
+                Err(e) => (format, Reply::err(e.id, e.error)),
+            },
+        };
+        self.ctx
+            .metrics
+            .count(Transport::Mqtt, reply.error().map(|e| e.code));
+        let topic = match properties.response_topic {
+            Some(t) if is_publishable(&t) => t,
+            Some(t) => {
+                log::warn!(
+                    "MQTT request names Response Topic '{t}', which cannot be published to; \
+                     replying on {}",
+                    self.topics.default_replies
+                );
+                self.topics.default_replies.clone()
+            }
+            None => self.topics.default_replies.clone(),
+        };
+        let format = reply_format(format);
+        let reply_properties = PublishProperties {
+            content_type: Some(content_type(format).to_owned()),
+            correlation_data: properties.correlation_data,
+            // Tells apart the answers to a group request.
+            user_properties: vec![("device".to_owned(), self.ctx.service.device_id().to_owned())],
+            ..PublishProperties::default()
+        };
+        let bytes = encode_reply(format, &reply);
+        if let Err(e) = self
+            .client
+            .publish_with_properties(&topic, QoS::AtLeastOnce, false, bytes, reply_properties)
+            .await
+        {
+            log::warn!("MQTT reply to {topic} not sent: {e}");
+        }
+    }
+}
+
+/// The request's format: its MQTT 5 content type when given, else sniffed from the bytes.
+fn request_format(content_type: Option<&str>, payload: &[u8]) -> Result<Format, ErrorBody> {
+    let Some(content_type) = content_type else {
+        return Ok(Format::sniff(payload));
+    };
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "application/json" | "text/json" => Ok(Format::Json),
+        "application/x-protobuf" | "application/protobuf" | "application/vnd.google.protobuf" => {
+            Ok(Format::Protobuf)
+        }
+        _ => Err(ErrorBody::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "content type '{content_type}' is not supported (use {JSON} or {PROTOBUF}, or \
+                 none to have the format sniffed)"
+            ),
+        )),
+    }
+}
+
+/// The format the reply is really encoded in: the request's, except that an agent built
+/// without the Protobuf codec answers in JSON.
+fn reply_format(format: Format) -> Format {
+    if cfg!(feature = "protobuf") {
+        format
+    } else {
+        Format::Json
+    }
+}
+
+/// The MQTT 5 content type of a format.
+fn content_type(format: Format) -> &'static str {
+    match format {
+        Format::Json => JSON,
+        Format::Protobuf => PROTOBUF,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_type_decides_else_sniffing() {
+        assert_eq!(request_format(None, b" {\"op\":1}"), Ok(Format::Json));
+        assert_eq!(request_format(None, b"\x0a\x01a"), Ok(Format::Protobuf));
+        assert_eq!(
+            request_format(Some("application/json; charset=utf-8"), b"\x0a"),
+            Ok(Format::Json)
+        );
+        assert_eq!(
+            request_format(Some("Application/X-Protobuf"), b"{"),
+            Ok(Format::Protobuf)
+        );
+        let e = request_format(Some("text/plain"), b"{}").unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+        assert!(e.message.contains("text/plain"), "{}", e.message);
+    }
+
+    #[test]
+    fn replies_name_their_encoding() {
+        assert_eq!(content_type(reply_format(Format::Json)), JSON);
+        let protobuf_reply = content_type(reply_format(Format::Protobuf));
+        if cfg!(feature = "protobuf") {
+            assert_eq!(protobuf_reply, PROTOBUF);
+        } else {
+            assert_eq!(protobuf_reply, JSON);
+        }
+    }
+}

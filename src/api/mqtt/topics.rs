@@ -1,0 +1,88 @@
+//! The MQTT topics of one device, as fixed by the wire contract: requests on
+//! `<prefix>/<device>/req` and `<prefix>/group/<group>/req`, default replies on
+//! `<prefix>/<device>/res`, presence on `<prefix>/<device>/status`, events on
+//! `<prefix>/<device>/events`.
+
+/// Every topic this device uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Topics {
+    /// `<prefix>/<device>/req`.
+    pub device_requests: String,
+    /// `<prefix>/group/<group>/req`, one per configured group.
+    pub group_requests: Vec<String>,
+    /// `<prefix>/<device>/res`: replies to requests without a Response Topic.
+    pub default_replies: String,
+    /// `<prefix>/<device>/status`: retained `online` / `offline`.
+    pub status: String,
+    /// `<prefix>/<device>/events`: container events in JSON.
+    pub events: String,
+}
+
+impl Topics {
+    /// The topics of `device` under `prefix` (both already validated by the config).
+    pub fn new(prefix: &str, device: &str, groups: &[String]) -> Self {
+        Self {
+            device_requests: format!("{prefix}/{device}/req"),
+            group_requests: groups
+                .iter()
+                .map(|g| format!("{prefix}/group/{g}/req"))
+                .collect(),
+            default_replies: format!("{prefix}/{device}/res"),
+            status: format!("{prefix}/{device}/status"),
+            events: format!("{prefix}/{device}/events"),
+        }
+    }
+
+    /// The request topics to subscribe to.
+    pub fn request_topics(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.device_requests.as_str())
+            .chain(self.group_requests.iter().map(String::as_str))
+    }
+
+    /// Whether a publish on `topic` is a request to this device.
+    pub fn is_request(&self, topic: &[u8]) -> bool {
+        self.request_topics().any(|t| t.as_bytes() == topic)
+    }
+}
+
+/// Whether `topic` may be published to: non-empty, at most 65535 bytes, no wildcards,
+/// no NUL (MQTT 5, section 4.7).
+pub(super) fn is_publishable(topic: &str) -> bool {
+    !topic.is_empty() && topic.len() <= usize::from(u16::MAX) && !topic.contains(['+', '#', '\0'])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_follow_the_contract() {
+        let t = Topics::new("ctrmgr", "gw-7", &["north".into(), "all".into()]);
+        assert_eq!(t.device_requests, "ctrmgr/gw-7/req");
+        assert_eq!(
+            t.group_requests,
+            ["ctrmgr/group/north/req", "ctrmgr/group/all/req"]
+        );
+        assert_eq!(t.default_replies, "ctrmgr/gw-7/res");
+        assert_eq!(t.status, "ctrmgr/gw-7/status");
+        assert_eq!(t.events, "ctrmgr/gw-7/events");
+        assert_eq!(t.request_topics().count(), 3);
+    }
+
+    #[test]
+    fn recognises_only_its_request_topics() {
+        let t = Topics::new("fleet/eu", "gw", &["north".into()]);
+        assert!(t.is_request(b"fleet/eu/gw/req"));
+        assert!(t.is_request(b"fleet/eu/group/north/req"));
+        assert!(!t.is_request(b"fleet/eu/gw/res"));
+        assert!(!t.is_request(b"fleet/eu/group/south/req"));
+    }
+
+    #[test]
+    fn publishable_topics_have_no_wildcards() {
+        assert!(is_publishable("client/7/replies"));
+        assert!(!is_publishable(""));
+        assert!(!is_publishable("a/+/b"));
+        assert!(!is_publishable("a/#"));
+    }
+}
