@@ -119,18 +119,22 @@ impl Agent {
     /// Starts an agent whose store lives in `dir` (to restart over the same store).
     pub fn start_in(dir: &Path, extra: &str) -> Agent {
         let port = free_port();
+        let mut config: toml::Table = toml::from_str(&format!(
+            "[agent]\ndevice_id = \"test-{port}\"\n[store]\npath = \"{}\"\nmap_size_mb = 16\n\
+             [rest]\nlisten = \"127.0.0.1:{port}\"\n[log]\nlevel = \"debug\"\n",
+            dir.join("store").display()
+        ))
+        .unwrap();
+        let extra: toml::Table = toml::from_str(extra).expect("extra config is TOML");
         // Tests mount temporary directories and use host networking: unless a test
         // brings its own [policy], open exactly that much.
-        let policy = if extra.contains("[policy") {
-            ""
-        } else {
-            "[policy]\nallow_host_network = true\n[[policy.mount_roots]]\npath = \"/tmp\"\nread_write = true\n"
-        };
-        let config = format!(
-            "[agent]\ndevice_id = \"test-{port}\"\n[store]\npath = \"{}\"\nmap_size_mb = 16\n\
-             [rest]\nlisten = \"127.0.0.1:{port}\"\n[log]\nlevel = \"debug\"\n{extra}\n{policy}",
-            dir.join("store").display()
-        );
+        if !extra.contains_key("policy") {
+            let policy = "[policy]\nallow_host_network = true\n\
+                          [[policy.mount_roots]]\npath = \"/tmp\"\nread_write = true\n";
+            merge(&mut config, toml::from_str(policy).unwrap());
+        }
+        merge(&mut config, extra);
+        let config = toml::to_string(&config).unwrap();
         let config_path = dir.join("ctrmgr.toml");
         std::fs::write(&config_path, config).unwrap();
         let log = std::fs::File::create(dir.join(format!("agent-{port}.log"))).unwrap();
@@ -265,6 +269,18 @@ impl Agent {
         self.child
             .as_mut()
             .is_some_and(|c| c.try_wait().unwrap().is_none())
+    }
+}
+
+/// Merges `extra` into `base`, table by table (extra's values win).
+fn merge(base: &mut toml::Table, extra: toml::Table) {
+    for (key, value) in extra {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(e)) => merge(b, e),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
     }
 }
 

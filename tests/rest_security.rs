@@ -1,0 +1,185 @@
+//! Policy and authentication over REST: every policy rule refuses with `forbidden`
+//! naming it and nothing reaches the engine; the bearer token; the unix socket's
+//! SO_PEERCRED check; no remote listener without a token.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::process::Command;
+
+#[test]
+fn every_policy_rule_is_forbidden_and_nothing_reaches_the_engine() {
+    require_docker();
+    let agent = Agent::start(
+        "[policy]\nallowed_images = [\"127.0.0.1:5000/\", \"ctrmgr-test/\"]\nmax_containers = 1\n\
+         max_memory_bytes = 134217728\n\
+         [[policy.mount_roots]]\npath = \"/tmp/ctrmgr-ro-root\"\nread_write = false\n",
+    );
+    let limits = json!({"memory_bytes": 67108864});
+    let name = unique("policy");
+    let cases = [
+        ("policy.allow_privileged", json!({"privileged": true})),
+        ("policy.allow_host_network", json!({"network": "host"})),
+        ("policy.allowed_devices", json!({"devices": ["/dev/null"]})),
+        (
+            "policy.mount_roots",
+            json!({"mounts": [{"source": "/etc", "target": "/x", "read_only": true}]}),
+        ),
+        (
+            "policy.mount_roots",
+            json!({"mounts": [{"source": "/tmp/ctrmgr-ro-root/a", "target": "/x"}]}),
+        ),
+        (
+            "policy.allowed_images",
+            json!({"image": "docker.io/library/alpine:3"}),
+        ),
+        (
+            "policy.max_memory_bytes",
+            json!({"resources": {"memory_bytes": 268435456}}),
+        ),
+        ("policy.max_memory_bytes", json!({"resources": null})),
+    ];
+    for (rule, extra) in cases {
+        let mut args =
+            json!({"name": name, "image": IMAGE, "cmd": ["sleep", "30"], "resources": limits});
+        for (k, v) in extra.as_object().unwrap() {
+            if v.is_null() {
+                args.as_object_mut().unwrap().remove(k);
+            } else {
+                args[k] = v.clone();
+            }
+        }
+        let (status, r) = agent.execute(&json!({"op": "create", "args": args}));
+        assert_eq!((status, code(&r)), (403, "forbidden"), "{rule}: {r}");
+        assert!(
+            r["error"]["message"].as_str().unwrap().contains(rule),
+            "{rule}: {r}"
+        );
+        assert!(
+            !docker_has(&name),
+            "{rule}: the container reached the engine"
+        );
+    }
+    let (status, r) =
+        agent.execute(&json!({"op": "pull", "args": {"image": "docker.io/library/alpine:3"}}));
+    assert_eq!((status, code(&r)), (403, "forbidden"), "{r}");
+
+    let (status, r) = agent.execute(
+        &json!({"op": "create", "args": {"name": name, "image": IMAGE, "cmd": ["sleep", "30"], "resources": limits}}),
+    );
+    assert_eq!(status, 200, "{r}");
+    let (status, r) = agent.execute(&json!({"op": "create", "args": {"name": unique("policy2"), "image": IMAGE, "resources": limits}}));
+    assert_eq!((status, code(&r)), (403, "forbidden"), "{r}");
+    assert!(r["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("policy.max_containers"));
+    agent.execute(&json!({"op": "remove", "args": {"name": name, "force": true}}));
+}
+
+#[test]
+fn bearer_token_guards_every_route_but_healthz() {
+    let token = "s3cret-token-0123456789";
+    let agent = Agent::start(&format!("[rest]\ntoken = \"{token}\"\n"));
+    let url = format!("{}/v1/info", agent.url);
+    let http: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let status = |auth: Option<&str>| {
+        let mut req = http.get(&url);
+        if let Some(a) = auth {
+            req = req.header("Authorization", a);
+        }
+        req.call().unwrap().status().as_u16()
+    };
+    assert_eq!(status(None), 403);
+    assert_eq!(status(Some("Bearer wrong")), 403);
+    assert_eq!(status(Some(&format!("Bearer {token}x"))), 403);
+    assert_eq!(status(Some(token)), 403);
+    assert_eq!(status(Some(&format!("Bearer {token}"))), 200);
+    let health = http.get(format!("{}/healthz", agent.url)).call().unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+}
+
+#[test]
+fn remote_listener_without_token_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, "[rest]\nlisten = \"0.0.0.0:0\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ctrmgr"))
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rest.listen") && err.contains("rest.token"),
+        "{err}"
+    );
+}
+
+fn curl_unix(socket: &str, as_nobody: bool) -> (String, String) {
+    let mut cmd = if as_nobody {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "curl"]);
+        c
+    } else {
+        Command::new("curl")
+    };
+    let out = cmd
+        .args([
+            "-s",
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code}",
+            "--unix-socket",
+            socket,
+            "http://localhost/v1/info",
+        ])
+        .output()
+        .expect("curl and setpriv (util-linux) must be installed");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or((&text, ""));
+    (body.to_owned(), code.to_owned())
+}
+
+#[test]
+fn unix_socket_checks_the_callers_credentials() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test runs as root (the test command does)"
+    );
+    let sockdir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        sockdir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let socket = sockdir.path().join("ctrmgr.sock");
+    let agent = Agent::start(&format!(
+        "[rest]\nunix_socket = \"{}\"\nunix_socket_mode = 438\n",
+        socket.display()
+    ));
+    let socket = socket.to_str().unwrap();
+    let (body, status) = curl_unix(socket, false);
+    assert_eq!(status, "200", "root: {body}");
+    let (body, status) = curl_unix(socket, true);
+    assert_eq!(status, "403", "nobody: {body}");
+    assert!(
+        body.contains("forbidden") && body.contains("uid 65534"),
+        "{body}"
+    );
+    drop(agent);
+
+    let agent = Agent::start(&format!(
+        "[rest]\nunix_socket = \"{}\"\nunix_socket_mode = 438\nunix_socket_uids = [65534]\n",
+        sockdir.path().join("ctrmgr.sock").display()
+    ));
+    let (body, status) = curl_unix(socket, true);
+    assert_eq!(status, "200", "nobody, allowed: {body}");
+    drop(agent);
+}
