@@ -1,5 +1,6 @@
 //! `create`: the name must be free on the device; the engine creates, the record is
 //! written, and with `start` the container is started (a failed start keeps the record).
+//! A record that cannot be written undoes the create: nothing runs without a record.
 
 use crate::core::clock;
 use crate::core::error::CoreError;
@@ -37,7 +38,19 @@ impl ContainerService {
             updated_at: now,
             spec: spec.clone(),
         };
-        let record = self.save(record, "create").await?;
+        let record = match self.save(record, "create").await {
+            Ok(record) => record,
+            Err(e) => {
+                // No record, no container: undo the create so nothing runs unmanaged.
+                if let Err(undo) = rt.remove(&spec.name, true).await {
+                    log::error!(
+                        "container '{}' created without a record and not removed: {undo}",
+                        spec.name
+                    );
+                }
+                return Err(e);
+            }
+        };
         if !start {
             return Ok(OpResult::Container(Box::new(record)));
         }

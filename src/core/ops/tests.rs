@@ -623,3 +623,82 @@ fn disabled_runtime_is_unavailable() {
         assert_eq!(code(&r), ErrorCode::RuntimeUnavailable);
     });
 }
+
+/// A store whose container writes fail, to see what the core does then.
+struct WriteFailingStore(MemoryStore);
+
+#[async_trait]
+impl Store for WriteFailingStore {
+    fn backend(&self) -> &'static str {
+        "failing"
+    }
+    async fn put_container(
+        &self,
+        record: &Container,
+    ) -> Result<(), crate::core::error::StoreError> {
+        Err(crate::core::error::StoreError::Full {
+            backend: "failing",
+            key: record.name.to_string(),
+        })
+    }
+    async fn get_container(
+        &self,
+        name: &ContainerName,
+    ) -> Result<Option<Container>, crate::core::error::StoreError> {
+        self.0.get_container(name).await
+    }
+    async fn delete_container(
+        &self,
+        name: &ContainerName,
+    ) -> Result<bool, crate::core::error::StoreError> {
+        self.0.delete_container(name).await
+    }
+    async fn list_containers(&self) -> Result<Vec<Container>, crate::core::error::StoreError> {
+        self.0.list_containers().await
+    }
+    async fn put_reply(
+        &self,
+        id: &str,
+        reply: &crate::core::store::CachedReply,
+    ) -> Result<(), crate::core::error::StoreError> {
+        self.0.put_reply(id, reply).await
+    }
+    async fn get_reply(
+        &self,
+        id: &str,
+    ) -> Result<Option<crate::core::store::CachedReply>, crate::core::error::StoreError> {
+        self.0.get_reply(id).await
+    }
+    async fn close(&self) -> Result<(), crate::core::error::StoreError> {
+        self.0.close().await
+    }
+}
+
+#[test]
+fn a_record_that_cannot_be_written_undoes_the_create() {
+    run(async {
+        let engine = FakeEngine::new(RuntimeKind::DockerApi, Arc::default());
+        let store: Arc<dyn Store> = Arc::new(WriteFailingStore(MemoryStore::new(
+            ReplyCacheLimits::default(),
+        )));
+        let service = ContainerService::new(
+            store,
+            vec![engine.clone()],
+            RuntimeKind::DockerApi,
+            "d".into(),
+        );
+        let r = service
+            .execute(req(Command::Create {
+                spec: spec("web"),
+                start: true,
+            }))
+            .await;
+        assert_eq!(code(&r), ErrorCode::StoreError);
+        assert!(r.error().unwrap().message.contains("map_size_mb"), "{r:?}");
+        assert_eq!(engine.creates.load(Ordering::SeqCst), 1);
+        assert!(
+            engine.containers.lock().unwrap().is_empty(),
+            "the engine container was removed"
+        );
+    });
+}
