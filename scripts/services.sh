@@ -14,13 +14,14 @@
 #   CTRMGR_SVC_STARTED_FILE  if set, `up` appends the name of each service it started
 #                            (scripts/test.sh uses this to stop only those on exit)
 #   CTRMGR_SKIP_INSTALL=1    never call apt-get (report missing packages and go on)
-#   CTRMGR_DOCKER_SOCK, CTRMGR_REGISTRY_ADDR, CTRMGR_DOCKERD_ARGS
+#   CTRMGR_DOCKER_SOCK, CTRMGR_REGISTRY_ADDR, CTRMGR_DOCKERD_ARGS, CTRMGR_REDIS_PORT
 #                            only to exercise this script beside running services
 set -euo pipefail
 
 STATE_DIR="${CTRMGR_SVC_DIR:-/tmp/ctrmgr-test-services}"
 DOCKER_SOCK="${CTRMGR_DOCKER_SOCK:-/var/run/docker.sock}"
 REGISTRY_ADDR="${CTRMGR_REGISTRY_ADDR:-127.0.0.1:5000}"
+REDIS_PORT="${CTRMGR_REDIS_PORT:-6379}"
 # Extra dockerd arguments (e.g. a second daemon for testing this script:
 # --data-root DIR --exec-root DIR --bridge none --iptables=false).
 read -r -a DOCKERD_ARGS <<<"${CTRMGR_DOCKERD_ARGS:-}"
@@ -218,6 +219,31 @@ EOF
     log "registry: ready (pid $(<"$STATE_DIR/registry.pid"))"
 }
 
+# --- redis-server ---------------------------------------------------------------------
+
+redis_ping() { [[ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" == PONG ]]; }
+
+redis_up() {
+    if redis_ping; then
+        if pid_alive redis redis-server; then
+            log "redis: running (ours, pid $(<"$STATE_DIR/redis.pid"))"
+        else
+            log "redis: already answers on 127.0.0.1:$REDIS_PORT; reusing it"
+        fi
+        return 0
+    fi
+    command -v redis-server >/dev/null || die "redis-server not found (package redis-server)"
+    rm -f "$STATE_DIR/redis.pid"
+    log "redis: starting on 127.0.0.1:$REDIS_PORT (log $STATE_DIR/redis.log)"
+    # In memory only: the tests make their own keys under unique prefixes.
+    setsid redis-server --daemonize no --port "$REDIS_PORT" --bind 127.0.0.1 \
+        --save "" --appendonly no </dev/null >"$STATE_DIR/redis.log" 2>&1 &
+    echo $! >"$STATE_DIR/redis.pid"
+    record_started redis
+    wait_for redis "$STATE_DIR/redis.log" "$STATE_DIR/redis.pid" redis_ping
+    log "redis: ready (pid $(<"$STATE_DIR/redis.pid"))"
+}
+
 # --- busybox test image ---------------------------------------------------------------
 
 busybox_bin() {
@@ -275,18 +301,20 @@ cmd_up() {
     install_packages
     dockerd_up
     registry_up
+    redis_up
     image_up
 }
 
 # cmd_down [NAME...]: stop the named services (default: all) that this script started.
 cmd_down() {
     local names=("$@")
-    [[ ${#names[@]} -gt 0 ]] || names=(registry dockerd)
+    [[ ${#names[@]} -gt 0 ]] || names=(redis registry dockerd)
     local n
     for n in "${names[@]}"; do
         case "$n" in
         dockerd) stop_service dockerd dockerd ;;
         registry) stop_service registry docker-registry ;;
+        redis) stop_service redis redis-server ;;
         *) die "unknown service '$n'" ;;
         esac
     done
@@ -306,6 +334,7 @@ status_line() {
 cmd_status() {
     status_line dockerd dockerd docker_ping
     status_line registry docker-registry registry_ping
+    status_line redis redis-server redis_ping
     if docker image inspect "$IMAGE_LOCAL" >/dev/null 2>&1; then
         printf '%-10s %s present\n' image "$IMAGE_LOCAL"
     else

@@ -521,8 +521,10 @@ mod tests {
         let c = parse("[agent]\ndevice_id = \"gw-01\"\n").unwrap();
         assert_eq!(c.store.redis_url, "redis://127.0.0.1:6379/0");
         assert_eq!(c.redis_prefix(), "ctrmgr:{gw-01}:");
-        let c = parse("[agent]\ndevice_id = \"gw-01\"\n[store]\nredis_prefix = \"fleet-a:{device_id}:\"\n")
-            .unwrap();
+        let c = parse(
+            "[agent]\ndevice_id = \"gw-01\"\n[store]\nredis_prefix = \"fleet-a:{device_id}:\"\n",
+        )
+        .unwrap();
         assert_eq!(c.redis_prefix(), "fleet-a:{gw-01}:");
     }
 
@@ -531,7 +533,10 @@ mod tests {
         let e = parse("[store]\nredis_url = \"http://:hunter2@h/0\"\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("store.redis_url") && !e.contains("hunter2"), "{e}");
+        assert!(
+            e.contains("store.redis_url") && !e.contains("hunter2"),
+            "{e}"
+        );
     }
 
     #[test]

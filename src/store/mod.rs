@@ -2,6 +2,7 @@
 //!
 //! - [`memory::MemoryStore`]: in memory, the unit-test double (always built);
 //! - [`lmdb::LmdbStore`]: LMDB through heed, the default persistent store (feature `lmdb`);
+//! - [`redis::RedisStore`]: Redis or a Redis Cluster, shared by a fleet (feature `redis`);
 //! - `conformance`: the one suite every backend passes (tests, or feature
 //!   `store-conformance` for integration tests).
 
@@ -10,6 +11,8 @@ pub mod conformance;
 #[cfg(feature = "lmdb")]
 pub mod lmdb;
 pub mod memory;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 use crate::core::error::StoreError;
 
