@@ -1,7 +1,7 @@
 //! Store throughput: puts, gets, lists and cached replies per second on LMDB (in a temp
 //! dir) and Redis (`CTRMGR_BENCH_REDIS`, default `redis://127.0.0.1:6379/0`), one call at
-//! a time and from 8 concurrent tasks. Not a test: `cargo run --release --example
-//! store_bench [RECORDS]`.
+//! a time and from 8 concurrent tasks; the benchmark's Redis keys are deleted at the end.
+//! Not a test: `cargo run --release --example store_bench [RECORDS]`.
 
 use ctrmgr::core::clock::unix_now;
 use ctrmgr::core::store::{CachedReply, ReplyCacheLimits, Store};
@@ -26,19 +26,28 @@ fn main() -> Result<(), String> {
     let url = std::env::var("CTRMGR_BENCH_REDIS")
         .unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned());
     let prefix = format!("ctrmgr-bench:{{{}}}:", std::process::id());
-    let redis = ctrmgr::store::redis::RedisStore::connect(&url, prefix, limits)
+    let redis = ctrmgr::store::redis::RedisStore::connect(&url, prefix.clone(), limits)
         .map_err(|e| e.to_string())?;
-    smol::block_on(async {
-        bench(&redis, records).await?;
-        for i in 0..records {
-            let name = sample_container(&format!("b{i}")).name;
-            redis
-                .delete_container(&name)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        Ok(())
-    })
+    let measured = smol::block_on(bench(&redis, records));
+    delete_keys(&url, &prefix)?;
+    measured
+}
+
+/// Deletes the benchmark's keys from Redis.
+fn delete_keys(url: &str, prefix: &str) -> Result<(), String> {
+    let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+    let mut connection = client.get_connection().map_err(|e| e.to_string())?;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query(&mut connection)
+        .map_err(|e| e.to_string())?;
+    for chunk in keys.chunks(500) {
+        redis::cmd("DEL")
+            .arg(chunk)
+            .exec(&mut connection)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 fn rate(what: &str, backend: &str, ops: usize, start: Instant) {
