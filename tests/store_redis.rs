@@ -285,8 +285,8 @@ fn agent_answers_store_error_while_redis_is_down_and_touches_no_engine() {
         "[store]\nbackend = \"redis\"\nredis_url = \"{}\"\n",
         redis.url()
     ));
-    let spec =
-        |name: &str| json!({"name": name, "image": IMAGE, "cmd": ["sleep", "300"], "start": true});
+    // No network: this test is about the store, not the engine's bridge.
+    let spec = |name: &str| json!({"name": name, "image": IMAGE, "cmd": ["sleep", "300"], "network": "none", "start": true});
 
     let up = unique("redis-up");
     let (status, body) = agent.post("/v1/containers", &spec(&up));
