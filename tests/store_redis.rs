@@ -154,6 +154,17 @@ impl Drop for PrivateRedis {
     }
 }
 
+/// Removes the named containers from docker when the test ends, passed or not.
+struct RemoveContainers(Vec<String>);
+
+impl Drop for RemoveContainers {
+    fn drop(&mut self) {
+        for name in &self.0 {
+            docker_rm(name);
+        }
+    }
+}
+
 /// Retries `attempt` (bounded) until it succeeds, for the first calls after Redis is back:
 /// the connection manager reconnects in the background after a failed call.
 async fn eventually<T, F, Fut>(what: &str, mut attempt: F) -> T
@@ -288,13 +299,17 @@ fn agent_answers_store_error_while_redis_is_down_and_touches_no_engine() {
     // No network: this test is about the store, not the engine's bridge.
     let spec = |name: &str| json!({"name": name, "image": IMAGE, "cmd": ["sleep", "300"], "network": "none", "start": true});
 
-    let up = unique("redis-up");
+    let (up, down, back) = (
+        unique("redis-up"),
+        unique("redis-down"),
+        unique("redis-back"),
+    );
+    let _cleanup = RemoveContainers(vec![up.clone(), down.clone(), back.clone()]);
     let (status, body) = agent.post("/v1/containers", &spec(&up));
     assert_eq!(status, 201, "{body}\n{}", agent.log());
     assert!(docker_has(&up));
 
     redis.kill9();
-    let down = unique("redis-down");
     for _ in 0..2 {
         let (status, body) = agent.post("/v1/containers", &spec(&down));
         assert_eq!(status, 500, "{body}");
@@ -312,7 +327,6 @@ fn agent_answers_store_error_while_redis_is_down_and_touches_no_engine() {
     assert_eq!((status, code(&body)), (500, "store_error"), "{body}");
 
     redis.restart();
-    let back = unique("redis-back");
     let mut created = None;
     for _ in 0..100 {
         let (status, body) = agent.post("/v1/containers", &spec(&back));
@@ -328,8 +342,4 @@ fn agent_answers_store_error_while_redis_is_down_and_touches_no_engine() {
     let (status, body) = agent.get(&format!("/v1/containers/{back}"));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["result"]["state"], "running", "{body}");
-
-    for name in [&up, &down, &back] {
-        docker_rm(name);
-    }
 }
