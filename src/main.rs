@@ -233,6 +233,15 @@ fn build_runtimes(config: &Config) -> Vec<Arc<dyn Runtime>> {
         config.runtime.docker_socket.clone(),
         timeout,
     )));
+    #[cfg(feature = "podman-api")]
+    runtimes.push(Arc::new(
+        ctrmgr::runtime::podman_api::PodmanApi::new(config.runtime.podman_socket.clone(), timeout)
+            // Config::load validated the ulimits already.
+            .with_default_ulimits(config.runtime.ulimits().unwrap_or_else(|e| {
+                log::warn!("{e}; podman-api creates containers without default ulimits");
+                Vec::new()
+            })),
+    ));
     let _ = timeout;
     runtimes
 }

@@ -5,5 +5,13 @@
 pub mod cli;
 #[cfg(feature = "docker-api")]
 pub mod docker_api;
-#[cfg(feature = "docker-api")]
+#[cfg(any(feature = "docker-api", feature = "podman-api"))]
+pub(crate) mod encoding;
+#[cfg(any(feature = "docker-api", feature = "podman-api"))]
+pub(crate) mod http_api;
+#[cfg(any(feature = "docker-api", feature = "podman-api"))]
+pub(crate) mod log_frames;
+#[cfg(feature = "podman-api")]
+pub mod podman_api;
+#[cfg(any(feature = "docker-api", feature = "podman-api"))]
 pub mod unix_socket;

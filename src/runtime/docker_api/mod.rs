@@ -7,7 +7,6 @@
 //! it answers.
 
 mod encode;
-mod http;
 mod parse;
 mod spec;
 
@@ -15,12 +14,12 @@ use crate::core::error::RuntimeError;
 use crate::core::model::{ContainerSpec, ImageInfo, RegistryAuth, RuntimeKind, Stats};
 use crate::core::names::{ContainerName, ImageRef, SignalName};
 use crate::core::runtime::{EngineContainer, LogOptions, PulledImage, Runtime, MANAGED_LABEL};
-use crate::runtime::unix_socket::unix_socket_agent;
+use crate::runtime::encoding::{self, path_and_query, percent_encode};
+use crate::runtime::http_api::{self, bool_str, container_path, Read, Reply, Request, SocketApi};
+use crate::runtime::log_frames::log_lines;
 use async_trait::async_trait;
-use encode::{path_and_query, percent_encode};
-use http::{engine, exchange, transport_error, Read, Reply, Request};
 use parse::{ApiVersion, EngineVersion};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -36,10 +35,9 @@ const DEFAULT_STOP_S: u64 = 10;
 /// The Docker Engine API reached over a unix socket (default `/var/run/docker.sock`).
 #[derive(Debug)]
 pub struct DockerApi {
-    socket: PathBuf,
-    agent: ureq::Agent,
-    /// How long one call may take (stop and restart add their grace period).
-    call_timeout: Duration,
+    /// The socket client; its call timeout is how long one call may take (stop and
+    /// restart add their grace period).
+    api_client: SocketApi,
     /// The API version negotiated with the engine, once it answered.
     api: Mutex<Option<ApiVersion>>,
 }
@@ -52,38 +50,31 @@ fn image(image: &ImageRef) -> impl FnOnce() -> String + '_ {
     move || format!("image '{image}'")
 }
 
-/// `/containers/NAME` plus `rest`.
-fn container_path(name: &ContainerName, rest: &str) -> String {
-    format!("/containers/{}{rest}", percent_encode(name.as_str()))
-}
-
 impl DockerApi {
     /// An adapter for the engine listening on the unix socket at `socket`; one call may
     /// take `call_timeout` (stop and restart add their grace period, a pull may take
     /// longer as long as the engine keeps reporting progress). Nothing is contacted until
     /// the first call.
     pub fn new(socket: impl AsRef<Path>, call_timeout: Duration) -> Self {
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build();
         Self {
-            socket: socket.as_ref().to_owned(),
-            agent: unix_socket_agent(socket.as_ref(), config),
-            call_timeout,
+            api_client: SocketApi::new(
+                RUNTIME,
+                "is dockerd running?",
+                socket.as_ref(),
+                call_timeout,
+            ),
             api: Mutex::new(None),
         }
     }
 
     /// A request limited by the call timeout.
     fn request(&self, method: &'static str, path: String) -> Request {
-        Request::new(method, path, self.call_timeout)
+        self.api_client.request(method, path)
     }
 
     /// Sends `req` to `path` exactly as given (no version prefix).
     async fn send_raw(&self, req: Request) -> Result<Reply, RuntimeError> {
-        let agent = self.agent.clone();
-        let socket = self.socket.clone();
-        smol::unblock(move || exchange(&agent, &req).map_err(|e| transport_error(&socket, e))).await
+        self.api_client.send(req).await
     }
 
     /// Sends `req` under the negotiated `/vX.Y` prefix.
@@ -102,7 +93,7 @@ impl DockerApi {
         let reply = self
             .send_raw(self.request("GET", "/version".into()))
             .await?
-            .check(|| "the /version endpoint".into())?;
+            .check(RUNTIME, || "the /version endpoint".into())?;
         let version = parse::parse_version(&reply.body).map_err(engine)?;
         let api = usable_api(&version)?;
         *self.api.lock().unwrap_or_else(|e| e.into_inner()) = Some(api);
@@ -131,7 +122,7 @@ impl DockerApi {
         let reply = self
             .send(self.request("GET", container_path(name, "/json")))
             .await?
-            .check(container(name))?;
+            .check(RUNTIME, container(name))?;
         parse::parse_inspect(&reply.body).map_err(engine)
     }
 }
@@ -152,13 +143,17 @@ fn usable_api(version: &EngineVersion) -> Result<ApiVersion, RuntimeError> {
     Ok(version.api.min(MAX_API))
 }
 
+/// An `Engine` error with the engine's message.
+fn engine(message: String) -> RuntimeError {
+    RuntimeError::Engine {
+        runtime: RUNTIME,
+        message,
+    }
+}
+
 /// How long a stop may wait for the container before the engine kills it.
 fn grace_s(timeout_s: Option<u32>) -> u64 {
     timeout_s.map_or(DEFAULT_STOP_S, u64::from)
-}
-
-fn bool_str(b: bool) -> String {
-    if b { "true" } else { "false" }.to_owned()
 }
 
 #[async_trait]
@@ -175,7 +170,7 @@ impl Runtime for DockerApi {
         let path = path_and_query("/containers/create", &[("name", spec.name.to_string())]);
         let mut req = self.request("POST", path);
         req.body = Some(spec::create_body(spec));
-        let reply = self.send(req).await?.check(|| {
+        let reply = self.send(req).await?.check(RUNTIME, || {
             format!(
                 "image '{}' (create does not pull: pull it first)",
                 spec.image
@@ -194,7 +189,7 @@ impl Runtime for DockerApi {
     async fn start(&self, name: &ContainerName) -> Result<(), RuntimeError> {
         let reply = self.post_container(name, "/start", &[], 0).await?;
         if reply.status != 304 {
-            reply.check(container(name))?;
+            reply.check(RUNTIME, container(name))?;
         }
         Ok(())
     }
@@ -208,7 +203,7 @@ impl Runtime for DockerApi {
             .post_container(name, "/stop", &query, grace_s(timeout_s))
             .await?;
         if reply.status != 304 {
-            reply.check(container(name))?;
+            reply.check(RUNTIME, container(name))?;
         }
         Ok(())
     }
@@ -224,14 +219,14 @@ impl Runtime for DockerApi {
             .collect();
         self.post_container(name, "/restart", &query, grace_s(timeout_s))
             .await?
-            .check(container(name))
+            .check(RUNTIME, container(name))
             .map(drop)
     }
 
     async fn kill(&self, name: &ContainerName, signal: SignalName) -> Result<(), RuntimeError> {
         self.post_container(name, "/kill", &[("signal", signal.to_string())], 0)
             .await?
-            .check(container(name))
+            .check(RUNTIME, container(name))
             .map(drop)
     }
 
@@ -242,7 +237,7 @@ impl Runtime for DockerApi {
         );
         self.send(self.request("DELETE", path))
             .await?
-            .check(container(name))
+            .check(RUNTIME, container(name))
             .map(drop)
     }
 
@@ -259,7 +254,7 @@ impl Runtime for DockerApi {
         let reply = self
             .send(self.request("GET", path))
             .await?
-            .check(|| "the container list".into())?;
+            .check(RUNTIME, || "the container list".into())?;
         parse::parse_list(&reply.body).map_err(engine)
     }
 
@@ -275,20 +270,15 @@ impl Runtime for DockerApi {
             ("tail", opts.tail.map_or("all".into(), |n| n.to_string())),
         ];
         if let Some(since) = &opts.since {
-            let unix = encode::rfc3339_to_unix(since).ok_or_else(|| {
-                engine(format!(
-                    "since '{}' is not an RFC 3339 time after 1970 (e.g. 2026-11-29T10:00:00Z)",
-                    crate::core::names::printable(since)
-                ))
-            })?;
+            let unix = http_api::since_query(RUNTIME, since)?;
             query.push(("since", unix));
         }
         let path = path_and_query(&container_path(name, "/logs"), &query);
         let reply = self
             .send(self.request("GET", path))
             .await?
-            .check(container(name))?;
-        parse::log_lines(&reply.body, tty).map_err(engine)
+            .check(RUNTIME, container(name))?;
+        log_lines(&reply.body, tty).map_err(engine)
     }
 
     async fn stats(&self, name: &ContainerName) -> Result<Stats, RuntimeError> {
@@ -299,7 +289,7 @@ impl Runtime for DockerApi {
         let reply = self
             .send(self.request("GET", path))
             .await?
-            .check(container(name))?;
+            .check(RUNTIME, container(name))?;
         parse::parse_stats(&reply.body).map_err(engine)
     }
 
@@ -311,31 +301,15 @@ impl Runtime for DockerApi {
         let (from_image, tag) = encode::pull_params(image_ref);
         let path = path_and_query("/images/create", &[("fromImage", from_image), ("tag", tag)]);
         let mut req = self.request("POST", path);
-        req.registry_auth = auth.map(|a| encode::registry_auth_header(image_ref, a));
+        req.registry_auth = auth.map(|a| encoding::registry_auth_header(image_ref, a));
         req.read = Read::PullProgress;
         let reply = self.send(req).await?;
-        let failure = match (&reply.stream_error, reply.is_success()) {
-            (Some(message), _) => Some(message.clone()),
-            (None, false) => Some(reply.message()),
-            (None, true) => None,
-        };
-        if let Some(message) = failure {
-            return Err(
-                if reply.status == 404 || parse::is_missing_image(&message) {
-                    RuntimeError::NotFound {
-                        runtime: RUNTIME,
-                        what: format!("image '{image_ref}' ({message})"),
-                    }
-                } else {
-                    engine(format!("pulling '{image_ref}': {message}"))
-                },
-            );
-        }
+        http_api::pull_outcome(RUNTIME, image_ref, &reply)?;
         let path = format!("/images/{}/json", percent_encode(image_ref.as_str()));
         let reply = self
             .send(self.request("GET", path))
             .await?
-            .check(image(image_ref))?;
+            .check(RUNTIME, image(image_ref))?;
         let id = parse::parse_image_id(&reply.body).map_err(engine)?;
         Ok(PulledImage { id })
     }
@@ -344,7 +318,7 @@ impl Runtime for DockerApi {
         let reply = self
             .send(self.request("GET", "/images/json".into()))
             .await?
-            .check(|| "the image list".into())?;
+            .check(RUNTIME, || "the image list".into())?;
         parse::parse_images(&reply.body).map_err(engine)
     }
 
@@ -355,7 +329,7 @@ impl Runtime for DockerApi {
         );
         self.send(self.request("DELETE", path))
             .await?
-            .check(image(image_ref))
+            .check(RUNTIME, image(image_ref))
             .map(drop)
     }
 }

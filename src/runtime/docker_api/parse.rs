@@ -1,6 +1,5 @@
-//! Engine API replies to domain types: version, container inspect and list, stats, images,
-//! pull progress streams, multiplexed log streams and error bodies. Pure functions; an
-//! `Err` is a sentence saying what was wrong with the reply.
+//! Engine API replies to domain types: version, container inspect and list, stats and
+//! images. Pure functions; an `Err` is a sentence saying what was wrong with the reply.
 
 use crate::core::model::{ContainerState, ImageInfo, Stats};
 use crate::core::runtime::EngineContainer;
@@ -49,24 +48,6 @@ fn parse_api_version(s: &str) -> Option<ApiVersion> {
 
 fn from_json<'a, T: Deserialize<'a>>(body: &'a [u8], what: &str) -> Result<T, String> {
     serde_json::from_slice(body).map_err(|e| format!("unexpected reply to {what}: {e}"))
-}
-
-/// The engine's error text: the JSON body's `message`, else the body, else the status.
-pub(super) fn error_message(status: u16, body: &[u8]) -> String {
-    #[derive(Deserialize)]
-    struct ErrorDto {
-        message: String,
-    }
-    if let Ok(dto) = serde_json::from_slice::<ErrorDto>(body) {
-        return dto.message.trim().to_owned();
-    }
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    if text.is_empty() {
-        format!("the engine answered HTTP {status} with no message")
-    } else {
-        text.chars().take(500).collect()
-    }
 }
 
 #[derive(Deserialize)]
@@ -237,63 +218,6 @@ pub(super) fn parse_image_id(body: &[u8]) -> Result<String, String> {
     from_json::<ImageInspectDto>(body, "GET /images/{name}/json").map(|d| d.id)
 }
 
-/// The error of one line of a pull's progress stream, if it reports one.
-pub(super) fn pull_line_error(line: &str) -> Option<String> {
-    let v: Value = serde_json::from_str(line.trim()).ok()?;
-    v.pointer("/errorDetail/message")
-        .or_else(|| v.get("error"))
-        .and_then(Value::as_str)
-        .map(|s| s.trim().to_owned())
-}
-
-/// Whether a pull error means the image or tag does not exist.
-pub(super) fn is_missing_image(message: &str) -> bool {
-    let m = message.to_ascii_lowercase();
-    m.contains("not found") || m.contains("manifest unknown") || m.contains("does not exist")
-}
-
-/// Splits a log body into lines. Without a TTY the engine multiplexes stdout and stderr
-/// in frames of an 8-byte header (stream, 3 zero bytes, big-endian length) and a payload.
-pub(super) fn log_lines(body: &[u8], tty: bool) -> Result<Vec<String>, String> {
-    let text = if tty { body.to_vec() } else { demux(body)? };
-    if text.is_empty() {
-        return Ok(Vec::new());
-    }
-    let text = String::from_utf8_lossy(&text);
-    let text = text.strip_suffix('\n').unwrap_or(&text);
-    Ok(text
-        .split('\n')
-        .map(|l| l.strip_suffix('\r').unwrap_or(l).to_owned())
-        .collect())
-}
-
-fn demux(mut body: &[u8]) -> Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(body.len());
-    while !body.is_empty() {
-        let Some((header, rest)) = body.split_first_chunk::<8>() else {
-            return Err(format!(
-                "log stream ends in a truncated frame header ({} bytes)",
-                body.len()
-            ));
-        };
-        if header[0] > 2 || header[1..4] != [0, 0, 0] {
-            return Err(format!(
-                "log stream has an invalid frame header {header:02x?}"
-            ));
-        }
-        let len = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
-        let Some(payload) = rest.get(..len) else {
-            return Err(format!(
-                "log stream ends in a truncated frame ({} of {len} bytes)",
-                rest.len()
-            ));
-        };
-        out.extend_from_slice(payload);
-        body = &rest[len..];
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,19 +239,6 @@ mod tests {
         );
         assert!(parse_version(&bytes(json!({"Version": "x", "ApiVersion": "one"}))).is_err());
         assert!(parse_version(b"<html>").is_err());
-    }
-
-    #[test]
-    fn error_messages() {
-        assert_eq!(
-            error_message(404, br#"{"message":"No such container: web\n"}"#),
-            "No such container: web"
-        );
-        assert_eq!(error_message(500, b"page not found\n"), "page not found");
-        assert_eq!(
-            error_message(502, b""),
-            "the engine answered HTTP 502 with no message"
-        );
     }
 
     #[test]
@@ -422,53 +333,5 @@ mod tests {
             Ok("sha256:1".into())
         );
         assert!(parse_image_id(b"[]").is_err());
-    }
-
-    #[test]
-    fn pull_stream_errors() {
-        assert_eq!(
-            pull_line_error(r#"{"status":"Pulling fs layer","id":"1"}"#),
-            None
-        );
-        assert_eq!(pull_line_error("garbage"), None);
-        let line = r#"{"errorDetail":{"message":"manifest unknown: manifest unknown"},"error":"manifest unknown"}"#;
-        let message = pull_line_error(line).unwrap();
-        assert_eq!(message, "manifest unknown: manifest unknown");
-        assert!(is_missing_image(&message));
-        assert_eq!(
-            pull_line_error(r#"{"error":"disk full"}"#).as_deref(),
-            Some("disk full")
-        );
-        assert!(!is_missing_image("disk full"));
-    }
-
-    fn frame(stream: u8, payload: &str) -> Vec<u8> {
-        let mut f = vec![stream, 0, 0, 0];
-        f.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-        f.extend_from_slice(payload.as_bytes());
-        f
-    }
-
-    #[test]
-    fn logs_demultiplexed() {
-        let mut body = frame(1, "hello\n");
-        body.extend(frame(2, "oops\r\n"));
-        body.extend(frame(1, "last"));
-        assert_eq!(
-            log_lines(&body, false).unwrap(),
-            vec!["hello", "oops", "last"]
-        );
-        assert_eq!(log_lines(b"", false).unwrap(), Vec::<String>::new());
-        assert_eq!(log_lines(b"a\nb\n", true).unwrap(), vec!["a", "b"]);
-        assert_eq!(log_lines(b"\n", true).unwrap(), vec![""]);
-    }
-
-    #[test]
-    fn logs_invalid_frames() {
-        let mut truncated = frame(1, "hello\n");
-        truncated.truncate(10);
-        assert!(log_lines(&truncated, false).is_err());
-        assert!(log_lines(&[1, 0, 0], false).is_err());
-        assert!(log_lines(b"hello world\n", false).is_err());
     }
 }
