@@ -3,6 +3,8 @@
 //! fails loudly when they are not.
 #![allow(dead_code)]
 
+pub mod private_dockerd;
+
 use serde_json::Value;
 use std::io::Read;
 use std::net::TcpListener;

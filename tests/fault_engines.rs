@@ -1,0 +1,151 @@
+//! Faults under the agent: its engine stopped and restarted (a private dockerd, so the
+//! shared one keeps serving other tests), the engine killed during an operation, and the
+//! LMDB map filled. Each time: the right error, no crash, no lost or duplicated record,
+//! recovery without restarting the agent.
+
+mod common;
+
+use common::private_dockerd::PrivateDockerd;
+use common::*;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+fn names(agent: &Agent) -> Vec<String> {
+    let (_, r) = agent.get("/v1/containers?all=true");
+    r["result"]["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn create(agent: &Agent, name: &str, cmd: Value) -> (u16, Value) {
+    agent.execute(&json!({"op": "create", "args": {
+        "name": name, "image": IMAGE, "network": "none", "cmd": cmd, "start": true}}))
+}
+
+#[test]
+fn engine_stopped_and_restarted_under_the_agent() {
+    let mut dockerd = PrivateDockerd::start();
+    let agent = Agent::start(&format!(
+        "[runtime]\ndefault = \"docker-api\"\ndocker_socket = \"{}\"\n",
+        dockerd.socket().display()
+    ));
+    let (a, b) = (unique("fault-a"), unique("fault-b"));
+    let (status, r) = create(&agent, &a, json!(["sleep", "300"]));
+    assert_eq!(status, 200, "{r}");
+
+    dockerd.stop(false);
+    let (status, r) = agent.get(&format!("/v1/containers/{a}"));
+    assert_eq!((status, code(&r)), (503, "runtime_unavailable"), "{r}");
+    let (status, r) = create(&agent, &b, json!(["sleep", "300"]));
+    assert_eq!((status, code(&r)), (503, "runtime_unavailable"), "{r}");
+    assert_eq!(
+        names(&agent),
+        std::slice::from_ref(&a),
+        "no record for the failed create, none lost"
+    );
+
+    dockerd.restart();
+    let (status, r) = agent.get(&format!("/v1/containers/{a}"));
+    assert_eq!(status, 200, "the agent uses the engine again: {r}");
+    let (status, r) = agent.execute(&json!({"op": "start", "args": {"name": a}}));
+    assert_eq!(
+        (status, r["result"]["state"].as_str()),
+        (200, Some("running")),
+        "{r}"
+    );
+    let (status, r) = create(&agent, &b, json!(["sleep", "300"]));
+    assert_eq!(status, 200, "{r}");
+    let mut listed = names(&agent);
+    listed.sort();
+    let mut want = vec![a.clone(), b.clone()];
+    want.sort();
+    assert_eq!(listed, want);
+    for n in [&a, &b] {
+        let (status, r) =
+            agent.execute(&json!({"op": "remove", "args": {"name": n, "force": true}}));
+        assert_eq!(status, 200, "{r}");
+    }
+}
+
+#[test]
+fn engine_killed_during_an_operation() {
+    let mut dockerd = PrivateDockerd::start();
+    let agent = Agent::start(&format!(
+        "[runtime]\ndefault = \"docker-api\"\ndocker_socket = \"{}\"\n",
+        dockerd.socket().display()
+    ));
+    let name = unique("fault-stop");
+    // Ignores SIGTERM, so a stop waits its whole timeout inside the engine.
+    let (status, r) = create(
+        &agent,
+        &name,
+        json!(["sh", "-c", "trap '' TERM; while true; do sleep 1; done"]),
+    );
+    assert_eq!(status, 200, "{r}");
+    std::thread::scope(|s| {
+        let stop = s.spawn(|| {
+            agent.execute(&json!({"op": "stop", "args": {"name": name, "timeout_s": 30}}))
+        });
+        std::thread::sleep(Duration::from_secs(1));
+        dockerd.stop(true);
+        let (status, r) = stop.join().unwrap();
+        assert!(
+            matches!(code(&r), "runtime_unavailable" | "runtime_error"),
+            "{status} {r}"
+        );
+    });
+    let (status, _) = agent.get("/healthz");
+    assert_eq!(status, 200);
+    dockerd.restart();
+    let (status, r) =
+        agent.execute(&json!({"op": "remove", "args": {"name": name, "force": true}}));
+    assert_eq!(status, 200, "{r}");
+    assert!(names(&agent).is_empty());
+}
+
+#[test]
+fn full_lmdb_map_is_a_store_error_and_nothing_runs_without_a_record() {
+    require_docker();
+    let agent = Agent::start("[store]\nmap_size_mb = 1\n");
+    let big = "x".repeat(30 * 1024);
+    let mut created = Vec::new();
+    let mut refused = None;
+    for i in 0..200 {
+        let name = unique(&format!("full{i}"));
+        let (status, r) = agent.execute(&json!({"op": "create", "args": {
+            "name": name, "image": IMAGE, "cmd": ["true"], "env": {"A": big, "B": big}}}));
+        if status == 200 {
+            created.push(name);
+            continue;
+        }
+        assert_eq!((status, code(&r)), (500, "store_error"), "{r}");
+        assert!(
+            r["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("map_size_mb"),
+            "{r}"
+        );
+        refused = Some(name);
+        break;
+    }
+    let refused = refused.expect("a 1 MiB map must fill up");
+    assert!(!created.is_empty());
+    assert!(
+        !docker_has(&refused),
+        "the engine container of the refused create was removed"
+    );
+    let (status, _) = agent.get("/healthz");
+    assert_eq!(status, 200);
+    assert_eq!(
+        names(&agent).len(),
+        created.len(),
+        "every record that was written is still there"
+    );
+    for n in &created {
+        docker_rm(n);
+    }
+}
