@@ -107,7 +107,7 @@ async fn run(
     );
     let metrics = Arc::new(Metrics::default());
     let (trigger, shutdown) = Shutdown::new();
-    let mut transports = Vec::new();
+    let mut transports: Vec<smol::Task<()>> = Vec::new();
 
     let ctx = ctrmgr::api::ApiContext {
         service: service.clone(),
