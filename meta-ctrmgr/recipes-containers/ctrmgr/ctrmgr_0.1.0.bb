@@ -31,9 +31,9 @@ require ${BPN}-crates.inc
 
 # Cargo features, one PACKAGECONFIG option each (enable = the feature's name); the
 # engines and brokers the agent talks to come in through RDEPENDS or RRECOMMENDS.
-# Options after lmdb are for features still being written: enable them once Cargo.toml
-# has them.
-PACKAGECONFIG ??= "rest docker-cli docker-api lmdb"
+# The default is Cargo.toml's default feature set. podman-cli, dbus and mqueue are for
+# features still being written: enable them once Cargo.toml has them.
+PACKAGECONFIG ??= "rest docker-cli docker-api podman-api lmdb redis mqtt protobuf"
 PACKAGECONFIG[rest] = "rest,,,,,"
 PACKAGECONFIG[docker-cli] = "docker-cli,,,docker,,"
 PACKAGECONFIG[docker-api] = "docker-api,,,docker,,"
@@ -46,6 +46,7 @@ PACKAGECONFIG[redis] = "redis,,,,redis,"
 PACKAGECONFIG[mqtt] = "mqtt,,,,mosquitto,"
 PACKAGECONFIG[dbus] = "dbus,,,dbus,,"
 PACKAGECONFIG[mqueue] = "mqueue,,,,,"
+PACKAGECONFIG[protobuf] = "protobuf,,,,,"
 
 # Which board-configs/<name>.toml becomes /etc/ctrmgr/ctrmgr.toml. Set
 # CTRMGR_BOARD_CONFIG in local.conf to pick another one.
