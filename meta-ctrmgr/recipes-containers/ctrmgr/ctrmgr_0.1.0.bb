@@ -9,10 +9,7 @@ BUGTRACKER = "https://github.com/example/ctrmgr/issues"
 SECTION = "admin"
 LICENSE = "Apache-2.0"
 CVE_PRODUCT = "ctrmgr"
-# The sources carry no license file yet (Cargo.toml says Apache-2.0): checksum the
-# common license text until a LICENSE file is added to the repository.
-# nooelint: oelint.var.licenseremotefile - no license file in the sources yet (see above)
-LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10"
+LIC_FILES_CHKSUM = "file://LICENSE;md5=3b83ef96387f14655fc854ddc3c6bd57"
 
 # Placeholder repository: point it at the real one. SRCREV must be the commit whose
 # Cargo.lock ctrmgr-crates.inc was generated from (scripts/gen-crates-inc.py, checked
