@@ -4,6 +4,7 @@
 #
 #   bash scripts/size.sh                 # all three
 #   bash scripts/size.sh aarch64-unknown-linux-gnu
+#   CTRMGR_SIZE_FEATURES=rest,docker-api,lmdb bash scripts/size.sh   # only these features
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -14,12 +15,16 @@ TARGETS=("$@")
 [[ ${#TARGETS[@]} -gt 0 ]] ||
     TARGETS=("$HOST" aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf)
 
+FEATURE_ARGS=()
+[[ -z "${CTRMGR_SIZE_FEATURES:-}" ]] ||
+    FEATURE_ARGS=(--no-default-features --features "$CTRMGR_SIZE_FEATURES")
+
 # The Cargo.toml release profile already strips (strip = true); `strip` is not run again.
 declare -A SIZES=() TIMES=()
 for t in "${TARGETS[@]}"; do
     echo "==> cargo build --release --target $t" >&2
     start=$SECONDS
-    cargo build -q --release --config cross.toml --target "$t" --bin ctrmgr
+    cargo build -q --release --config cross.toml --target "$t" --bin ctrmgr "${FEATURE_ARGS[@]}"
     TIMES[$t]=$((SECONDS - start))
     SIZES[$t]=$(stat -c %s "$TARGET_DIR/$t/release/ctrmgr")
 done

@@ -1,0 +1,335 @@
+#!/usr/bin/env bash
+# Footprint and speed of ctrmgr, measured, printed as ONE markdown table (issue 8).
+# Not part of the test command, and nothing here is asserted: budgets are compared and
+# the verdict printed next to each figure.
+#
+#   bash scripts/bench.sh                 # everything (~15 min on 2 busy cores)
+#   BENCH_TARGETS=host bash scripts/bench.sh   # sizes for this machine only (quicker)
+#
+# What it does, in order:
+#   1. stripped release sizes through scripts/size.sh: minimal features first, then every
+#      default feature, so the host build left in target/<host>/release is the full agent
+#      this script then runs (the one release build of the agent);
+#   2. bench_client and store_bench examples, release, same target dir;
+#   3. scripts/services.sh up (dockerd, registry, redis, image), the podman API service if
+#      nothing answers on its socket, and a private mosquitto;
+#   4. the agent with a temporary config (LMDB in a temp dir, REST on a free port, MQTT to
+#      the private broker), then: idle RSS, threads and CPU ticks over BENCH_IDLE_S;
+#      REST load (list, inspect) next to dockerd's own list and inspect, same client;
+#      transport round trips; lifecycle overhead agent vs engine for each access path;
+#      peak RSS; LMDB and Redis store rates;
+#   5. the table on stdout; progress and raw figures in $BENCH_DIR/bench.log.
+#
+# Fairness: one client (examples/bench_client, std-only blocking HTTP/1.1 keep-alive)
+# measures the agent over TCP and dockerd/libpod over their unix sockets: no proxy on
+# either side. The lifecycle rounds alternate engine and agent batches.
+#
+# Environment: BENCH_SECONDS (load per measurement, 10), BENCH_CONNECTIONS (4),
+# BENCH_N (containers per lifecycle batch, 20), BENCH_ROUNDS (2), BENCH_IDLE_S (30),
+# BENCH_TARGETS (host | all, default all), BENCH_DIR (work dir, default a new temp dir).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+COMMAND="bash scripts/bench.sh${*:+ $*}"
+SECONDS_LOAD="${BENCH_SECONDS:-10}"
+CONNECTIONS="${BENCH_CONNECTIONS:-4}"
+N="${BENCH_N:-20}"
+ROUNDS="${BENCH_ROUNDS:-2}"
+IDLE_S="${BENCH_IDLE_S:-30}"
+MINIMAL_FEATURES="rest,docker-api,lmdb"
+HOST="$(rustc -vV | sed -n 's/^host: //p')"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+BIN_DIR="$TARGET_DIR/$HOST/release"
+DOCKER_SOCK=/var/run/docker.sock
+PODMAN_SOCK=/run/podman/podman.sock
+IMAGE=ctrmgr-test/busybox:latest
+DEVICE=bench
+WORK="${BENCH_DIR:-$(mktemp -d /tmp/ctrmgr-bench.XXXXXX)}"
+mkdir -p "$WORK"
+LOG="$WORK/bench.log"
+: >"$LOG"
+
+log() { printf '[bench] %s\n' "$*" | tee -a "$LOG" >&2; }
+die() {
+    log "ERROR: $*"
+    exit 1
+}
+
+# --- clean-up of what this script started (by pid) ----------------------------------
+
+PIDS_TO_STOP=()
+SEEDED=()
+AGENT_PID=""
+cleanup() {
+    local name pid
+    for name in "${SEEDED[@]}"; do
+        curl -s -o /dev/null -X DELETE "$AGENT/v1/containers/$name?force=true" || true
+    done
+    [[ -z "$AGENT_PID" ]] || stop_pid "$AGENT_PID"
+    for pid in "${PIDS_TO_STOP[@]}"; do
+        stop_pid "$pid"
+    done
+}
+trap cleanup EXIT
+
+stop_pid() {
+    local pid=$1 i
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# kv KEY LINE: the value of KEY in a `k=v k=v` line.
+kv() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
+
+mib() { awk -v b="$1" 'BEGIN { printf "%.2f MiB", b / 1048576 }'; }
+
+# --- 1. sizes, 2. examples ------------------------------------------------------------
+
+# sizes FEATURES: `target bytes` lines from scripts/size.sh (FEATURES empty: defaults).
+sizes() {
+    local targets=()
+    [[ "${BENCH_TARGETS:-all}" == host ]] && targets=("$HOST")
+    CTRMGR_SIZE_FEATURES="$1" nice -n 10 bash scripts/size.sh "${targets[@]}" 2>>"$LOG" |
+        awk 'NF == 4 && $2 ~ /^[0-9]+$/ { print $1, $2 }'
+}
+
+log "work dir $WORK; sizes (release builds, nice -n 10) ..."
+declare -A SIZE_MIN=() SIZE_ALL=()
+while read -r t b; do SIZE_MIN[$t]=$b; done < <(sizes "$MINIMAL_FEATURES")
+while read -r t b; do SIZE_ALL[$t]=$b; done < <(sizes "")
+[[ -x "$BIN_DIR/ctrmgr" ]] || die "no agent binary at $BIN_DIR/ctrmgr"
+log "examples bench_client, store_bench (release) ..."
+nice -n 10 cargo build -q --release --target "$HOST" \
+    --example bench_client --example store_bench 2>>"$LOG"
+CLIENT="$BIN_DIR/examples/bench_client"
+
+# --- 3. services ----------------------------------------------------------------------
+
+log "services ..."
+bash scripts/services.sh up >>"$LOG" 2>&1 || die "scripts/services.sh up failed (see $LOG)"
+podman_ping() { curl -sf --max-time 2 --unix-socket "$PODMAN_SOCK" http://d/_ping >/dev/null; }
+if ! podman_ping && command -v podman >/dev/null; then
+    PODMAN_SOCK="$WORK/podman.sock"
+    log "no podman API service answers; starting one on $PODMAN_SOCK"
+    setsid podman system service --time=0 "unix://$PODMAN_SOCK" >"$WORK/podman.log" 2>&1 &
+    PIDS_TO_STOP+=($!)
+    for _ in $(seq 50); do
+        if podman_ping; then break; fi
+        sleep 0.2
+    done
+fi
+podman_ping || log "podman API service unavailable: podman rows will say so"
+
+MQTT_PORT=$(free_port)
+{
+    [[ $EUID -ne 0 ]] || echo "user root"
+    printf 'allow_anonymous true\npersistence false\nlistener %s 127.0.0.1\n' "$MQTT_PORT"
+} >"$WORK/mosquitto.conf"
+mosquitto -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.log" 2>&1 &
+PIDS_TO_STOP+=($!)
+
+# --- 4. the agent ---------------------------------------------------------------------
+
+REST_PORT=$(free_port)
+AGENT="http://127.0.0.1:$REST_PORT"
+cat >"$WORK/agent.toml" <<EOF
+[agent]
+device_id = "$DEVICE"
+
+[store]
+backend = "lmdb"
+path = "$WORK/data"
+map_size_mb = 64
+
+[runtime]
+default = "docker-api"
+docker_socket = "$DOCKER_SOCK"
+podman_socket = "$PODMAN_SOCK"
+call_timeout_s = 60
+
+[rest]
+listen = "127.0.0.1:$REST_PORT"
+
+[mqtt]
+host = "127.0.0.1"
+port = $MQTT_PORT
+
+[log]
+level = "info"
+EOF
+log "agent on $AGENT (config $WORK/agent.toml) ..."
+"$BIN_DIR/ctrmgr" --config "$WORK/agent.toml" >"$WORK/agent.log" 2>&1 &
+AGENT_PID=$!
+for _ in $(seq 100); do
+    curl -sf "$AGENT/healthz" >/dev/null && break
+    kill -0 "$AGENT_PID" 2>/dev/null || die "the agent exited; see $WORK/agent.log"
+    sleep 0.1
+done
+curl -sf "$AGENT/healthz" >/dev/null || die "the agent does not answer; see $WORK/agent.log"
+
+status_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$AGENT_PID/status"; }
+ticks() { awk '{ print $14 + $15 }' "/proc/$AGENT_PID/stat"; }
+
+sleep 5
+IDLE_RSS_KB=$(status_kb VmRSS)
+THREADS=$(for t in /proc/"$AGENT_PID"/task/*; do cat "$t/comm"; done | sort | uniq -c |
+    awk '{ n = $1; sub(/^ *[0-9]+ /, ""); printf "%s%s%s", sep, $0, (n > 1 ? " x" n : ""); sep = ", " }')
+THREAD_COUNT=$(find /proc/"$AGENT_PID"/task -mindepth 1 -maxdepth 1 | wc -l)
+log "idle: VmRSS ${IDLE_RSS_KB} kB, threads: $THREADS; counting CPU ticks for ${IDLE_S}s ..."
+T0=$(ticks)
+sleep "$IDLE_S"
+IDLE_TICKS=$(($(ticks) - T0))
+CLK_TCK=$(getconf CLK_TCK)
+
+# Seed containers, so both lists have something to list.
+for i in $(seq 0 9); do
+    name="bench-seed-$$-$i"
+    curl -sf -o /dev/null -X POST "$AGENT/v1/containers" -H 'Content-Type: application/json' \
+        -d "{\"name\":\"$name\",\"image\":\"$IMAGE\",\"cmd\":[\"true\"],\"network\":\"none\"}" ||
+        die "seeding container $name through the agent failed"
+    SEEDED+=("$name")
+done
+SEED="${SEEDED[0]}"
+
+load() { # load NAME TARGET PATH CONNECTIONS
+    local line
+    line=$("$CLIENT" load "$2" "$3" "$4" "$SECONDS_LOAD")
+    log "$1: $line"
+    printf '%s\n' "$line"
+}
+log "REST load: ${CONNECTIONS} connections x ${SECONDS_LOAD}s each ..."
+L_AGENT_LIST=$(load "agent list" "tcp:127.0.0.1:$REST_PORT" "/v1/containers?all=true" "$CONNECTIONS")
+L_DOCKER_LIST=$(load "dockerd list" "unix:$DOCKER_SOCK" "/containers/json?all=true" "$CONNECTIONS")
+L_AGENT_INSPECT=$(load "agent inspect" "tcp:127.0.0.1:$REST_PORT" "/v1/containers/$SEED" "$CONNECTIONS")
+L_DOCKER_INSPECT=$(load "dockerd inspect" "unix:$DOCKER_SOCK" "/containers/$SEED/json" "$CONNECTIONS")
+LOAD_HWM_KB=$(status_kb VmHWM)
+
+# Round trips: one request at a time, the same `list` op on every transport.
+log "transport round trips ..."
+RTT_REST=$(load "REST round trip" "tcp:127.0.0.1:$REST_PORT" "/v1/containers?all=true" 1)
+RTT_MQTT=$("$CLIENT" mqtt 127.0.0.1 "$MQTT_PORT" "ctrmgr/$DEVICE/req" \
+    '{"op":"list","args":{"all":true}}' 500) || RTT_MQTT="failed"
+log "MQTT round trip: $RTT_MQTT"
+# Hooks for the transports being written: set RTT_DBUS / RTT_MQUEUE to a bench_client
+# `key=value` line (p50_ms, p99_ms) once src/api/dbus and src/api/mqueue exist.
+RTT_DBUS="" RTT_MQUEUE=""
+[[ -d src/api/dbus ]] || RTT_DBUS="not in src/api yet"
+[[ -d src/api/mqueue ]] || RTT_MQUEUE="not in src/api yet"
+
+# Lifecycle: engine path (base) vs the agent on the same path (via).
+runtimes=$(curl -sf "$AGENT/v1/info")
+has_runtime() { grep -q "\"name\":\"$1\",\"available\":true" <<<"$runtimes"; }
+lifecycle() { # lifecycle LABEL RUNTIME BASE
+    local line
+    if ! has_runtime "$2"; then
+        printf 'unavailable\n'
+        log "lifecycle $1: runtime $2 not available in this agent"
+        return
+    fi
+    line=$("$CLIENT" lifecycle "$3" "agent:127.0.0.1:$REST_PORT:$2" "$IMAGE" "$N" "$ROUNDS") ||
+        line="failed"
+    log "lifecycle $1: $line"
+    printf '%s\n' "$line"
+}
+log "lifecycle: $N containers x $ROUNDS rounds per path ..."
+LC_DOCKER_API=$(lifecycle docker-api docker-api "docker-api:$DOCKER_SOCK")
+LC_PODMAN_API=$(lifecycle podman-api podman-api "podman-api:$PODMAN_SOCK")
+LC_DOCKER_CLI=$(lifecycle "docker CLI" docker "cli:docker")
+LC_PODMAN_CLI=$(lifecycle "podman CLI" podman "cli:podman")
+PEAK_HWM_KB=$(status_kb VmHWM)
+
+log "store rates (store_bench, release) ..."
+STORE_OUT=$("$BIN_DIR/examples/store_bench" 2000 2>>"$LOG") || STORE_OUT=""
+printf '%s\n' "$STORE_OUT" >>"$LOG"
+
+# --- 5. the table ---------------------------------------------------------------------
+
+verdict() { if awk "BEGIN { exit !($1) }"; then echo "met"; else echo "**missed**"; fi; }
+ratio_row() { # ratio_row LABEL LINE
+    local r
+    case "$2" in
+    unavailable | failed) printf '| lifecycle %s | %s | | <= 1.10x | - |\n' "$1" "$2" ;;
+    *)
+        r=$(kv ratio "$2")
+        printf '| lifecycle %s (ms/container, agent vs engine) | %s vs %s | %sx | <= 1.10x | %s |\n' \
+            "$1" "$(kv via_ms "$2")" "$(kv base_ms "$2")" "$r" "$(verdict "$r <= 1.10")"
+        ;;
+    esac
+}
+load_row() { # load_row LABEL LINE
+    printf '| %s | %s req/s | p50 %s ms, p99 %s ms | %s B, %s errors |\n' "$1" \
+        "$(kv rps "$2")" "$(kv p50_ms "$2")" "$(kv p99_ms "$2")" "$(kv body_bytes "$2")" "$(kv errors "$2")"
+}
+rtt_cell() {
+    case "$1" in
+    *p50_ms=*) printf 'p50 %s ms, p99 %s ms' "$(kv p50_ms "$1")" "$(kv p99_ms "$1")" ;;
+    *) printf '%s' "$1" ;;
+    esac
+}
+store_rate() { awk -v b="$1" -v w="$2" '$1 == b && index($0, w) { print $(NF - 1) }' <<<"$STORE_OUT" | head -n 1; }
+
+mem_kb=$(awk '$1 == "MemTotal:" { print $2 }' /proc/meminfo)
+cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+aarch64_all=${SIZE_ALL[aarch64-unknown-linux-gnu]:-}
+idle_wakeups=$(awk -v t="$IDLE_TICKS" -v s="$IDLE_S" 'BEGIN { printf "%.2f", t / s }')
+agent_list_rps=$(kv rps "$L_AGENT_LIST")
+docker_list_rps=$(kv rps "$L_DOCKER_LIST")
+
+cat <<EOF
+### ctrmgr footprint and speed
+
+- date: $(date -u +%Y-%m-%dT%H:%MZ); ctrmgr $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml || echo ' (with uncommitted changes)')
+- machine: $(nproc) cores ($cpu_model), $((mem_kb / 1024)) MiB RAM, Linux $(uname -r), $(docker version --format 'Docker {{.Server.Version}}' 2>/dev/null), $(podman --version 2>/dev/null)
+- command: \`$COMMAND\` (load: $CONNECTIONS connections x ${SECONDS_LOAD}s; lifecycle: $N containers x $ROUNDS rounds; idle: ${IDLE_S}s)
+
+| measure | ctrmgr | reference / detail | budget | verdict |
+|---|---|---|---|---|
+EOF
+for t in "$HOST" aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf; do
+    [[ -n "${SIZE_ALL[$t]:-}" ]] || continue
+    budget="" ok="-"
+    if [[ $t == aarch64-unknown-linux-gnu ]]; then
+        budget="<= 8 MiB"
+        ok=$(verdict "${SIZE_ALL[$t]} <= 8 * 1048576")
+    fi
+    printf '| stripped binary %s, every default feature | %s | minimal (%s): %s | %s | %s |\n' \
+        "$t" "$(mib "${SIZE_ALL[$t]}")" "$MINIMAL_FEATURES" "$(mib "${SIZE_MIN[$t]:-0}")" "$budget" "$ok"
+done
+[[ -n "$aarch64_all" ]] || printf '| stripped binary aarch64 | not built (BENCH_TARGETS=host) | | <= 8 MiB | - |\n'
+cat <<EOF
+| idle RSS (VmRSS, 5 s after start) | $((IDLE_RSS_KB / 1024)).$(((IDLE_RSS_KB % 1024) * 10 / 1024)) MiB | REST + MQTT connected, LMDB open | <= 10 MiB | $(verdict "$IDLE_RSS_KB <= 10240") |
+| peak RSS (VmHWM) after REST load | $((LOAD_HWM_KB / 1024)).$(((LOAD_HWM_KB % 1024) * 10 / 1024)) MiB | after lifecycle runs too: $((PEAK_HWM_KB / 1024)).$(((PEAK_HWM_KB % 1024) * 10 / 1024)) MiB | | - |
+| OS threads at idle | $THREAD_COUNT | $THREADS | few, named | - |
+| CPU ticks over ${IDLE_S} s idle | $IDLE_TICKS (${idle_wakeups}/s at $CLK_TCK Hz) | utime+stime from /proc/PID/stat | no wake-ups more often than 1/s | - |
+EOF
+load_row "REST list, agent \`GET /v1/containers?all=true\`" "$L_AGENT_LIST"
+load_row "dockerd list \`GET /containers/json?all=true\` (unix socket)" "$L_DOCKER_LIST"
+printf '| REST list faster than dockerd list | %s vs %s req/s | | agent > dockerd | %s |\n' \
+    "$agent_list_rps" "$docker_list_rps" "$(verdict "${agent_list_rps:-0} > ${docker_list_rps:-0}")"
+load_row "REST inspect, agent \`GET /v1/containers/NAME\`" "$L_AGENT_INSPECT"
+load_row "dockerd inspect \`GET /containers/NAME/json\` (unix socket)" "$L_DOCKER_INSPECT"
+cat <<EOF
+| round trip REST (\`list\`, 1 connection) | $(rtt_cell "$RTT_REST") | keep-alive HTTP/1.1 | | - |
+| round trip MQTT (\`list\`, QoS 1, Response Topic) | $(rtt_cell "$RTT_MQTT") | via local mosquitto | | - |
+| round trip D-Bus | $(rtt_cell "${RTT_DBUS:-not measured}") | | | - |
+| round trip POSIX MQ | $(rtt_cell "${RTT_MQUEUE:-not measured}") | | | - |
+EOF
+ratio_row docker-api "$LC_DOCKER_API"
+ratio_row podman-api "$LC_PODMAN_API"
+ratio_row "docker CLI" "$LC_DOCKER_CLI"
+ratio_row "podman CLI" "$LC_PODMAN_CLI"
+for b in lmdb redis; do
+    printf '| store %s ops/s | put %s, get %s | put x8 tasks %s, list of 2000 %s/s, put_reply %s | | - |\n' "$b" \
+        "$(store_rate "$b" "put_container ")" "$(store_rate "$b" get_container)" \
+        "$(store_rate "$b" "tasks")" "$(store_rate "$b" list_containers)" "$(store_rate "$b" put_reply)"
+done
+log "done; raw figures in $LOG"
