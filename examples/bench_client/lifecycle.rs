@@ -11,6 +11,15 @@ const DOCKER_API: &str = "/v1.41";
 /// libpod API prefix, as the agent's podman-api runtime uses it.
 const LIBPOD_API: &str = "/v4.0.0/libpod";
 
+/// The hard RLIMIT_NOFILE containers get (`BENCH_NOFILE_HARD`, as the agent's
+/// `runtime.default_ulimits` says): Podman's own default may exceed the machine's limit.
+fn nofile_hard() -> u64 {
+    std::env::var("BENCH_NOFILE_HARD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024)
+}
+
 /// One way to drive a container's lifecycle.
 pub enum AccessPath {
     /// The agent's REST resource routes, with `?runtime=` naming the access path.
@@ -104,9 +113,11 @@ impl<'a> Driver<'a> {
         }
     }
 
-    /// create, start, stop (no grace period), remove.
+    /// create, start, stop (no grace period), remove; the direct paths set the same
+    /// ulimits the agent's `runtime.default_ulimits` adds.
     fn cycle(&mut self, name: &str) -> Result<(), String> {
         let image = self.image;
+        let hard = nofile_hard();
         match self.path {
             AccessPath::Agent { runtime, .. } => {
                 let spec = format!(
@@ -131,7 +142,7 @@ impl<'a> Driver<'a> {
             }
             AccessPath::DockerApi(_) => {
                 let spec = format!(
-                    r#"{{"Image":"{image}","Cmd":["sleep","300"],"HostConfig":{{"NetworkMode":"none"}}}}"#
+                    r#"{{"Image":"{image}","Cmd":["sleep","300"],"HostConfig":{{"NetworkMode":"none","Ulimits":[{{"Name":"nofile","Soft":1024,"Hard":{hard}}},{{"Name":"nproc","Soft":1024,"Hard":1024}}]}}}}"#
                 );
                 self.http(
                     "POST",
@@ -146,7 +157,7 @@ impl<'a> Driver<'a> {
             }
             AccessPath::PodmanApi(_) => {
                 let spec = format!(
-                    r#"{{"name":"{name}","image":"{image}","command":["sleep","300"],"netns":{{"nsmode":"none"}}}}"#
+                    r#"{{"name":"{name}","image":"{image}","command":["sleep","300"],"netns":{{"nsmode":"none"}},"r_limits":[{{"type":"nofile","soft":1024,"hard":{hard}}},{{"type":"nproc","soft":1024,"hard":1024}}]}}"#
                 );
                 self.http(
                     "POST",
@@ -160,6 +171,7 @@ impl<'a> Driver<'a> {
                 self.http("DELETE", &base, None, &[200, 204])
             }
             AccessPath::Cli(bin) => {
+                let nofile = format!("nofile=1024:{hard}");
                 Self::cli(
                     bin,
                     &[
@@ -168,6 +180,10 @@ impl<'a> Driver<'a> {
                         name,
                         "--network",
                         "none",
+                        "--ulimit",
+                        &nofile,
+                        "--ulimit",
+                        "nproc=1024:1024",
                         image,
                         "sleep",
                         "300",

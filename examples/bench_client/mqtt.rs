@@ -25,6 +25,9 @@ pub fn round_trips(
         let reply_topic = format!("bench/{id}/reply");
         let mut options = MqttOptions::new(id, broker.0, broker.1);
         options.set_keep_alive(Duration::from_secs(30));
+        let mut network = options.network_options();
+        network.set_tcp_nodelay(true);
+        options.set_network_options(network);
         let (client, mut events) = AsyncClient::new(options, 16);
         client
             .subscribe(reply_topic.clone(), QoS::AtLeastOnce)

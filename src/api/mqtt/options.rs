@@ -16,6 +16,10 @@ pub(super) const ONLINE: &str = "online";
 /// Payload of the retained status message (and last will) when gone.
 pub(super) const OFFLINE: &str = "offline";
 
+/// Our own QoS 1 publishes (replies, events) awaiting PUBACK; more wait their turn.
+/// rumqttc's default (u16::MAX) preallocates a slot per packet id: 13 MB of RSS.
+pub(super) const OUTGOING_IN_FLIGHT: u16 = 64;
+
 /// Room for a publish's topic and properties beyond its payload.
 const PACKET_OVERHEAD: u32 = 64 * 1024;
 
@@ -50,7 +54,13 @@ pub(super) fn build(
         // MAX_IN_FLIGHT unacknowledged ones: that is the back-pressure.
         .set_manual_acks(true)
         .set_receive_maximum(Some(MAX_IN_FLIGHT))
+        .set_outgoing_inflight_upper_limit(OUTGOING_IN_FLIGHT)
         .set_max_packet_size(Some(max_packet_size(config.max_payload_bytes)));
+    // Small request/reply packets: without TCP_NODELAY a reply can wait for the broker's
+    // delayed ACK (tens of ms per round trip).
+    let mut network = options.network_options();
+    network.set_tcp_nodelay(true);
+    options.set_network_options(network);
     if config.session_expiry_s > 0 {
         options
             .set_clean_start(false)
@@ -102,6 +112,10 @@ mod tests {
         assert!(!o.clean_start());
         assert_eq!(o.session_expiry_interval(), Some(60));
         assert_eq!(o.receive_maximum(), Some(MAX_IN_FLIGHT));
+        assert_eq!(
+            o.get_outgoing_inflight_upper_limit(),
+            Some(OUTGOING_IN_FLIGHT)
+        );
         let will = o.last_will().unwrap();
         assert_eq!(&will.topic[..], b"ctrmgr/gw/status");
         assert_eq!(&will.message[..], b"offline");

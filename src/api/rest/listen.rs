@@ -38,7 +38,13 @@ pub async fn start(ctx: &ApiContext, config: &RestConfig) -> Result<Vec<smol::Ta
         ctx.shutdown.clone(),
         move || {
             let l = listener.clone();
-            async move { l.accept().await.map(|(s, _)| s) }
+            async move {
+                let (stream, _) = l.accept().await?;
+                // A reply is written as head then body: with Nagle on, the body waits for
+                // the client's delayed ACK (40 ms per request on keep-alive connections).
+                stream.set_nodelay(true)?;
+                Ok(stream)
+            }
         },
         |_| Ok(()),
     )));
