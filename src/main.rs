@@ -128,6 +128,15 @@ async fn run(
             }
         }));
     }
+    #[cfg(feature = "dbus")]
+    if config.dbus.enabled {
+        let dbus = ctrmgr::api::dbus::serve(ctx.clone(), config.dbus.clone());
+        transports.push(executor.spawn(async move {
+            if let Err(e) = dbus.await {
+                log::error!("D-Bus transport stopped: {e}");
+            }
+        }));
+    }
 
     log::info!(
         "ctrmgr {} ready: device '{}', store {}, default runtime {}",

@@ -1,5 +1,7 @@
 //! Transports: they move bytes, know the format, and hand a decoded request to the core.
 
+#[cfg(feature = "dbus")]
+pub mod dbus;
 pub mod metrics;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;

@@ -1,5 +1,6 @@
 //! The agent's configuration: one TOML file, every key defaulted, unknown keys refused.
 
+pub mod dbus;
 pub mod mqtt;
 pub mod policy;
 
@@ -54,6 +55,8 @@ pub struct Config {
     pub policy: policy::PolicyConfig,
     /// `[mqtt]`
     pub mqtt: mqtt::MqttConfig,
+    /// `[dbus]`
+    pub dbus: dbus::DbusConfig,
 }
 
 /// `[agent]`: identity of this device.
@@ -347,6 +350,7 @@ impl Config {
         self.runtime.ulimits()?;
         self.policy.policy()?;
         self.mqtt.validate()?;
+        self.dbus.validate()?;
         self.log.level_filter()?;
         if let Some(id) = &self.agent.device_id {
             let ok = !id.is_empty()

@@ -3,6 +3,7 @@
 //! fails loudly when they are not.
 #![allow(dead_code)]
 
+pub mod hostile;
 pub mod private_dockerd;
 
 use serde_json::Value;

@@ -1,0 +1,108 @@
+//! Joining the bus: a zbus connection without its own executor thread, owning
+//! `io.ctrmgr.Agent1` and serving the object; and a watcher that says when the connection
+//! or the name is lost.
+
+use super::interface::AgentObject;
+use super::{DbusError, BUS_NAME, OBJECT_PATH};
+use crate::api::ApiContext;
+use crate::config::dbus::{BusChoice, DbusConfig};
+use futures_lite::StreamExt;
+use zbus::connection::Builder;
+use zbus::MatchRule;
+
+/// Why an attempt to join the bus failed; the transport retries after each.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The bus could not be reached or refused the connection.
+    #[error("cannot connect to the {bus} bus: {source}")]
+    Connect {
+        /// Which bus (`system`, `session` or the address).
+        bus: String,
+        /// zbus's reason.
+        source: zbus::Error,
+    },
+    /// Another connection owns the name.
+    #[error("{BUS_NAME} is already owned on the {bus} bus (is another ctrmgr running?)")]
+    NameTaken {
+        /// Which bus.
+        bus: String,
+    },
+}
+
+/// Connects to the configured bus, serves the object and owns the name. The returned
+/// connection's executor is not run by any thread: the caller must tick it.
+pub async fn connect(
+    ctx: &ApiContext,
+    config: &DbusConfig,
+) -> Result<zbus::Connection, ConnectError> {
+    let bus = config.bus.clone();
+    let failed = |source: zbus::Error| match source {
+        zbus::Error::NameTaken => ConnectError::NameTaken { bus: bus.clone() },
+        source => ConnectError::Connect {
+            bus: bus.clone(),
+            source,
+        },
+    };
+    let builder = builder(config).map_err(failed)?;
+    builder
+        .internal_executor(false)
+        .name(BUS_NAME)
+        .map_err(failed)?
+        .serve_at(
+            OBJECT_PATH,
+            AgentObject::new(ctx.clone(), config.max_message_bytes),
+        )
+        .map_err(failed)?
+        .build()
+        .await
+        .map_err(failed)
+}
+
+/// The builder for the configured bus (`DBUS_SYSTEM_BUS_ADDRESS` and
+/// `DBUS_SESSION_BUS_ADDRESS` are honoured by zbus).
+fn builder(config: &DbusConfig) -> zbus::Result<Builder<'static>> {
+    match config.bus_choice() {
+        BusChoice::System => Builder::system(),
+        BusChoice::Session => Builder::session(),
+        BusChoice::Address(address) => Builder::address(address),
+    }
+}
+
+/// Checks that the address in the config is one zbus understands (at start, so a typo
+/// stops the transport with a clear message instead of retrying forever).
+/// `system` and `session` are looked up at each attempt (their environment variables may
+/// only be usable later).
+pub fn check_address(config: &DbusConfig) -> Result<(), DbusError> {
+    let BusChoice::Address(address) = config.bus_choice() else {
+        return Ok(());
+    };
+    zbus::Address::try_from(address)
+        .map(drop)
+        .map_err(|source| DbusError::Address {
+            bus: config.bus.clone(),
+            source,
+        })
+}
+
+/// Waits until the connection closes or the bus takes the name away; returns why.
+pub async fn lost(conn: &zbus::Connection) -> String {
+    let rule = match MatchRule::builder()
+        .msg_type(zbus::message::Type::Signal)
+        .sender("org.freedesktop.DBus")
+        .and_then(|b| b.interface("org.freedesktop.DBus"))
+        .and_then(|b| b.member("NameLost"))
+        .and_then(|b| b.arg(0, BUS_NAME))
+    {
+        Ok(b) => b.build(),
+        Err(e) => return format!("cannot watch the connection: {e}"),
+    };
+    let mut stream = match zbus::MessageStream::for_match_rule(rule, conn, Some(4)).await {
+        Ok(s) => s,
+        Err(e) => return format!("cannot watch the connection: {e}"),
+    };
+    match stream.next().await {
+        Some(Ok(_)) => format!("the bus took the name {BUS_NAME} away"),
+        Some(Err(e)) => format!("the connection failed: {e}"),
+        None => "the bus closed the connection".into(),
+    }
+}

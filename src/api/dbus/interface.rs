@@ -1,0 +1,172 @@
+//! The `io.ctrmgr.Agent1` interface object: `Execute`/`ExecuteProto` carry whole
+//! envelopes; the typed methods build the same `Command`s and fail with
+//! `io.ctrmgr.Agent1.Error.<Code>`; the `Version` property and the `ContainerEvent`
+//! signal.
+
+use super::errors::MethodError;
+use crate::api::metrics::Transport;
+use crate::api::ApiContext;
+use crate::codec::{self, Format};
+use crate::core::command::{Command, Request};
+use crate::core::error::{ErrorBody, ErrorCode};
+use crate::core::names::ContainerName;
+use crate::core::reply::{Outcome, Reply};
+use zbus::object_server::SignalEmitter;
+
+/// The object behind `/io/ctrmgr/Agent1`.
+#[derive(Debug)]
+pub struct AgentObject {
+    ctx: ApiContext,
+    max_message_bytes: usize,
+}
+
+impl AgentObject {
+    /// The object for one connection.
+    pub fn new(ctx: ApiContext, max_message_bytes: usize) -> Self {
+        Self {
+            ctx,
+            max_message_bytes,
+        }
+    }
+
+    /// Decodes, runs and encodes one envelope in `format`, counting it.
+    async fn execute_bytes(&self, format: Format, bytes: &[u8]) -> Vec<u8> {
+        let _in_flight = self.ctx.shutdown.track();
+        let reply = if bytes.len() > self.max_message_bytes {
+            Reply::err(None, too_large(bytes.len(), self.max_message_bytes))
+        } else {
+            match codec::decode_request(format, bytes) {
+                Ok(request) => self.ctx.service.execute(request).await,
+                Err(e) => Reply::err(e.id, e.error),
+            }
+        };
+        self.ctx
+            .metrics
+            .count(Transport::Dbus, reply.error().map(|e| e.code));
+        codec::encode_reply(format, &reply)
+    }
+
+    /// Runs one typed method's command: the result's JSON, or the error.
+    async fn run_typed(&self, command: Result<Command, ErrorBody>) -> Result<String, MethodError> {
+        let _in_flight = self.ctx.shutdown.track();
+        let outcome = match command {
+            Ok(command) => {
+                let request = Request {
+                    id: None,
+                    runtime: None,
+                    reply_to: None,
+                    command,
+                };
+                match self.ctx.service.execute(request).await.outcome {
+                    Outcome::Ok { result, .. } => serde_json::to_string(&result).map_err(|e| {
+                        ErrorBody::new(
+                            ErrorCode::Internal,
+                            format!("the result could not be written as JSON: {e}"),
+                        )
+                    }),
+                    Outcome::Err { error, .. } => Err(error),
+                }
+            }
+            Err(error) => Err(error),
+        };
+        self.ctx
+            .metrics
+            .count(Transport::Dbus, outcome.as_ref().err().map(|e| e.code));
+        outcome.map_err(MethodError)
+    }
+}
+
+/// A `too_large` error for a request of `len` bytes.
+fn too_large(len: usize, limit: usize) -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::TooLarge,
+        format!(
+            "request of {len} bytes is over the limit of {limit} bytes (dbus.max_message_bytes)"
+        ),
+    )
+}
+
+/// A typed method's `name` argument, validated.
+fn container_name(name: &str) -> Result<ContainerName, ErrorBody> {
+    ContainerName::parse(name)
+        .map_err(|e| ErrorBody::new(ErrorCode::InvalidRequest, format!("name: {e}")))
+}
+
+#[zbus::interface(name = "io.ctrmgr.Agent1")]
+impl AgentObject {
+    /// Runs a JSON request envelope and answers the JSON reply envelope (errors included).
+    async fn execute(&self, request: &str) -> String {
+        let reply = self.execute_bytes(Format::Json, request.as_bytes()).await;
+        // The JSON codec writes UTF-8; a lossy conversion can never change it.
+        String::from_utf8_lossy(&reply).into_owned()
+    }
+
+    /// Runs a Protobuf `ctrmgr.v1.Request` and answers the Protobuf `ctrmgr.v1.Reply`.
+    async fn execute_proto(&self, request: Vec<u8>) -> Vec<u8> {
+        self.execute_bytes(Format::Protobuf, &request).await
+    }
+
+    /// Every managed container, running or not: `{"containers": [Container]}`.
+    async fn list(&self) -> Result<String, MethodError> {
+        self.run_typed(Ok(Command::List {
+            all: true,
+            label: None,
+        }))
+        .await
+    }
+
+    /// Live state of a managed container: the Container as JSON.
+    async fn inspect(&self, name: &str) -> Result<String, MethodError> {
+        let command = container_name(name).map(|name| Command::Inspect { name });
+        self.run_typed(command).await
+    }
+
+    /// Starts a managed container: the Container as JSON.
+    async fn start(&self, name: &str) -> Result<String, MethodError> {
+        let command = container_name(name).map(|name| Command::Start { name });
+        self.run_typed(command).await
+    }
+
+    /// Stops a managed container, killing it after `timeout_s` seconds (0: at once).
+    async fn stop(&self, name: &str, timeout_s: u32) -> Result<String, MethodError> {
+        let command = container_name(name).and_then(|name| {
+            if timeout_s > codec::json::MAX_TIMEOUT_S {
+                return Err(ErrorBody::new(
+                    ErrorCode::InvalidRequest,
+                    format!("timeout_s: at most {} seconds", codec::json::MAX_TIMEOUT_S),
+                ));
+            }
+            Ok(Command::Stop {
+                name,
+                timeout_s: Some(timeout_s),
+            })
+        });
+        self.run_typed(command).await
+    }
+
+    /// Restarts a managed container with the engine's grace period.
+    async fn restart(&self, name: &str) -> Result<String, MethodError> {
+        let command = container_name(name).map(|name| Command::Restart {
+            name,
+            timeout_s: None,
+        });
+        self.run_typed(command).await
+    }
+
+    /// Removes a managed container (`force`: even when running): `{"name": ...}`.
+    async fn remove(&self, name: &str, force: bool) -> Result<String, MethodError> {
+        let command = container_name(name).map(|name| Command::Remove { name, force });
+        self.run_typed(command).await
+    }
+
+    /// The agent's version.
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn version(&self) -> &str {
+        env!("CARGO_PKG_VERSION")
+    }
+
+    /// A state change the agent made: the event as JSON
+    /// (`{"action","name","runtime","state","exit_code","time"}`).
+    #[zbus(signal)]
+    pub async fn container_event(emitter: &SignalEmitter<'_>, json: &str) -> zbus::Result<()>;
+}
