@@ -1,10 +1,13 @@
 //! The JSON codec: the contract's envelope and every op's arguments as serde DTOs with
 //! unknown fields refused; each failure names the field.
 
+use super::checks::{
+    check_id, check_queue_name, check_since, check_timeout, field_error, invalid, parse_runtime,
+};
 use super::{DecodeError, MAX_ID_BYTES};
 use crate::core::command::{Command, Request};
 use crate::core::error::{ErrorBody, ErrorCode};
-use crate::core::model::{ContainerSpec, RegistryAuth, RuntimeKind};
+use crate::core::model::{ContainerSpec, RegistryAuth};
 use crate::core::names::{printable, ContainerName, ImageRef, SignalName};
 use crate::core::reply::Reply;
 use crate::core::validate::{parse_label_filter, validate_spec, FieldError};
@@ -96,8 +99,7 @@ struct ImageArgs {
 #[serde(deny_unknown_fields)]
 struct NoArgs {}
 
-/// Longest stop/restart grace period accepted, in seconds.
-pub const MAX_TIMEOUT_S: u32 = 3600;
+pub use super::checks::MAX_TIMEOUT_S;
 
 /// Decodes a JSON request.
 pub fn decode_request(bytes: &[u8]) -> Result<Request, DecodeError> {
@@ -127,22 +129,15 @@ pub fn decode_value(value: Value) -> Result<Request, DecodeError> {
         )));
     }
     if let Some(raw) = value.get("id").and_then(Value::as_str) {
-        if raw.len() > MAX_ID_BYTES {
-            return Err(fail(invalid(format!(
-                "id: longer than {MAX_ID_BYTES} bytes"
-            ))));
-        }
+        check_id(raw).map_err(|e| fail(field_error(e)))?;
     }
     let env: Envelope = from_value(value, "").map_err(|e| fail(field_error(e)))?;
-    let runtime = match env.runtime.as_deref() {
-        None => None,
-        Some(r) => Some(RuntimeKind::parse(r).ok_or_else(|| {
-            fail(invalid(format!(
-                "runtime: '{}' is not a runtime (use docker, docker-api, podman or podman-api)",
-                printable(r)
-            )))
-        })?),
-    };
+    let runtime = env
+        .runtime
+        .as_deref()
+        .map(parse_runtime)
+        .transpose()
+        .map_err(|e| fail(field_error(e)))?;
     if let Some(q) = &env.reply_to {
         check_queue_name(q).map_err(|e| fail(field_error(e)))?;
     }
@@ -184,12 +179,7 @@ fn decode_command(op: &str, args: Value) -> Result<Command, FieldError> {
         },
         "stop" | "restart" => {
             let a: StopArgs = from_value(args, "args")?;
-            if a.timeout_s.is_some_and(|t| t > MAX_TIMEOUT_S) {
-                return Err(FieldError::new(
-                    "args.timeout_s",
-                    format!("at most {MAX_TIMEOUT_S} seconds"),
-                ));
-            }
+            check_timeout(a.timeout_s)?;
             if op == "stop" {
                 Command::Stop {
                     name: a.name,
@@ -226,17 +216,7 @@ fn decode_command(op: &str, args: Value) -> Result<Command, FieldError> {
         }
         "logs" => {
             let a: LogsArgs = from_value(args, "args")?;
-            if let Some(s) = &a.since {
-                if !crate::core::clock::is_rfc3339(s) {
-                    return Err(FieldError::new(
-                        "args.since",
-                        format!(
-                            "'{}' is not an RFC 3339 time such as 2026-11-29T10:00:00Z",
-                            printable(s)
-                        ),
-                    ));
-                }
-            }
+            check_since(a.since.as_deref())?;
             Command::Logs {
                 name: a.name,
                 tail: a.tail,
@@ -281,24 +261,6 @@ fn decode_command(op: &str, args: Value) -> Result<Command, FieldError> {
     })
 }
 
-/// Checks a POSIX message queue name: `/` then 1-254 characters, no further `/`.
-fn check_queue_name(q: &str) -> Result<(), FieldError> {
-    let ok = q.len() >= 2
-        && q.len() <= 255
-        && q.starts_with('/')
-        && q[1..]
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(FieldError::new(
-            "reply_to",
-            format!("'{}' is not a queue name such as /app.reply", printable(q)),
-        ))
-    }
-}
-
 /// Deserializes `value` into `T`, naming the failing field with `prefix`.
 fn from_value<T: DeserializeOwned>(value: Value, prefix: &str) -> Result<T, FieldError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
@@ -331,14 +293,6 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
-fn invalid(message: impl Into<String>) -> ErrorBody {
-    ErrorBody::new(ErrorCode::InvalidRequest, message)
-}
-
-fn field_error(e: FieldError) -> ErrorBody {
-    invalid(e.to_string())
-}
-
 /// Encodes a reply.
 pub fn encode_reply(reply: &Reply) -> Vec<u8> {
     serde_json::to_vec(reply).unwrap_or_else(|e| {
@@ -356,6 +310,7 @@ pub fn encode_reply(reply: &Reply) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::model::RuntimeKind;
 
     fn decode(s: &str) -> Result<Request, DecodeError> {
         decode_request(s.as_bytes())

@@ -2,10 +2,13 @@
 //! [`Reply`](crate::core::reply::Reply) back to bytes. Every codec yields the same
 //! `Command` for the same request.
 
+mod checks;
 pub mod json;
+#[cfg(feature = "protobuf")]
+pub mod protobuf;
 
 use crate::core::command::Request;
-use crate::core::error::{ErrorBody, ErrorCode};
+use crate::core::error::ErrorBody;
 use crate::core::reply::Reply;
 
 /// Wire encodings.
@@ -52,7 +55,7 @@ pub fn decode_request(format: Format, bytes: &[u8]) -> Result<Request, DecodeErr
         Format::Protobuf => Err(DecodeError {
             id: None,
             error: ErrorBody::new(
-                ErrorCode::Unsupported,
+                crate::core::error::ErrorCode::Unsupported,
                 "this agent was built without the Protobuf codec (feature `protobuf`); send JSON",
             ),
         }),

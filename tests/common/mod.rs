@@ -222,6 +222,27 @@ impl Agent {
         (status, json)
     }
 
+    /// `POST /v1/execute` with raw bytes and the given Content-Type (none when `None`);
+    /// returns the status, the reply's Content-Type and its bytes, whatever the format.
+    pub fn request_bytes(&self, body: &[u8], content_type: Option<&str>) -> (u16, String, Vec<u8>) {
+        let mut req = self.http.post(format!("{}/v1/execute", self.url));
+        if let Some(ct) = content_type {
+            req = req.header("Content-Type", ct);
+        }
+        let mut res = req
+            .send(body)
+            .unwrap_or_else(|e| panic!("POST /v1/execute: {e}\n{}", self.log()));
+        let status = res.status().as_u16();
+        let reply_type = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let bytes = res.body_mut().read_to_vec().unwrap();
+        (status, reply_type, bytes)
+    }
+
     /// `GET path`.
     pub fn get(&self, path: &str) -> (u16, Value) {
         self.request("GET", path, None, "")

@@ -1,8 +1,8 @@
-//! `POST /v1/execute`: the envelope in JSON (or Protobuf when built with it), the
-//! reply in the same format.
+//! `POST /v1/execute`: the envelope in JSON or Protobuf (by Content-Type, sniffed when
+//! there is none), the reply in the same format.
 
-use super::{reply_response, RestState};
-use crate::codec::{json, Format};
+use super::{reply_response_in, RestState};
+use crate::codec::{self, Format};
 use crate::core::error::{ErrorBody, ErrorCode};
 use crate::core::reply::Reply;
 use futures_lite::AsyncReadExt;
@@ -39,14 +39,16 @@ pub(super) async fn read_body(req: &mut Request<RestState>) -> Result<Vec<u8>, E
     Ok(body)
 }
 
-/// The body's format from Content-Type, else sniffed.
-fn format_of(req: &Request<RestState>) -> Result<Format, ErrorBody> {
+/// The body's format as its Content-Type declares it; `None` without one, or with the
+/// generic `application/octet-stream` (then the body is sniffed).
+fn declared_format(req: &Request<RestState>) -> Result<Option<Format>, ErrorBody> {
     let Some(mime) = req.content_type() else {
-        return Ok(Format::Json);
+        return Ok(None);
     };
     match mime.essence() {
-        "application/json" | "text/json" => Ok(Format::Json),
-        "application/x-protobuf" | "application/protobuf" => Ok(Format::Protobuf),
+        "application/octet-stream" => Ok(None),
+        "application/json" | "text/json" => Ok(Some(Format::Json)),
+        "application/x-protobuf" | "application/protobuf" => Ok(Some(Format::Protobuf)),
         other => Err(ErrorBody::new(
             ErrorCode::InvalidRequest,
             format!("Content-Type '{other}' is not supported (use application/json or application/x-protobuf)"),
@@ -56,26 +58,26 @@ fn format_of(req: &Request<RestState>) -> Result<Format, ErrorBody> {
 
 pub(super) async fn execute(mut req: Request<RestState>) -> tide::Result {
     let state = req.state().clone();
-    let fail = |e: ErrorBody| Ok(reply_response(&state, &Reply::err(None, e), StatusCode::Ok));
-    let format = match format_of(&req) {
+    let fail = |format: Format, e: ErrorBody| {
+        Ok(reply_response_in(
+            &state,
+            &Reply::err(None, e),
+            StatusCode::Ok,
+            format,
+        ))
+    };
+    let declared = match declared_format(&req) {
         Ok(f) => f,
-        Err(e) => return fail(e),
+        Err(e) => return fail(Format::Json, e),
     };
     let body = match read_body(&mut req).await {
         Ok(b) => b,
-        Err(e) => return fail(e),
+        Err(e) => return fail(declared.unwrap_or(Format::Json), e),
     };
-    match format {
-        Format::Json => {
-            let reply = match json::decode_request(&body) {
-                Ok(request) => state.service.execute(request).await,
-                Err(e) => Reply::err(e.id, e.error),
-            };
-            Ok(reply_response(&state, &reply, StatusCode::Ok))
-        }
-        Format::Protobuf => fail(ErrorBody::new(
-            ErrorCode::Unsupported,
-            "this agent was built without the Protobuf codec; send application/json",
-        )),
-    }
+    let format = declared.unwrap_or_else(|| Format::sniff(&body));
+    let reply = match codec::decode_request(format, &body) {
+        Ok(request) => state.service.execute(request).await,
+        Err(e) => Reply::err(e.id, e.error),
+    };
+    Ok(reply_response_in(&state, &reply, StatusCode::Ok, format))
 }

@@ -10,7 +10,7 @@ mod status;
 
 use super::metrics::{Metrics, Transport};
 use super::shutdown::Shutdown;
-use crate::codec::json;
+use crate::codec::{json, Format};
 use crate::core::error::{ErrorBody, ErrorCode};
 use crate::core::reply::Reply;
 use crate::core::service::ContainerService;
@@ -160,10 +160,29 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
 /// Answers with a reply envelope in JSON, its HTTP status from its error code, and
 /// counts it.
 fn reply_response(state: &RestState, reply: &Reply, ok_status: StatusCode) -> Response {
+    reply_response_in(state, reply, ok_status, Format::Json)
+}
+
+/// [`reply_response`] in `format` (JSON when the Protobuf codec is not built in).
+fn reply_response_in(
+    state: &RestState,
+    reply: &Reply,
+    ok_status: StatusCode,
+    format: Format,
+) -> Response {
     let error = reply.error().map(|e| e.code);
     state.metrics.count(Transport::Rest, error);
     let status = error.map_or(ok_status, status::for_code);
-    let mut res = json_response(status, json::encode_reply(reply));
+    let mut res = match format {
+        #[cfg(feature = "protobuf")]
+        Format::Protobuf => {
+            let mut res = Response::new(status);
+            res.set_body(crate::codec::encode_reply(format, reply));
+            res.set_content_type("application/x-protobuf");
+            res
+        }
+        _ => json_response(status, json::encode_reply(reply)),
+    };
     if error == Some(ErrorCode::TooLarge) {
         // The rest of the oversized body was not read: the connection cannot be reused.
         res.insert_header("Connection", "close");
