@@ -295,10 +295,34 @@ image_up() {
         die "docker push $IMAGE_REMOTE failed; see $STATE_DIR/push.log"
 }
 
+# --- python test clients ------------------------------------------------------------
+
+# Third-party clients the tests drive the agent with, in a venv under the state dir
+# (tests/mqueue.rs runs $STATE_DIR/python/bin/python3): posix_ipc for POSIX MQ.
+PY_CLIENTS=(posix_ipc==1.3.2)
+
+python_clients_up() {
+    local venv="$STATE_DIR/python"
+    if "$venv/bin/python3" -c 'import posix_ipc' >/dev/null 2>&1; then
+        log "python clients: present in $venv"
+        return 0
+    fi
+    if [[ "${CTRMGR_SKIP_INSTALL:-0}" == 1 ]]; then
+        log "python clients missing (not installed, CTRMGR_SKIP_INSTALL=1): ${PY_CLIENTS[*]}"
+        return 0
+    fi
+    log "python clients: installing ${PY_CLIENTS[*]} into $venv"
+    python3 -m venv "$venv" >"$STATE_DIR/pip.log" 2>&1 ||
+        die "python3 -m venv $venv failed; see $STATE_DIR/pip.log"
+    "$venv/bin/pip" install -q "${PY_CLIENTS[@]}" >>"$STATE_DIR/pip.log" 2>&1 ||
+        die "pip install ${PY_CLIENTS[*]} failed; see $STATE_DIR/pip.log"
+}
+
 # --- commands -------------------------------------------------------------------------
 
 cmd_up() {
     install_packages
+    python_clients_up
     dockerd_up
     registry_up
     redis_up

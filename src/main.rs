@@ -137,6 +137,15 @@ async fn run(
             }
         }));
     }
+    #[cfg(feature = "mqueue")]
+    if config.mqueue.enabled {
+        let mqueue = ctrmgr::api::mqueue::serve(ctx.clone(), config.mqueue.clone());
+        transports.push(executor.spawn(async move {
+            if let Err(e) = mqueue.await {
+                log::error!("POSIX message queue transport stopped: {e}");
+            }
+        }));
+    }
 
     log::info!(
         "ctrmgr {} ready: device '{}', store {}, default runtime {}",

@@ -5,6 +5,8 @@ pub mod dbus;
 pub mod metrics;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
+#[cfg(feature = "mqueue")]
+pub mod mqueue;
 #[cfg(feature = "rest")]
 pub mod rest;
 pub mod shutdown;

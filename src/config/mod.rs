@@ -2,6 +2,7 @@
 
 pub mod dbus;
 pub mod mqtt;
+pub mod mqueue;
 pub mod policy;
 
 use crate::core::model::{RuntimeKind, Ulimit};
@@ -57,6 +58,8 @@ pub struct Config {
     pub mqtt: mqtt::MqttConfig,
     /// `[dbus]`
     pub dbus: dbus::DbusConfig,
+    /// `[mqueue]`
+    pub mqueue: mqueue::MqueueConfig,
 }
 
 /// `[agent]`: identity of this device.
@@ -351,6 +354,7 @@ impl Config {
         self.policy.policy()?;
         self.mqtt.validate()?;
         self.dbus.validate()?;
+        self.mqueue.validate()?;
         self.log.level_filter()?;
         if let Some(id) = &self.agent.device_id {
             let ok = !id.is_empty()

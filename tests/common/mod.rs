@@ -122,9 +122,11 @@ impl Agent {
     /// Starts an agent whose store lives in `dir` (to restart over the same store).
     pub fn start_in(dir: &Path, extra: &str) -> Agent {
         let port = free_port();
+        // Each agent gets its own request queue: parallel tests must not share /ctrmgr.req.
         let mut config: toml::Table = toml::from_str(&format!(
             "[agent]\ndevice_id = \"test-{port}\"\n[store]\npath = \"{}\"\nmap_size_mb = 16\n\
-             [rest]\nlisten = \"127.0.0.1:{port}\"\n[log]\nlevel = \"debug\"\n",
+             [rest]\nlisten = \"127.0.0.1:{port}\"\n[log]\nlevel = \"debug\"\n\
+             [mqueue]\nrequest_queue = \"/ctrmgr-test-{port}.req\"\n",
             dir.join("store").display()
         ))
         .unwrap();

@@ -131,7 +131,8 @@ pub async fn serve<S, F, Fut, G>(
 
 async fn metrics(req: tide::Request<RestState>) -> tide::Result {
     let s = req.state();
-    let gauges = [
+    #[cfg_attr(not(feature = "mqueue"), allow(unused_mut))]
+    let mut gauges = vec![
         (
             "ctrmgr_in_flight_requests",
             "Requests being handled.",
@@ -143,6 +144,8 @@ async fn metrics(req: tide::Request<RestState>) -> tide::Result {
             s.service.events().dropped(),
         ),
     ];
+    #[cfg(feature = "mqueue")]
+    gauges.extend(crate::api::mqueue::gauges());
     let mut res = Response::new(StatusCode::Ok);
     res.set_body(s.metrics.render(&gauges));
     res.set_content_type("text/plain; version=0.0.4");

@@ -1,0 +1,179 @@
+//! `[mqueue]`: the request queue of the POSIX message queue transport (name, mode, group,
+//! size). Compiled with or without the `mqueue` feature, so a config file is valid on
+//! every build.
+
+use super::ConfigError;
+use serde::Deserialize;
+
+/// `[mqueue]` as written in the config file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqueueConfig {
+    /// Serve the request queue at all.
+    pub enabled: bool,
+    /// Name of the request queue the agent creates, e.g. `/ctrmgr.req`.
+    pub request_queue: String,
+    /// Permission bits of the request queue (applied exactly, whatever the umask).
+    pub mode: u32,
+    /// Group the request queue is given, so its members may send requests.
+    pub group: Option<String>,
+    /// Messages the request queue holds (`mq_maxmsg`); senders wait or get EAGAIN
+    /// beyond it. Unprivileged agents are limited by `fs.mqueue.msg_max` (10).
+    pub max_messages: u32,
+    /// Largest request in bytes (`mq_msgsize`); the kernel refuses bigger messages at
+    /// `mq_send`. Unprivileged agents are limited by `fs.mqueue.msgsize_max` (8192).
+    pub message_size: u32,
+}
+
+impl Default for MqueueConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            request_queue: "/ctrmgr.req".into(),
+            mode: 0o660,
+            group: None,
+            max_messages: 10,
+            message_size: 8192,
+        }
+    }
+}
+
+/// Most messages a queue may hold (the kernel's `HARD_MSGMAX`).
+const MAX_MESSAGES_LIMIT: u32 = 65_536;
+/// Smallest request queue message size accepted: room for a small envelope.
+pub const MIN_MESSAGE_SIZE: u32 = 128;
+/// Largest message size (the kernel's `HARD_MSGSIZEMAX`, 16 MiB).
+const MAX_MESSAGE_SIZE: u32 = 16 * 1024 * 1024;
+
+/// Whether `name` is a POSIX message queue name this agent uses: `/` then 1-254 letters,
+/// digits, `.`, `_` or `-` (no further `/`).
+pub fn is_queue_name(name: &str) -> bool {
+    name.len() >= 2
+        && name.len() <= 255
+        && name.starts_with('/')
+        && name[1..]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
+impl MqueueConfig {
+    /// Checks every key; the error names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &'static str, problem: String| ConfigError::Invalid { key, problem };
+        if !is_queue_name(&self.request_queue) {
+            return Err(invalid(
+                "mqueue.request_queue",
+                format!(
+                    "'{}' is not a queue name: '/' then 1-254 letters, digits, '.', '_' or '-' \
+                     (default /ctrmgr.req)",
+                    self.request_queue.escape_default()
+                ),
+            ));
+        }
+        if self.mode > 0o777 {
+            return Err(invalid(
+                "mqueue.mode",
+                format!(
+                    "{:#o} has bits beyond the permission bits (at most 0o777)",
+                    self.mode
+                ),
+            ));
+        }
+        if self.mode & 0o400 == 0 {
+            return Err(invalid(
+                "mqueue.mode",
+                format!(
+                    "{:#o} does not let the owner (the agent) read its own queue",
+                    self.mode
+                ),
+            ));
+        }
+        if let Some(group) = &self.group {
+            let ok = !group.is_empty()
+                && group.len() <= 32
+                && group
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+            if !ok {
+                return Err(invalid(
+                    "mqueue.group",
+                    format!(
+                        "'{}' is not a group name (1-32 letters, digits, '.', '_' or '-')",
+                        group.escape_default()
+                    ),
+                ));
+            }
+        }
+        if !(1..=MAX_MESSAGES_LIMIT).contains(&self.max_messages) {
+            return Err(invalid(
+                "mqueue.max_messages",
+                format!(
+                    "{} is out of range 1..={MAX_MESSAGES_LIMIT}",
+                    self.max_messages
+                ),
+            ));
+        }
+        if !(MIN_MESSAGE_SIZE..=MAX_MESSAGE_SIZE).contains(&self.message_size) {
+            return Err(invalid(
+                "mqueue.message_size",
+                format!(
+                    "{} is out of range {MIN_MESSAGE_SIZE}..={MAX_MESSAGE_SIZE}",
+                    self.message_size
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<MqueueConfig, String> {
+        let config: MqueueConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        config.validate().map_err(|e| e.to_string())?;
+        Ok(config)
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let c = parse("").unwrap();
+        assert_eq!(c.request_queue, "/ctrmgr.req");
+        assert_eq!(c.mode, 0o660);
+        assert!(c.enabled && c.group.is_none());
+        assert_eq!((c.max_messages, c.message_size), (10, 8192));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        for (text, key) in [
+            ("request_queue = \"ctrmgr.req\"", "mqueue.request_queue"),
+            ("request_queue = \"/a/b\"", "mqueue.request_queue"),
+            ("request_queue = \"/\"", "mqueue.request_queue"),
+            ("mode = 0o1777", "mqueue.mode"),
+            ("mode = 0o220", "mqueue.mode"),
+            ("group = \"a b\"", "mqueue.group"),
+            ("group = \"\"", "mqueue.group"),
+            ("max_messages = 0", "mqueue.max_messages"),
+            ("max_messages = 70000", "mqueue.max_messages"),
+            ("message_size = 16", "mqueue.message_size"),
+            ("message_size = 20000000", "mqueue.message_size"),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert!(e.contains(key), "{text}: {e}");
+        }
+        let e = parse("queue = \"/x\"").unwrap_err();
+        assert!(e.contains("queue"), "{e}");
+    }
+
+    #[test]
+    fn queue_names() {
+        assert!(is_queue_name("/ctrmgr.req"));
+        assert!(is_queue_name("/app-1_reply"));
+        for bad in ["", "/", "x", "/a/b", "/a b", "/a\0"] {
+            assert!(!is_queue_name(bad), "{bad:?}");
+        }
+        assert!(!is_queue_name(&format!("/{}", "a".repeat(255))));
+    }
+}

@@ -1,0 +1,492 @@
+//! POSIX message queue transport against real queues and dockerd: every op in JSON,
+//! Protobuf requests, concurrent clients, a full and a vanished reply queue, an oversized
+//! reply, garbage and every hostile input of the contract, the no-`reply_to` rule, the
+//! queue's mode and group, its removal at SIGTERM, and a Python `posix_ipc` client.
+
+mod common;
+mod mqueue_support;
+
+use common::{code, docker, docker_has, docker_rm, require_docker, unique, Agent, IMAGE};
+use common::{hostile, REGISTRY_IMAGE};
+use mqueue_support::{metric, pb, queue_name, send, start_agent, start_agent_on, ReplyQueue};
+use nix::errno::Errno;
+use nix::mqueue::{mq_close, mq_getattr, mq_open, MQ_OFlag, MqAttr};
+use nix::sys::stat::{fstat, Mode};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const FULL: &str = "ctrmgr_mqueue_reply_queue_full_total";
+const MISSING: &str = "ctrmgr_mqueue_reply_queue_missing_total";
+const TOO_LARGE: &str = "ctrmgr_mqueue_reply_too_large_total";
+const UNANSWERABLE: &str = "ctrmgr_mqueue_unanswerable_total";
+
+/// Removes the named containers when dropped, also when an assertion failed.
+struct Containers(Vec<String>);
+
+impl Drop for Containers {
+    fn drop(&mut self) {
+        self.0.iter().for_each(|n| docker_rm(n));
+    }
+}
+
+/// Waits until the agent's metric `name` reaches `want`, and checks it does not pass it.
+fn wait_metric(agent: &Agent, name: &str, want: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let n = metric(agent, name);
+        assert!(n <= want, "{name} is {n}, more than {want}");
+        if n == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} stayed at {n}, expected {want}:\n{}",
+            agent.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Asserts the agent still answers over the queue.
+fn assert_serving(agent: &Agent, queue: &str) {
+    let client = ReplyQueue::standard();
+    let r = client.call(agent, queue, json!({"id": "still-there", "op": "info"}));
+    assert_eq!(
+        (&r["id"], &r["ok"]),
+        (&json!("still-there"), &json!(true)),
+        "{r}"
+    );
+}
+
+fn ok_result(r: &Value, what: &str) -> Value {
+    assert_eq!(r["ok"], true, "{what}: {r}");
+    r["result"].clone()
+}
+
+#[test]
+fn every_op_in_json() {
+    require_docker();
+    let (agent, queue) = start_agent("");
+    let client = ReplyQueue::standard();
+    let name = unique("mq-ops");
+    let tagged = format!("ctrmgr-test/{}:latest", unique("mq-img"));
+    let _cleanup = Containers(vec![name.clone()]);
+    let call = |envelope: Value| client.call(&agent, &queue, envelope);
+
+    let create = call(
+        json!({"id": format!("c-{name}"), "op": "create", "args": {"name": name,
+        "image": IMAGE, "cmd": ["sh", "-c", "echo hello-mq; sleep 300"], "network": "none",
+        "start": true}}),
+    );
+    assert_eq!(create["id"], format!("c-{name}"));
+    assert_eq!(ok_result(&create, "create")["state"], "running");
+    let list = ok_result(&call(json!({"op": "list", "args": {"all": true}})), "list");
+    assert!(
+        list["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == name),
+        "{list}"
+    );
+    let inspect = ok_result(
+        &call(json!({"op": "inspect", "args": {"name": name}})),
+        "inspect",
+    );
+    assert_eq!(inspect["state"], "running");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let logs = ok_result(
+            &call(json!({"op": "logs", "args": {"name": name, "tail": 10}})),
+            "logs",
+        );
+        if logs["lines"].to_string().contains("hello-mq") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no log line: {logs}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let stats = ok_result(
+        &call(json!({"op": "stats", "args": {"name": name}})),
+        "stats",
+    );
+    assert!(stats["memory_bytes"].is_u64(), "{stats}");
+    let stop = call(json!({"op": "stop", "args": {"name": name, "timeout_s": 0}}));
+    assert_eq!(ok_result(&stop, "stop")["state"], "exited");
+    let start = call(json!({"op": "start", "args": {"name": name}}));
+    assert_eq!(ok_result(&start, "start")["state"], "running");
+    let restart = call(json!({"op": "restart", "args": {"name": name, "timeout_s": 0}}));
+    assert_eq!(ok_result(&restart, "restart")["state"], "running");
+    let kill = call(json!({"op": "kill", "args": {"name": name, "signal": "SIGKILL"}}));
+    ok_result(&kill, "kill");
+    let remove = call(json!({"op": "remove", "args": {"name": name, "force": true}}));
+    assert_eq!(ok_result(&remove, "remove")["name"], name);
+    assert!(!docker_has(&name));
+
+    let images = ok_result(&call(json!({"op": "images"})), "images");
+    assert!(images["images"].to_string().contains(IMAGE), "{images}");
+    let pull = ok_result(
+        &call(json!({"op": "pull", "args": {"image": REGISTRY_IMAGE}})),
+        "pull",
+    );
+    assert_eq!(pull["image"], REGISTRY_IMAGE);
+    docker(&["tag", IMAGE, &tagged]);
+    let removed = call(json!({"op": "remove_image", "args": {"image": tagged}}));
+    assert_eq!(ok_result(&removed, "remove_image")["image"], tagged);
+    let info = ok_result(&call(json!({"op": "info"})), "info");
+    assert!(
+        info["device_id"].as_str().unwrap().starts_with("test-"),
+        "{info}"
+    );
+    assert_eq!(client.pending(), 0, "exactly one reply per request");
+}
+
+#[test]
+fn protobuf_requests_get_protobuf_replies() {
+    require_docker();
+    let (agent, queue) = start_agent("");
+    let client = ReplyQueue::standard();
+    let name = unique("mq-pb");
+    let _cleanup = Containers(vec![name.clone()]);
+    let call = |bytes: Vec<u8>| {
+        send(&queue, &bytes);
+        pb::reply(&client.receive(&agent))
+    };
+
+    let info = call(pb::request("pb-info", &client.name, 18, &[]));
+    assert_eq!(
+        (info.id.as_deref(), info.ok, info.result_field),
+        (Some("pb-info"), true, 12)
+    );
+    let mut args = Vec::new();
+    pb::bytes_field(1, name.as_bytes(), &mut args);
+    pb::bytes_field(2, IMAGE.as_bytes(), &mut args);
+    for arg in ["sleep", "300"] {
+        pb::bytes_field(3, arg.as_bytes(), &mut args);
+    }
+    pb::bytes_field(11, b"none", &mut args);
+    pb::varint_field(16, 1, &mut args);
+    let create = call(pb::request("pb-create", &client.name, 5, &args));
+    assert!(create.ok && create.result_field == 4, "{create:?}");
+    assert!(docker_has(&name));
+    let mut list_args = Vec::new();
+    pb::varint_field(1, 1, &mut list_args);
+    let list = call(pb::request("pb-list", &client.name, 12, &list_args));
+    assert!(list.ok && list.result_field == 5, "{list:?}");
+    assert!(String::from_utf8_lossy(&list.result).contains(&name));
+
+    let mut missing = Vec::new();
+    pb::bytes_field(1, b"no-such-container-here", &mut missing);
+    let r = call(pb::request("pb-missing", &client.name, 6, &missing));
+    assert_eq!(
+        (r.id.as_deref(), r.ok, r.code.as_str()),
+        (Some("pb-missing"), false, "not_found")
+    );
+    let mut hostile = Vec::new();
+    pb::bytes_field(1, b"--privileged", &mut hostile);
+    let r = call(pb::request("pb-hostile", &client.name, 6, &hostile));
+    assert_eq!(r.code, "invalid_request", "{r:?}");
+    // An unknown field and a truncated message still carry a readable reply_to.
+    let mut unknown = pb::request("pb-unknown", &client.name, 18, &[]);
+    pb::varint_field(99, 1, &mut unknown);
+    assert_eq!(call(unknown).code, "invalid_request");
+    let mut truncated = pb::request("pb-cut", &client.name, 5, &args);
+    truncated.truncate(truncated.len() - 5);
+    assert_eq!(call(truncated).code, "invalid_request");
+
+    let mut remove_args = Vec::new();
+    pb::bytes_field(1, name.as_bytes(), &mut remove_args);
+    pb::varint_field(2, 1, &mut remove_args);
+    let removed = call(pb::request("pb-remove", &client.name, 10, &remove_args));
+    assert!(removed.ok && removed.result_field == 10, "{removed:?}");
+    assert!(!docker_has(&name));
+    // Garbage names no reply queue: counted, and the agent goes on.
+    send(&queue, &[0xff, 0xfe, 0x00, 0x7b]);
+    wait_metric(&agent, UNANSWERABLE, 1);
+    assert_serving(&agent, &queue);
+    assert_eq!(client.pending(), 0);
+}
+
+#[test]
+fn concurrent_clients_each_get_their_own_replies() {
+    let (agent, queue) = start_agent("");
+    std::thread::scope(|s| {
+        for t in 0..6 {
+            let (agent, queue) = (&agent, &queue);
+            s.spawn(move || {
+                let client = ReplyQueue::standard();
+                let mut want: Vec<String> = (0..5).map(|i| format!("c{t}-{i}")).collect();
+                for id in &want {
+                    let envelope = json!({"id": id, "op": "info", "reply_to": client.name});
+                    send(queue, envelope.to_string().as_bytes());
+                }
+                let mut got: Vec<String> = (0..5)
+                    .map(|_| {
+                        client.receive_json(agent)["id"]
+                            .as_str()
+                            .unwrap()
+                            .to_owned()
+                    })
+                    .collect();
+                got.sort();
+                want.sort();
+                assert_eq!(got, want, "client {t}");
+                assert_eq!(client.pending(), 0, "client {t}: no stray reply");
+            });
+        }
+    });
+}
+
+#[test]
+fn full_reply_queue_is_counted_and_others_are_served() {
+    let (agent, queue) = start_agent("");
+    let slow = ReplyQueue::create(1, 8192);
+    for i in 0..3 {
+        let envelope = json!({"id": format!("full-{i}"), "op": "info", "reply_to": slow.name});
+        send(&queue, envelope.to_string().as_bytes());
+    }
+    wait_metric(&agent, FULL, 2);
+    assert_serving(&agent, &queue);
+    let kept = slow.receive_json(&agent);
+    assert!(kept["id"].as_str().unwrap().starts_with("full-"), "{kept}");
+    assert_eq!(slow.pending(), 0);
+    assert!(agent.log().contains("is full"), "the drop is logged");
+}
+
+#[test]
+fn vanished_client_is_counted_and_others_are_served() {
+    let (agent, queue) = start_agent("");
+    let gone = ReplyQueue::standard();
+    let name = gone.name.clone();
+    drop(gone);
+    send(
+        &queue,
+        json!({"id": "v1", "op": "info", "reply_to": name})
+            .to_string()
+            .as_bytes(),
+    );
+    wait_metric(&agent, MISSING, 1);
+    assert_serving(&agent, &queue);
+}
+
+#[test]
+fn oversized_reply_becomes_too_large_and_the_id_fetches_it_later() {
+    require_docker();
+    let (agent, queue) = start_agent("");
+    let client = ReplyQueue::standard();
+    let name = unique("mq-big");
+    let _cleanup = Containers(vec![name.clone()]);
+    let create = client.call(
+        &agent,
+        &queue,
+        json!({"op": "create", "args": {"name": name,
+        "image": IMAGE, "cmd": ["sleep", "300"], "network": "none"}}),
+    );
+    ok_result(&create, "create");
+    let tiny = ReplyQueue::create(2, 128);
+    let envelope = json!({"id": format!("big-{name}"), "op": "list", "args": {"all": true}});
+    let r = tiny.call(&agent, &queue, envelope.clone());
+    assert_eq!((code(&r), &r["id"]), ("too_large", &envelope["id"]), "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("mq_msgsize"),
+        "{r}"
+    );
+    wait_metric(&agent, TOO_LARGE, 1);
+    // Sent again with the same id to a queue that fits, the reply arrives whole.
+    let r = client.call(&agent, &queue, envelope.clone());
+    assert_eq!(r["id"], envelope["id"]);
+    assert!(ok_result(&r, "list")["containers"]
+        .to_string()
+        .contains(&name));
+}
+
+#[test]
+fn every_hostile_input_gets_its_code_and_nothing_is_lost() {
+    require_docker();
+    let (agent, queue) = start_agent("");
+    let client = ReplyQueue::standard();
+    let existing = unique("mq-bad");
+    let _cleanup = Containers(vec![existing.clone()]);
+    let create = client.call(
+        &agent,
+        &queue,
+        json!({"op": "create", "args": {"name": existing,
+        "image": IMAGE, "cmd": ["sleep", "300"], "network": "none"}}),
+    );
+    ok_result(&create, "create");
+    let list = json!({"op": "list", "args": {"all": true}});
+    let before = client.call(&agent, &queue, list.clone());
+
+    for (label, envelope, want) in hostile::envelopes(&existing) {
+        let r = client.call(&agent, &queue, envelope);
+        assert_eq!(code(&r), want, "{label}: {r}");
+        assert!(
+            !r["error"]["message"].as_str().unwrap().is_empty(),
+            "{label}"
+        );
+    }
+    let r = client.call(
+        &agent,
+        &queue,
+        json!({"id": "keep-me", "op": "start", "args": {"name": "-x"}}),
+    );
+    assert_eq!((code(&r), &r["id"]), ("invalid_request", &json!("keep-me")));
+    // Bytes that are no envelope name no reply queue: each is counted, none answered.
+    let malformed = hostile::malformed_json();
+    let garbage_protobuf: [&[u8]; 3] = [&[0xff, 0xfe, 0x00, 0x7b], &[0x22, 40, b'/'], &[0x80; 12]];
+    for (_, bytes, _) in &malformed {
+        send(&queue, bytes);
+    }
+    for bytes in garbage_protobuf {
+        send(&queue, bytes);
+    }
+    wait_metric(
+        &agent,
+        UNANSWERABLE,
+        (malformed.len() + garbage_protobuf.len()) as u64,
+    );
+    assert_serving(&agent, &queue);
+
+    // The agent may adopt other tests' managed containers meanwhile: compare ours.
+    let after = client.call(&agent, &queue, list);
+    let record = |list: &Value, name: &str| {
+        list["result"]["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .cloned()
+    };
+    assert_eq!(
+        record(&after, &existing),
+        record(&before, &existing),
+        "no record changed"
+    );
+    for never in ["ok-name", "x"] {
+        assert_eq!(record(&after, never), None, "no record for {never}");
+    }
+    assert!(!docker_has("ok-name"), "nothing reached the engine");
+    assert_eq!(client.pending(), 0, "exactly one reply per request");
+}
+
+#[test]
+fn without_reply_to_only_requests_with_an_id_run() {
+    require_docker();
+    let (agent, queue) = start_agent("");
+    let (fired, refused) = (unique("mq-fire"), unique("mq-refused"));
+    let _cleanup = Containers(vec![fired.clone(), refused.clone()]);
+    let create = |name: &str| {
+        json!({"op": "create", "args": {"name": name, "image": IMAGE,
+        "cmd": ["sleep", "300"], "network": "none"}})
+    };
+
+    let mut with_id = create(&fired);
+    with_id["id"] = json!(format!("fire-{fired}"));
+    send(&queue, with_id.to_string().as_bytes());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !docker_has(&fired) {
+        assert!(
+            Instant::now() < deadline,
+            "{fired} never created:\n{}",
+            agent.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The same id with a reply_to returns the stored reply; the create does not run again.
+    let client = ReplyQueue::standard();
+    let r = client.call(&agent, &queue, with_id.clone());
+    assert_eq!(r["id"], with_id["id"]);
+    assert_eq!(ok_result(&r, "stored create")["name"], fired);
+
+    send(&queue, create(&refused).to_string().as_bytes());
+    wait_metric(&agent, UNANSWERABLE, 1);
+    assert_serving(&agent, &queue);
+    assert!(
+        !docker_has(&refused),
+        "a request nobody can be told about is not run"
+    );
+}
+
+#[test]
+fn queue_has_the_configured_mode_and_group_and_replaces_a_stale_one() {
+    let queue = queue_name("req");
+    // A stale queue with other attributes, as a crashed agent of another config left it.
+    let attr = MqAttr::new(0, 2, 256, 0);
+    let flags = MQ_OFlag::O_RDONLY | MQ_OFlag::O_CREAT | MQ_OFlag::O_EXCL;
+    let stale = mq_open(
+        queue.as_str(),
+        flags,
+        Mode::from_bits_truncate(0o600),
+        Some(&attr),
+    )
+    .unwrap();
+    mq_close(stale).unwrap();
+    let daemon = nix::unistd::Group::from_name("daemon")
+        .unwrap()
+        .expect("group daemon exists");
+    // 0o620 under the test's umask (022) would lose the group's write bit: the agent sets
+    // the mode exactly.
+    let (mut agent, queue) = start_agent_on(queue, "mode = 0o620\ngroup = \"daemon\"\n");
+    let mqd = mq_open(queue.as_str(), MQ_OFlag::O_WRONLY, Mode::empty(), None).unwrap();
+    let stat = fstat(&mqd).unwrap();
+    let attr = mq_getattr(&mqd).unwrap();
+    mq_close(mqd).unwrap();
+    assert_eq!(stat.st_mode & 0o7777, 0o620);
+    assert_eq!(stat.st_gid, daemon.gid.as_raw());
+    assert_eq!(
+        (attr.maxmsg(), attr.msgsize()),
+        (10, 8192),
+        "recreated as configured"
+    );
+    assert_serving(&agent, &queue);
+
+    let status = agent.stop();
+    assert!(status.success(), "{status}");
+    let e = mq_open(queue.as_str(), MQ_OFlag::O_WRONLY, Mode::empty(), None).unwrap_err();
+    assert_eq!(e, Errno::ENOENT, "the request queue is unlinked at SIGTERM");
+}
+
+#[test]
+fn a_python_posix_ipc_client_gets_its_reply() {
+    let python = std::env::var("CTRMGR_PYTHON").unwrap_or_else(|_| {
+        let dir = std::env::var("CTRMGR_SVC_DIR").unwrap_or("/tmp/ctrmgr-test-services".into());
+        format!("{dir}/python/bin/python3")
+    });
+    assert!(
+        std::path::Path::new(&python).exists(),
+        "no {python}: run `scripts/services.sh up` (it installs posix_ipc in that venv)"
+    );
+    let (agent, queue) = start_agent("");
+    let reply_queue = queue_name("py");
+    let script = r#"
+import json, sys, posix_ipc
+request_queue, reply_name = sys.argv[1], sys.argv[2]
+reply = posix_ipc.MessageQueue(reply_name, posix_ipc.O_CREX, mode=0o600,
+                               max_messages=4, max_message_size=8192)
+try:
+    requests = posix_ipc.MessageQueue(request_queue)
+    requests.send(json.dumps({"id": "py-1", "op": "info", "reply_to": reply_name}))
+    requests.close()
+    message, _ = reply.receive(120)
+    print(message.decode())
+finally:
+    reply.close()
+    reply.unlink()
+"#;
+    let out = std::process::Command::new(&python)
+        .args(["-c", script, &queue, &reply_queue])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        agent.log()
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((&r["id"], &r["ok"]), (&json!("py-1"), &json!(true)), "{r}");
+    assert!(r["result"]["device_id"].is_string(), "{r}");
+}

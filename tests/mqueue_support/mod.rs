@@ -1,0 +1,281 @@
+//! POSIX MQ test clients: a reply queue made with nix's mq API (unlinked when dropped),
+//! sending to the agent's request queue, a minimal Protobuf wire writer/reader for
+//! `ctrmgr.v1` requests and replies, and the agent's `/metrics` counters.
+#![allow(dead_code)]
+
+use crate::common::Agent;
+use nix::errno::Errno;
+use nix::mqueue::{
+    mq_attr_member_t, mq_close, mq_getattr, mq_open, mq_receive, mq_send, mq_unlink, MQ_OFlag,
+    MqAttr, MqdT,
+};
+use nix::sys::stat::Mode;
+use serde_json::Value;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Longest wait for a reply (a `pull` or a `create` may take a while on a busy host).
+pub const REPLY_WAIT: Duration = Duration::from_secs(120);
+
+/// A queue name unique to this test process and call, e.g. `/ctrmgr-test-42-3.reply`.
+pub fn queue_name(what: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "/ctrmgr-test-{}-{}.{what}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// Starts an agent on a unique request queue with `extra` keys in `[mqueue]`, and waits
+/// until the queue exists. Returns the agent and the queue's name.
+pub fn start_agent(extra: &str) -> (Agent, String) {
+    start_agent_on(queue_name("req"), extra)
+}
+
+/// [`start_agent`] on a given request queue name.
+pub fn start_agent_on(queue: String, extra: &str) -> (Agent, String) {
+    let agent = Agent::start(&format!("[mqueue]\nrequest_queue = \"{queue}\"\n{extra}"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match mq_open(queue.as_str(), MQ_OFlag::O_WRONLY, Mode::empty(), None) {
+            Ok(mqd) => {
+                mq_close(mqd).unwrap();
+                return (agent, queue);
+            }
+            Err(e) => assert!(
+                Instant::now() < deadline,
+                "request queue {queue} never appeared ({e}):\n{}",
+                agent.log()
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends one message to a queue (blocking, as an ordinary client does).
+pub fn send(queue: &str, bytes: &[u8]) {
+    let mqd = mq_open(queue, MQ_OFlag::O_WRONLY, Mode::empty(), None)
+        .unwrap_or_else(|e| panic!("open {queue} to send: {e}"));
+    mq_send(&mqd, bytes, 0).unwrap_or_else(|e| panic!("send to {queue}: {e}"));
+    mq_close(mqd).unwrap();
+}
+
+/// A client's reply queue, read-only and non-blocking; closed and unlinked on drop.
+pub struct ReplyQueue {
+    /// Its name, for `reply_to`.
+    pub name: String,
+    mqd: Option<MqdT>,
+}
+
+impl ReplyQueue {
+    /// Creates a reply queue holding `max_messages` of `message_size` bytes.
+    pub fn create(max_messages: mq_attr_member_t, message_size: mq_attr_member_t) -> Self {
+        let name = queue_name("reply");
+        let flags =
+            MQ_OFlag::O_RDONLY | MQ_OFlag::O_CREAT | MQ_OFlag::O_EXCL | MQ_OFlag::O_NONBLOCK;
+        let attr = MqAttr::new(0, max_messages, message_size, 0);
+        let mqd = mq_open(
+            name.as_str(),
+            flags,
+            Mode::from_bits_truncate(0o600),
+            Some(&attr),
+        )
+        .unwrap_or_else(|e| panic!("create {name}: {e}"));
+        Self {
+            name,
+            mqd: Some(mqd),
+        }
+    }
+
+    /// A queue with the usual size (10 messages of 8192 bytes).
+    pub fn standard() -> Self {
+        Self::create(10, 8192)
+    }
+
+    fn mqd(&self) -> &MqdT {
+        self.mqd.as_ref().unwrap()
+    }
+
+    /// Messages waiting.
+    pub fn pending(&self) -> mq_attr_member_t {
+        mq_getattr(self.mqd()).unwrap().curmsgs()
+    }
+
+    /// The next message, if one is waiting.
+    pub fn try_receive(&self) -> Option<Vec<u8>> {
+        let size = usize::try_from(mq_getattr(self.mqd()).unwrap().msgsize()).unwrap();
+        let mut buf = vec![0; size];
+        match mq_receive(self.mqd(), &mut buf, &mut 0) {
+            Ok(n) => {
+                buf.truncate(n);
+                Some(buf)
+            }
+            Err(Errno::EAGAIN) => None,
+            Err(e) => panic!("receive from {}: {e}", self.name),
+        }
+    }
+
+    /// The next message; fails the test after [`REPLY_WAIT`].
+    pub fn receive(&self, agent: &Agent) -> Vec<u8> {
+        let deadline = Instant::now() + REPLY_WAIT;
+        loop {
+            if let Some(m) = self.try_receive() {
+                return m;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no reply on {} within {REPLY_WAIT:?}:\n{}",
+                self.name,
+                agent.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The next message as JSON.
+    pub fn receive_json(&self, agent: &Agent) -> Value {
+        let bytes = self.receive(agent);
+        serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            panic!(
+                "reply is not JSON ({e}): {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        })
+    }
+
+    /// Sends `envelope` with `reply_to` set to this queue and returns the reply.
+    pub fn call(&self, agent: &Agent, request_queue: &str, mut envelope: Value) -> Value {
+        envelope["reply_to"] = Value::from(self.name.clone());
+        send(request_queue, envelope.to_string().as_bytes());
+        self.receive_json(agent)
+    }
+}
+
+impl Drop for ReplyQueue {
+    fn drop(&mut self) {
+        if let Some(mqd) = self.mqd.take() {
+            let _ = mq_close(mqd);
+        }
+        let _ = mq_unlink(self.name.as_str());
+    }
+}
+
+/// The value of a metric line `name value` on the agent's `/metrics` (0 when absent).
+pub fn metric(agent: &Agent, name: &str) -> u64 {
+    let mut res = ureq::get(format!("{}/metrics", agent.url)).call().unwrap();
+    let text = res.body_mut().read_to_string().unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A minimal Protobuf wire writer and reader for `ctrmgr.v1` (proto/ctrmgr.proto), so
+/// the tests speak Protobuf without the agent's own generated code.
+pub mod pb {
+    /// A varint.
+    pub fn varint(mut v: u64, out: &mut Vec<u8>) {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+
+    /// A length-delimited field (string, bytes or message).
+    pub fn bytes_field(field: u64, bytes: &[u8], out: &mut Vec<u8>) {
+        varint(field << 3 | 2, out);
+        varint(bytes.len() as u64, out);
+        out.extend_from_slice(bytes);
+    }
+
+    /// A varint field (bool, integers).
+    pub fn varint_field(field: u64, v: u64, out: &mut Vec<u8>) {
+        varint(field << 3, out);
+        varint(v, out);
+    }
+
+    /// A `Request`: id (2), reply_to (4) and the op's oneof field with its args.
+    pub fn request(id: &str, reply_to: &str, op_field: u64, args: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        bytes_field(2, id.as_bytes(), &mut out);
+        bytes_field(4, reply_to.as_bytes(), &mut out);
+        bytes_field(op_field, args, &mut out);
+        out
+    }
+
+    /// Top-level fields: (number, wire type, varint value or bytes).
+    pub fn fields(mut b: &[u8]) -> Vec<(u64, u64, u64, Vec<u8>)> {
+        let mut out = Vec::new();
+        while !b.is_empty() {
+            let key = read_varint(&mut b);
+            match key & 7 {
+                0 => out.push((key >> 3, 0, read_varint(&mut b), Vec::new())),
+                2 => {
+                    let n = read_varint(&mut b) as usize;
+                    out.push((key >> 3, 2, 0, b[..n].to_vec()));
+                    b = &b[n..];
+                }
+                t => panic!("unexpected wire type {t} in a reply"),
+            }
+        }
+        out
+    }
+
+    fn read_varint(b: &mut &[u8]) -> u64 {
+        let mut v = 0;
+        for i in 0..10 {
+            let byte = b[i];
+            v |= u64::from(byte & 0x7f) << (7 * i);
+            if byte & 0x80 == 0 {
+                *b = &b[i + 1..];
+                return v;
+            }
+        }
+        panic!("varint too long");
+    }
+
+    /// A decoded `Reply`: id, ok, the result's oneof field number, and for an error its
+    /// code and message.
+    #[derive(Debug, Default)]
+    pub struct Reply {
+        /// `id` (2).
+        pub id: Option<String>,
+        /// `ok` (3).
+        pub ok: bool,
+        /// Which oneof field held the result (13 for an error).
+        pub result_field: u64,
+        /// The result's bytes.
+        pub result: Vec<u8>,
+        /// `error.code`.
+        pub code: String,
+        /// `error.message`.
+        pub message: String,
+    }
+
+    /// Decodes a `Reply`.
+    pub fn reply(bytes: &[u8]) -> Reply {
+        let mut r = Reply::default();
+        for (field, _, v, b) in fields(bytes) {
+            match field {
+                2 => r.id = Some(String::from_utf8(b).unwrap()),
+                3 => r.ok = v != 0,
+                f => {
+                    r.result_field = f;
+                    if f == 13 {
+                        for (ef, _, _, eb) in fields(&b) {
+                            let s = String::from_utf8(eb).unwrap();
+                            match ef {
+                                1 => r.code = s,
+                                2 => r.message = s,
+                                _ => {}
+                            }
+                        }
+                    }
+                    r.result = b;
+                }
+            }
+        }
+        r
+    }
+}
