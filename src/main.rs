@@ -105,6 +105,8 @@ async fn run(
         ContainerService::new(store.clone(), runtimes, default_runtime, config.device_id())
             .with_policy(policy),
     );
+    // Keeps records true to the engines (start-up reconcile, then their event streams).
+    let reconciler = executor.spawn(ctrmgr::core::reconciler::run(service.clone()));
     let metrics = Arc::new(Metrics::default());
     let (trigger, shutdown) = Shutdown::new();
     let mut transports: Vec<smol::Task<()>> = Vec::new();
@@ -184,6 +186,8 @@ async fn run(
         t.await;
     }
     let left = shutdown.drain(DRAIN_LIMIT).await;
+    // Closes the engines' event streams; no record is written after this.
+    reconciler.cancel().await;
     if left > 0 {
         log::warn!("{left} requests still in flight after {DRAIN_LIMIT:?}; exiting anyway");
     }

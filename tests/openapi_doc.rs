@@ -20,6 +20,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/images/pull", &["post"]),
     ("/v1/images/{image}", &["delete"]),
     ("/v1/info", &["get"]),
+    ("/v1/events", &["get"]),
     ("/healthz", &["get"]),
     ("/metrics", &["get"]),
     ("/openapi.json", &["get"]),

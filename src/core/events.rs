@@ -8,7 +8,11 @@ use std::sync::Mutex;
 /// One state change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContainerEvent {
-    /// What happened: `create`, `start`, `stop`, `restart`, `kill`, `remove`, `inspect`.
+    /// What happened: a client's op (`create`, `start`, `stop`, `restart`, `kill`,
+    /// `remove`, `inspect`, `missing`) or what the reconciler saw in the engine
+    /// (`engine:start`, `engine:die`, `engine:destroy`, `engine:adopt`, `engine:pause`,
+    /// `engine:restarting`, `engine:update`, and `intent:stop`; see
+    /// [`crate::core::reconcile`]).
     pub action: &'static str,
     /// Container name.
     pub name: String,

@@ -11,6 +11,8 @@ pub mod model;
 pub mod names;
 mod ops;
 pub mod policy;
+pub mod reconcile;
+pub mod reconciler;
 pub mod reply;
 pub mod runtime;
 pub mod service;

@@ -244,6 +244,24 @@ pub struct Container {
     pub updated_at: String,
     /// The spec it was created from.
     pub spec: ContainerSpec,
+    /// What the last client op asked for; kept by the stores, not part of the wire shape.
+    #[serde(skip)]
+    pub intent: Intent,
+}
+
+/// What a client last asked a container to be: the reconciler never starts what a
+/// person stopped, and stops it again when the engine brings it back by itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Intent {
+    /// Created without start: the agent neither starts nor stops it.
+    Created,
+    /// Started (create+start, start, restart). Also what a record written before
+    /// intents were kept decodes as: the agent then enforces nothing.
+    #[default]
+    Running,
+    /// Stopped or killed by a client: it stays stopped.
+    Stopped,
 }
 
 /// The four runtime access paths.

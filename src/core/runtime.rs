@@ -25,6 +25,21 @@ pub struct EngineContainer {
     pub labels: std::collections::BTreeMap<String, String>,
 }
 
+/// One container event from an engine's event stream. The core re-inspects the
+/// container on each one rather than trusting the event's details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineEvent {
+    /// Container name.
+    pub name: String,
+    /// The engine's word for what happened (`die`, `start`, `destroy`, `died`...).
+    pub action: String,
+}
+
+/// An engine's live stream of container events of managed containers. It ends when the
+/// connection to the engine drops; dropping it closes the connection (or kills the CLI
+/// child that reads it).
+pub type EngineEvents = std::pin::Pin<Box<dyn futures_lite::Stream<Item = EngineEvent> + Send>>;
+
 /// Result of a pull.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PulledImage {
@@ -88,4 +103,12 @@ pub trait Runtime: Send + Sync {
     async fn images(&self) -> Result<Vec<ImageInfo>, RuntimeError>;
     /// Removes an image.
     async fn remove_image(&self, image: &ImageRef, force: bool) -> Result<(), RuntimeError>;
+    /// Opens the engine's stream of events of managed containers. The default is
+    /// `Unsupported`: the core then falls back to reconciling every 30 s.
+    async fn watch(&self) -> Result<EngineEvents, RuntimeError> {
+        Err(RuntimeError::Unsupported {
+            runtime: self.kind().as_str(),
+            what: "event streams".into(),
+        })
+    }
 }

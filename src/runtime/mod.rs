@@ -7,6 +7,8 @@ pub mod cli;
 pub mod docker_api;
 #[cfg(any(feature = "docker-api", feature = "podman-api"))]
 pub(crate) mod encoding;
+#[cfg(any(feature = "docker-cli", feature = "docker-api", feature = "podman-api"))]
+pub(crate) mod event_lines;
 #[cfg(any(feature = "docker-api", feature = "podman-api"))]
 pub(crate) mod http_api;
 #[cfg(any(feature = "docker-api", feature = "podman-api"))]

@@ -10,8 +10,8 @@
 
 use crate::core::clock::unix_now;
 use crate::core::model::{
-    Container, ContainerSpec, ContainerState, Mount, NetworkMode, PortMapping, Protocol, Resources,
-    RestartKind, RestartPolicy, RuntimeKind,
+    Container, ContainerSpec, ContainerState, Intent, Mount, NetworkMode, PortMapping, Protocol,
+    Resources, RestartKind, RestartPolicy, RuntimeKind,
 };
 use crate::core::names::{AbsPath, ContainerName, ImageRef};
 use crate::core::store::{CachedReply, ReplyCacheLimits, Store};
@@ -49,7 +49,8 @@ macro_rules! store_conformance_tests {
             reply_roundtrip,
             reply_ttl_expiry,
             reply_eviction_keeps_newest,
-            calls_fail_after_close
+            calls_fail_after_close,
+            intent_round_trips
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {$(
@@ -125,6 +126,7 @@ pub fn sample_container(n: &str) -> Container {
         created_at: "2026-11-29T10:00:00Z".into(),
         updated_at: "2026-11-29T10:00:01Z".into(),
         spec,
+        intent: Intent::Running,
     }
 }
 
@@ -146,6 +148,30 @@ pub async fn put_get_roundtrip(store: &dyn Store) {
     store.put_container(&record).await.expect("put");
     let got = store.get_container(&record.name).await.expect("get");
     assert_eq!(got, Some(record));
+}
+
+/// The client's intent, which the wire shape does not carry, is kept: every value reads
+/// back, by name and in the listing.
+pub async fn intent_round_trips(store: &dyn Store) {
+    for (n, intent) in [
+        ("a-created", Intent::Created),
+        ("b-running", Intent::Running),
+        ("c-stopped", Intent::Stopped),
+    ] {
+        let mut record = sample_container(n);
+        record.intent = intent;
+        store.put_container(&record).await.expect("put");
+        let got = store.get_container(&record.name).await.expect("get");
+        assert_eq!(got.map(|c| c.intent), Some(intent), "{n}");
+    }
+    let listed: Vec<Intent> = store
+        .list_containers()
+        .await
+        .expect("list")
+        .iter()
+        .map(|c| c.intent)
+        .collect();
+    assert_eq!(listed, [Intent::Created, Intent::Running, Intent::Stopped]);
 }
 
 /// A second put of the same name replaces the record, leaving one.

@@ -2,7 +2,8 @@
 //!
 //! Layout: one environment (a directory holding `data.mdb` and `lock.mdb`) with three
 //! named databases:
-//! - `containers`: container name -> the `Container` record as JSON;
+//! - `containers`: container name -> the `Container` record as JSON with its `intent`
+//!   ([`crate::store::record`]);
 //! - `replies`: request id -> `{"reply_json", "stored_at"}` as JSON;
 //! - `reply_age`: big-endian `stored_at` followed by the request id -> nothing: the
 //!   replies oldest first, so pruning the idempotency cache costs O(entries removed).
@@ -19,6 +20,7 @@ use crate::core::error::StoreError;
 use crate::core::model::Container;
 use crate::core::names::ContainerName;
 use crate::core::store::{CachedReply, ReplyCacheLimits, Store};
+use crate::store::record;
 use async_trait::async_trait;
 use heed::types::{Bytes, Unit};
 use heed::{CommitOrAbort, Database, Env, EnvOpenOptions, MdbError, RoTxn, RwTxn, WithoutTls};
@@ -241,7 +243,15 @@ fn corrupt(key: &[u8], reason: impl ToString) -> Fail {
 }
 
 fn decode_container(key: &[u8], bytes: &[u8]) -> Result<Container, Fail> {
-    serde_json::from_slice(bytes).map_err(|e| corrupt(key, e))
+    record::decode(bytes).map_err(|e| corrupt(key, e))
+}
+
+fn encode_container(key: &str, container: &Container) -> Result<Vec<u8>, StoreError> {
+    record::encode(container).map_err(|e| StoreError::Write {
+        backend: BACKEND,
+        key: key.to_owned(),
+        reason: format!("cannot serialize the record: {e}"),
+    })
 }
 
 fn decode_reply(key: &[u8], bytes: &[u8]) -> Result<StoredReply, Fail> {
@@ -310,7 +320,7 @@ impl Store for LmdbStore {
 
     async fn put_container(&self, record: &Container) -> Result<(), StoreError> {
         let key = record.name.as_str().to_owned();
-        let value = encode(&key, record)?;
+        let value = encode_container(&key, record)?;
         let k = key.clone();
         self.write(&key, move |db, wtxn| {
             db.containers.put(wtxn, k.as_bytes(), &value)?;

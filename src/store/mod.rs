@@ -11,6 +11,8 @@ pub mod conformance;
 #[cfg(feature = "lmdb")]
 pub mod lmdb;
 pub mod memory;
+#[cfg(any(feature = "lmdb", feature = "redis"))]
+pub mod record;
 #[cfg(feature = "redis")]
 pub mod redis;
 

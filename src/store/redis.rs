@@ -4,7 +4,8 @@
 //! Every key starts with the device's prefix, by default `ctrmgr:{<device id>}:`. The
 //! braces are a Redis Cluster hash tag: all keys of one device hash to one slot, so the
 //! transactions and scripts below work on a cluster too.
-//! - `<prefix>c:<name>`: string, the `Container` record as JSON;
+//! - `<prefix>c:<name>`: string, the `Container` record as JSON with its `intent`
+//!   ([`crate::store::record`]);
 //! - `<prefix>names`: sorted set of every record's name, all with score 0, so it lists
 //!   in byte order;
 //! - `<prefix>r:<request id>`: string, `{"reply_json", "stored_at"}` as JSON, with an
@@ -26,6 +27,7 @@ use crate::core::error::StoreError;
 use crate::core::model::Container;
 use crate::core::names::ContainerName;
 use crate::core::store::{CachedReply, ReplyCacheLimits, Store};
+use crate::store::record;
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{Client, RedisError, RedisResult};
 use async_trait::async_trait;
@@ -309,7 +311,11 @@ impl Store for RedisStore {
 
     async fn put_container(&self, record: &Container) -> Result<(), StoreError> {
         let name = record.name.as_str();
-        let value = encode(name, record)?;
+        let value = record::encode(record).map_err(|e| StoreError::Write {
+            backend: BACKEND,
+            key: name.to_owned(),
+            reason: format!("cannot serialize the record: {e}"),
+        })?;
         let (key, names) = (self.record_key(name), self.names_key());
         self.call(name, true, |mut c| async move {
             ::redis::pipe()
@@ -340,7 +346,7 @@ impl Store for RedisStore {
             })
             .await?;
         value
-            .map(|json| serde_json::from_str(&json).map_err(|e| corrupt(name.as_str(), e)))
+            .map(|json| record::decode(json.as_bytes()).map_err(|e| corrupt(name.as_str(), e)))
             .transpose()
     }
 
@@ -377,7 +383,7 @@ impl Store for RedisStore {
             .await?;
         flat.chunks(2)
             .map(|pair| match pair {
-                [name, json] => serde_json::from_str(json).map_err(|e| corrupt(name, e)),
+                [name, json] => record::decode(json.as_bytes()).map_err(|e| corrupt(name, e)),
                 _ => Err(corrupt(
                     "containers",
                     "the listing script answered an odd count",

@@ -3,6 +3,7 @@
 //! it can be swapped.
 
 pub mod auth;
+mod events;
 mod execute;
 mod listen;
 mod resources;
@@ -48,6 +49,7 @@ pub fn app(state: RestState, token: Option<&str>) -> tide::Server<RestState> {
     }
     app.at("/v1/execute").post(execute::execute);
     resources::routes(&mut app);
+    app.at("/v1/events").get(events::stream);
     app.at("/healthz").get(|_| async {
         Ok(json_response(
             StatusCode::Ok,

@@ -4,7 +4,7 @@
 
 use crate::core::clock;
 use crate::core::error::CoreError;
-use crate::core::model::{Container, ContainerSpec, ContainerState, RuntimeKind};
+use crate::core::model::{Container, ContainerSpec, ContainerState, Intent, RuntimeKind};
 use crate::core::reply::OpResult;
 use crate::core::service::ContainerService;
 
@@ -37,6 +37,7 @@ impl ContainerService {
             created_at: now.clone(),
             updated_at: now,
             spec: spec.clone(),
+            intent: Intent::Created,
         };
         let record = match self.save(record, "create").await {
             Ok(record) => record,
@@ -60,6 +61,10 @@ impl ContainerService {
                 source,
             });
         }
+        let record = Container {
+            intent: Intent::Running,
+            ..record
+        };
         let record = self.refresh(rt, record, "start").await?;
         Ok(OpResult::Container(Box::new(record)))
     }

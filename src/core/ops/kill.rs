@@ -1,7 +1,9 @@
-//! `kill`: sends a signal to a managed container.
+//! `kill`: sends a signal to a managed container. A signal that ends the process, or a
+//! container no longer running after it, records the intent `stopped`; a signal such as
+//! `SIGHUP` that the process handles leaves the intent as it was.
 
 use crate::core::error::CoreError;
-use crate::core::model::RuntimeKind;
+use crate::core::model::{Intent, RuntimeKind};
 use crate::core::names::{ContainerName, SignalName};
 use crate::core::reply::OpResult;
 use crate::core::service::ContainerService;
@@ -18,7 +20,19 @@ impl ContainerService {
         if let Err(e) = rt.kill(name, signal).await {
             return Err(self.fail_missing(record, e).await);
         }
-        let record = self.refresh(rt, record, "kill").await?;
+        let mut record = self.read_live(rt, record).await?;
+        if ends_the_process(signal) || !record.state.is_active() {
+            record.intent = Intent::Stopped;
+        }
+        let record = self.save(record, "kill").await?;
         Ok(OpResult::Container(Box::new(record)))
     }
+}
+
+/// Whether a signal ends a process that does not handle it specially.
+fn ends_the_process(signal: SignalName) -> bool {
+    matches!(
+        signal.as_str(),
+        "SIGKILL" | "SIGTERM" | "SIGINT" | "SIGQUIT"
+    )
 }

@@ -1,7 +1,7 @@
 //! `restart`: stops and starts a managed container.
 
 use crate::core::error::CoreError;
-use crate::core::model::RuntimeKind;
+use crate::core::model::{Intent, RuntimeKind};
 use crate::core::names::ContainerName;
 use crate::core::reply::OpResult;
 use crate::core::service::ContainerService;
@@ -14,10 +14,11 @@ impl ContainerService {
         timeout_s: Option<u32>,
     ) -> Result<OpResult, CoreError> {
         let _lock = self.lock_name(name).await;
-        let (record, rt) = self.managed(requested, name).await?;
+        let (mut record, rt) = self.managed(requested, name).await?;
         if let Err(e) = rt.restart(name, timeout_s).await {
             return Err(self.fail_missing(record, e).await);
         }
+        record.intent = Intent::Running;
         let record = self.refresh(rt, record, "restart").await?;
         Ok(OpResult::Container(Box::new(record)))
     }

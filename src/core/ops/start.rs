@@ -1,7 +1,7 @@
 //! `start`: starts a managed container and records its live state.
 
 use crate::core::error::CoreError;
-use crate::core::model::RuntimeKind;
+use crate::core::model::{Intent, RuntimeKind};
 use crate::core::names::ContainerName;
 use crate::core::reply::OpResult;
 use crate::core::service::ContainerService;
@@ -13,10 +13,11 @@ impl ContainerService {
         name: &ContainerName,
     ) -> Result<OpResult, CoreError> {
         let _lock = self.lock_name(name).await;
-        let (record, rt) = self.managed(requested, name).await?;
+        let (mut record, rt) = self.managed(requested, name).await?;
         if let Err(e) = rt.start(name).await {
             return Err(self.fail_missing(record, e).await);
         }
+        record.intent = Intent::Running;
         let record = self.refresh(rt, record, "start").await?;
         Ok(OpResult::Container(Box::new(record)))
     }

@@ -8,6 +8,7 @@
 mod argv;
 mod auth;
 mod classify;
+mod events;
 mod flavor;
 mod parse;
 pub mod process;
@@ -15,7 +16,7 @@ pub mod process;
 use crate::core::error::RuntimeError;
 use crate::core::model::{ContainerSpec, ImageInfo, RegistryAuth, RuntimeKind, Stats};
 use crate::core::names::{ContainerName, ImageRef, SignalName};
-use crate::core::runtime::{EngineContainer, LogOptions, PulledImage, Runtime};
+use crate::core::runtime::{EngineContainer, EngineEvents, LogOptions, PulledImage, Runtime};
 use async_trait::async_trait;
 use classify::Subject;
 pub use flavor::CliFlavor;
@@ -324,6 +325,10 @@ impl Runtime for CliRuntime {
         self.call(argv::remove_image(image, force), Subject::image(image))
             .await?;
         Ok(())
+    }
+
+    async fn watch(&self) -> Result<EngineEvents, RuntimeError> {
+        events::watch(self).await
     }
 }
 

@@ -13,8 +13,11 @@ mod spec;
 use crate::core::error::RuntimeError;
 use crate::core::model::{ContainerSpec, ImageInfo, RegistryAuth, RuntimeKind, Stats};
 use crate::core::names::{ContainerName, ImageRef, SignalName};
-use crate::core::runtime::{EngineContainer, LogOptions, PulledImage, Runtime, MANAGED_LABEL};
+use crate::core::runtime::{
+    EngineContainer, EngineEvents, LogOptions, PulledImage, Runtime, MANAGED_LABEL,
+};
 use crate::runtime::encoding::{self, path_and_query, percent_encode};
+use crate::runtime::event_lines;
 use crate::runtime::http_api::{self, bool_str, container_path, Read, Reply, Request, SocketApi};
 use crate::runtime::log_frames::log_lines;
 use async_trait::async_trait;
@@ -79,13 +82,18 @@ impl DockerApi {
 
     /// Sends `req` under the negotiated `/vX.Y` prefix.
     async fn send(&self, mut req: Request) -> Result<Reply, RuntimeError> {
-        let cached = *self.api.lock().unwrap_or_else(|e| e.into_inner());
-        let (major, minor) = match cached {
-            Some(v) => v,
-            None => self.negotiate().await?.0,
-        };
+        let (major, minor) = self.api_version().await?;
         req.path = format!("/v{major}.{minor}{}", req.path);
         self.send_raw(req).await
+    }
+
+    /// The negotiated API version, negotiating it first if the engine never answered.
+    async fn api_version(&self) -> Result<ApiVersion, RuntimeError> {
+        let cached = *self.api.lock().unwrap_or_else(|e| e.into_inner());
+        match cached {
+            Some(v) => Ok(v),
+            None => Ok(self.negotiate().await?.0),
+        }
     }
 
     /// Asks the engine for its version and caches the API version to use.
@@ -343,6 +351,19 @@ mod tests {
         let v = |api| EngineVersion {
             version: "x".into(),
             api,
+
+    async fn watch(&self) -> Result<EngineEvents, RuntimeError> {
+        let (major, minor) = self.api_version().await?;
+        let filters = serde_json::json!({
+            "type": ["container"],
+            "label": [event_lines::managed_label_filter()],
+        });
+        let path = path_and_query(
+            &format!("/v{major}.{minor}/events"),
+            &[("filters", filters.to_string())],
+        );
+        self.api_client.watch(path).await
+    }
         };
         assert_eq!(usable_api(&v((1, 41))), Ok((1, 41)));
         assert_eq!(usable_api(&v((1, 47))), Ok(MAX_API));

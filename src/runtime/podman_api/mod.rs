@@ -14,8 +14,11 @@ mod spec;
 use crate::core::error::RuntimeError;
 use crate::core::model::{ContainerSpec, ImageInfo, RegistryAuth, RuntimeKind, Stats, Ulimit};
 use crate::core::names::{ContainerName, ImageRef, SignalName};
-use crate::core::runtime::{EngineContainer, LogOptions, PulledImage, Runtime, MANAGED_LABEL};
+use crate::core::runtime::{
+    EngineContainer, EngineEvents, LogOptions, PulledImage, Runtime, MANAGED_LABEL,
+};
 use crate::runtime::encoding::{self, path_and_query, percent_encode};
+use crate::runtime::event_lines;
 use crate::runtime::http_api::{self, bool_str, container_path, Read, Reply, Request, SocketApi};
 use crate::runtime::log_frames::log_lines;
 use async_trait::async_trait;
@@ -376,6 +379,26 @@ impl Runtime for PodmanApi {
         );
         let reply = self.send(self.request("DELETE", path)).await?;
         check(reply, image(image_ref)).map(drop)
+    }
+
+    async fn watch(&self) -> Result<EngineEvents, RuntimeError> {
+        let checked = self
+            .checked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some();
+        if !checked {
+            self.check_version().await?;
+        }
+        let filters = serde_json::json!({
+            "type": ["container"],
+            "label": [event_lines::managed_label_filter()],
+        });
+        let path = path_and_query(
+            &format!("{API_PREFIX}/events"),
+            &[("stream", bool_str(true)), ("filters", filters.to_string())],
+        );
+        self.api_client.watch(path).await
     }
 }
 

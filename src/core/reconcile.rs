@@ -1,0 +1,238 @@
+//! Reconciliation of records with what an engine really runs, one container at a time
+//! (under its name lock, re-inspected) or a whole engine at once: vanished containers
+//! become `missing`, labelled containers without a record are adopted, state and exit
+//! code follow the engine, and a container a client stopped is stopped again when the
+//! engine brings it back by itself.
+
+use super::clock;
+use super::error::{CoreError, RuntimeError};
+use super::model::{Container, ContainerSpec, ContainerState, Engine, Intent};
+use super::names::{ContainerName, ImageRef};
+use super::runtime::{EngineContainer, Runtime, MANAGED_LABEL};
+use super::service::ContainerService;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// Event action of a container the agent adopted (labelled, but without a record).
+pub const ACTION_ADOPT: &str = "engine:adopt";
+/// Event action of a record whose container the engine no longer has.
+pub const ACTION_DESTROY: &str = "engine:destroy";
+/// Event action of a container the engine started (or restarted) by itself.
+pub const ACTION_START: &str = "engine:start";
+/// Event action of a container that exited (or died) in the engine.
+pub const ACTION_DIE: &str = "engine:die";
+/// Event action of a container the engine paused.
+pub const ACTION_PAUSE: &str = "engine:pause";
+/// Event action of a container the engine is restarting.
+pub const ACTION_RESTARTING: &str = "engine:restarting";
+/// Event action of any other change the engine made (a new id, back to `created`).
+pub const ACTION_UPDATE: &str = "engine:update";
+/// Event action of a container the agent stopped again because a client had stopped it.
+pub const ACTION_INTENT_STOP: &str = "intent:stop";
+
+/// The event action of a record that changed from `before` to `after` in the engine.
+fn engine_action(before: ContainerState, after: ContainerState) -> &'static str {
+    match after {
+        ContainerState::Missing => ACTION_DESTROY,
+        ContainerState::Running if before != ContainerState::Running => ACTION_START,
+        ContainerState::Exited | ContainerState::Dead => ACTION_DIE,
+        ContainerState::Paused => ACTION_PAUSE,
+        ContainerState::Restarting => ACTION_RESTARTING,
+        ContainerState::Running | ContainerState::Created => ACTION_UPDATE,
+    }
+}
+
+/// Whether the engine's container is one the agent manages.
+fn is_managed(live: &EngineContainer) -> bool {
+    live.labels.get(MANAGED_LABEL).map(String::as_str) == Some("true")
+}
+
+/// The record of a labelled container found without one. Its spec is partial: only
+/// what the engine reports (name, image, labels without the managed label).
+fn adopted(
+    rt: &Arc<dyn Runtime>,
+    name: &ContainerName,
+    live: EngineContainer,
+) -> Result<Container, String> {
+    let image = ImageRef::parse(&live.image).map_err(|e| e.to_string())?;
+    let mut labels = live.labels;
+    labels.remove(MANAGED_LABEL);
+    let spec = ContainerSpec {
+        name: name.clone(),
+        image: image.clone(),
+        cmd: Vec::new(),
+        entrypoint: Vec::new(),
+        env: Default::default(),
+        ports: Vec::new(),
+        mounts: Vec::new(),
+        restart: None,
+        resources: None,
+        labels,
+        network: None,
+        user: None,
+        workdir: None,
+        privileged: false,
+        devices: Vec::new(),
+    };
+    let now = clock::now_rfc3339();
+    Ok(Container {
+        name: name.clone(),
+        runtime: rt.kind(),
+        id: live.id,
+        image,
+        state: live.state,
+        exit_code: live.exit_code,
+        created_at: now.clone(),
+        updated_at: now,
+        spec,
+        intent: Intent::default(),
+    })
+}
+
+impl ContainerService {
+    /// The access paths of `engine` this agent has, the API path first.
+    pub(crate) fn access_paths(&self, engine: Engine) -> Vec<Arc<dyn Runtime>> {
+        let mut paths: Vec<Arc<dyn Runtime>> = self
+            .runtimes
+            .values()
+            .filter(|rt| rt.kind().engine() == engine)
+            .cloned()
+            .collect();
+        paths.sort_by_key(|rt| !rt.kind().as_str().ends_with("-api"));
+        paths
+    }
+
+    /// Makes the record of `name` true to the engine behind `rt`, under the name's lock:
+    /// re-inspects, then marks it missing, adopts it, updates state, exit code and id,
+    /// or stops it again when a client had stopped it. Returns the saved record when
+    /// something changed. Records of another engine are left alone.
+    pub(crate) async fn reconcile_name(
+        &self,
+        rt: &Arc<dyn Runtime>,
+        name: &ContainerName,
+    ) -> Result<Option<Container>, CoreError> {
+        let _lock = self.lock_name(name).await;
+        let record = self.store.get_container(name).await?;
+        if record
+            .as_ref()
+            .is_some_and(|r| r.runtime.engine() != rt.kind().engine())
+        {
+            return Ok(None);
+        }
+        let live = match rt.inspect(name).await {
+            Ok(live) if is_managed(&live) => Some(live),
+            Ok(_) | Err(RuntimeError::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        };
+        match (record, live) {
+            (None, None) => Ok(None),
+            (None, Some(live)) => match adopted(rt, name, live) {
+                Ok(record) => {
+                    log::info!(
+                        "adopted container '{name}' found in {} with the managed label \
+                         but no record",
+                        rt.kind()
+                    );
+                    self.save(record, ACTION_ADOPT).await.map(Some)
+                }
+                Err(why) => {
+                    log::warn!("container '{name}' in {} not adopted: {why}", rt.kind());
+                    Ok(None)
+                }
+            },
+            (Some(record), None) if record.state == ContainerState::Missing => Ok(None),
+            (Some(mut record), None) => {
+                record.state = ContainerState::Missing;
+                log::info!("container '{name}' vanished from {}: missing", rt.kind());
+                self.save(record, ACTION_DESTROY).await.map(Some)
+            }
+            (Some(record), Some(live)) => self.follow_live(rt, record, live).await,
+        }
+    }
+
+    /// Applies the engine's view to a record, enforcing a client's stop.
+    async fn follow_live(
+        &self,
+        rt: &Arc<dyn Runtime>,
+        mut record: Container,
+        live: EngineContainer,
+    ) -> Result<Option<Container>, CoreError> {
+        let before = (record.state, record.exit_code, record.id.clone());
+        record.state = live.state;
+        record.exit_code = live.exit_code;
+        record.id = live.id;
+        let mut action = engine_action(before.0, record.state);
+        if record.intent == Intent::Stopped && record.state.is_active() {
+            log::warn!(
+                "container '{}' was started by {} although a client stopped it: \
+                 stopping it again",
+                record.name,
+                rt.kind()
+            );
+            if let Err(e) = rt.stop(&record.name, None).await {
+                log::warn!("stopping '{}' again failed: {e}", record.name);
+            }
+            record = self.read_live(rt, record).await?;
+            action = ACTION_INTENT_STOP;
+        }
+        // A container stopped again passed through `running`: that is news too.
+        if action != ACTION_INTENT_STOP
+            && (record.state, record.exit_code, record.id.clone()) == before
+        {
+            return Ok(None);
+        }
+        self.save(record, action).await.map(Some)
+    }
+
+    /// Reconciles every container of the engine behind `rt`: those it lists with the
+    /// managed label and the records of that engine not already `missing`. Returns how
+    /// many records changed. Stops at the first error that means the engine or the
+    /// store is unreachable; other per-container errors are logged.
+    pub(crate) async fn reconcile_engine(&self, rt: &Arc<dyn Runtime>) -> Result<usize, CoreError> {
+        let engine = rt.kind().engine();
+        let mut names = BTreeSet::new();
+        for live in rt.list_managed().await? {
+            match ContainerName::parse(&live.name) {
+                Ok(name) => {
+                    names.insert(name);
+                }
+                Err(e) => log::warn!("managed container in {} not reconciled: {e}", rt.kind()),
+            }
+        }
+        for record in self.store.list_containers().await? {
+            if record.runtime.engine() == engine && record.state != ContainerState::Missing {
+                names.insert(record.name);
+            }
+        }
+        let mut changed = 0;
+        for name in &names {
+            match self.reconcile_name(rt, name).await {
+                Ok(Some(_)) => changed += 1,
+                Ok(None) => {}
+                Err(
+                    e
+                    @ (CoreError::Runtime(RuntimeError::Unavailable { .. }) | CoreError::Store(_)),
+                ) => return Err(e),
+                Err(e) => log::warn!("container '{name}' not reconciled: {e}"),
+            }
+        }
+        Ok(changed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_follow_the_state_change() {
+        use ContainerState::*;
+        assert_eq!(engine_action(Running, Exited), ACTION_DIE);
+        assert_eq!(engine_action(Exited, Exited), ACTION_DIE);
+        assert_eq!(engine_action(Exited, Running), ACTION_START);
+        assert_eq!(engine_action(Running, Missing), ACTION_DESTROY);
+        assert_eq!(engine_action(Running, Paused), ACTION_PAUSE);
+        assert_eq!(engine_action(Running, Restarting), ACTION_RESTARTING);
+        assert_eq!(engine_action(Running, Running), ACTION_UPDATE);
+    }
+}
