@@ -298,12 +298,13 @@ image_up() {
 # --- python test clients ------------------------------------------------------------
 
 # Third-party clients the tests drive the agent with, in a venv under the state dir
-# (tests/mqueue.rs runs $STATE_DIR/python/bin/python3): posix_ipc for POSIX MQ.
-PY_CLIENTS=(posix_ipc==1.3.2)
+# (tests/mqueue.rs runs $STATE_DIR/python/bin/python3): posix_ipc for POSIX MQ;
+# protobuf and grpcio-tools (its protoc) for tests/rest_protobuf.rs's Python client.
+PY_CLIENTS=(posix_ipc==1.3.2 protobuf==7.36.2 grpcio-tools==1.85.1)
 
 python_clients_up() {
     local venv="$STATE_DIR/python"
-    if "$venv/bin/python3" -c 'import posix_ipc' >/dev/null 2>&1; then
+    if "$venv/bin/python3" -c 'import posix_ipc, google.protobuf, grpc_tools' >/dev/null 2>&1; then
         log "python clients: present in $venv"
         return 0
     fi

@@ -235,3 +235,88 @@ fn a_body_without_a_format_is_sniffed() {
     );
     assert!(answer.contains(r#""id":"s2""#), "{answer}");
 }
+
+/// A client in another language: Python's own `protobuf` package, with classes that
+/// grpcio-tools' protoc generates from proto/ctrmgr.proto, over plain HTTP.
+#[test]
+fn a_python_protobuf_client_is_understood() {
+    let python = std::env::var("CTRMGR_PYTHON").unwrap_or_else(|_| {
+        let dir = std::env::var("CTRMGR_SVC_DIR").unwrap_or("/tmp/ctrmgr-test-services".into());
+        format!("{dir}/python/bin/python3")
+    });
+    assert!(
+        std::path::Path::new(&python).exists(),
+        "no {python}: run `scripts/services.sh up` (it installs protobuf and grpcio-tools there)"
+    );
+    let agent = Agent::start("");
+    let out_dir = tempfile::tempdir().unwrap();
+    let script = r#"
+import json, sys, urllib.request, urllib.error
+from grpc_tools import protoc
+proto_dir, out_dir, url = sys.argv[1], sys.argv[2], sys.argv[3]
+if protoc.main(["protoc", "-I" + proto_dir, "--python_out=" + out_dir, "ctrmgr.proto"]) != 0:
+    sys.exit("protoc failed on ctrmgr.proto")
+sys.path.insert(0, out_dir)
+import ctrmgr_pb2 as pb
+
+def call(request):
+    http = urllib.request.Request(url + "/v1/execute", data=request.SerializeToString(),
+                                  headers={"Content-Type": "application/x-protobuf"})
+    try:
+        res = urllib.request.urlopen(http, timeout=60)
+    except urllib.error.HTTPError as e:
+        res = e
+    reply = pb.Reply()
+    reply.ParseFromString(res.read())
+    return res.status, res.headers["Content-Type"], reply
+
+out = []
+request = pb.Request(id="py-info")
+request.info.SetInParent()
+status, ctype, reply = call(request)
+out.append({"status": status, "type": ctype, "id": reply.id, "ok": reply.ok,
+            "result": reply.WhichOneof("result"), "runtimes": len(reply.info.runtimes)})
+request = pb.Request(id="py-bad")
+request.create.name = "--privileged"
+request.create.image = "busybox"
+status, ctype, reply = call(request)
+out.append({"status": status, "id": reply.id, "ok": reply.ok,
+            "code": reply.error.code, "message": reply.error.message})
+print(json.dumps(out))
+"#;
+    let proto_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/proto");
+    let out = std::process::Command::new(&python)
+        .args([
+            "-c",
+            script,
+            proto_dir,
+            out_dir.path().to_str().unwrap(),
+            &agent.url,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        agent.log()
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["status"], 200, "{v}");
+    assert_eq!(v[0]["type"], PROTOBUF, "{v}");
+    assert_eq!(v[0]["id"], "py-info", "{v}");
+    assert_eq!(v[0]["ok"], true, "{v}");
+    assert_eq!(v[0]["result"], "info", "{v}");
+    assert!(v[0]["runtimes"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v[1]["status"], 400, "{v}");
+    assert_eq!(v[1]["id"], "py-bad", "{v}");
+    assert_eq!(v[1]["ok"], false, "{v}");
+    assert_eq!(v[1]["code"], "invalid_request", "{v}");
+    assert!(
+        v[1]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("args.name: '--privileged'"),
+        "{v}"
+    );
+}
