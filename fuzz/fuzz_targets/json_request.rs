@@ -2,8 +2,9 @@
 //! whose reply encodes, and decoded requests must re-encode (a create to itself).
 #![no_main]
 
+use ctrmgr::codec::Format;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    ctrmgr_fuzz::check_decoded(ctrmgr::codec::json::decode_request(data));
+    ctrmgr_fuzz::check_decoded(Format::Json, ctrmgr::codec::json::decode_request(data));
 });

@@ -1,23 +1,42 @@
 //! Checks shared by the fuzz targets: what must hold for any input once a request decoder
 //! has answered, whatever the codec or transport.
 
-use ctrmgr::codec::{json, DecodeError, MAX_ID_BYTES};
+pub mod mqueue;
+
+// The `crate::` paths that the transport code compiled in by `mqueue` imports.
+mod codec {
+    pub use ctrmgr::codec::*;
+}
+mod config {
+    pub use ctrmgr::config::*;
+}
+mod core {
+    pub use ctrmgr::core::*;
+}
+
+use ctrmgr::codec::{json, protobuf, DecodeError, Format, MAX_ID_BYTES};
 use ctrmgr::core::command::{Command, Request};
 use ctrmgr::core::error::ErrorCode;
 use ctrmgr::core::reply::{OpResult, Reply};
 use serde_json::{json, Value};
 
-/// Checks the outcome of decoding one request: an error is `invalid_request` or
-/// `too_large` with a message and encodes as a reply that reads back; a request keeps its
-/// id bound and re-encodes without panicking (a create re-encodes to the same request).
-pub fn check_decoded(decoded: Result<Request, DecodeError>) {
-    match decoded {
-        Ok(request) => check_request(&request),
-        Err(e) => check_decode_error(e),
+/// Checks the outcome of decoding one request in `format`: an error is `invalid_request`
+/// or `too_large` with a message; a request keeps its id bound and a create re-encodes
+/// through JSON to the same request. Either way the reply it leads to must read back the
+/// same from both encodings. Returns that reply.
+pub fn check_decoded(format: Format, decoded: Result<Request, DecodeError>) -> Reply {
+    let reply = match decoded {
+        Ok(request) => reply_to_request(&request),
+        Err(e) => reply_to_error(e),
+    };
+    round_trip_reply(&reply);
+    if format == Format::Protobuf {
+        round_trip_protobuf_reply(&reply);
     }
+    reply
 }
 
-fn check_decode_error(e: DecodeError) {
+fn reply_to_error(e: DecodeError) -> Reply {
     assert!(
         matches!(
             e.error.code,
@@ -28,18 +47,22 @@ fn check_decode_error(e: DecodeError) {
     );
     assert!(!e.error.message.is_empty(), "a decode error has a message");
     assert!(e.id.as_ref().is_none_or(|id| id.len() <= MAX_ID_BYTES));
-    round_trip_reply(&Reply::err(e.id, e.error));
+    Reply::err(e.id, e.error)
 }
 
-fn check_request(request: &Request) {
+/// A reply of the shape the request's op answers with (a container's name stands for
+/// the container: building a whole record is the core's business).
+fn reply_to_request(request: &Request) -> Reply {
     assert!(request
         .id
         .as_ref()
         .is_none_or(|id| id.len() <= MAX_ID_BYTES));
     let result = match &request.command {
-        Command::Create { .. } => {
+        Command::Create { spec, .. } => {
             round_trip_create(request);
-            return;
+            OpResult::Removed {
+                name: spec.name.clone(),
+            }
         }
         Command::Remove { name, .. } => OpResult::Removed { name: name.clone() },
         Command::RemoveImage { image, .. } => OpResult::ImageRemoved {
@@ -51,7 +74,7 @@ fn check_request(request: &Request) {
         },
         _ => OpResult::Logs { lines: Vec::new() },
     };
-    round_trip_reply(&Reply::ok(request.id.clone(), result));
+    Reply::ok(request.id.clone(), result)
 }
 
 /// Encodes `reply` as JSON and reads it back: it must be the same reply.
@@ -62,6 +85,18 @@ fn round_trip_reply(reply: &Reply) {
         Err(e) => panic!("an encoded reply does not read back ({e}): {bytes:?}"),
     };
     assert_eq!(&back, reply, "a reply changed through JSON");
+}
+
+/// Encodes `reply` as Protobuf and decodes it back: it must be the same reply.
+fn round_trip_protobuf_reply(reply: &Reply) {
+    let bytes = protobuf::encode_reply(reply);
+    match protobuf::decode_reply(&bytes) {
+        Ok(back) => assert_eq!(&back, reply, "a reply changed through Protobuf"),
+        Err(e) => panic!(
+            "an encoded Protobuf reply does not decode: {}: {bytes:?}",
+            e.error.message
+        ),
+    }
 }
 
 /// Writes a decoded create back as a JSON envelope and decodes it again: the same

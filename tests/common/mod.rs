@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod hostile;
+#[cfg(feature = "protobuf")]
+pub mod protobuf_envelope;
 pub mod private_dockerd;
 
 use serde_json::Value;
