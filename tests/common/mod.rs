@@ -4,9 +4,9 @@
 #![allow(dead_code)]
 
 pub mod hostile;
+pub mod private_dockerd;
 #[cfg(feature = "protobuf")]
 pub mod protobuf_envelope;
-pub mod private_dockerd;
 
 use serde_json::Value;
 use std::io::Read;
