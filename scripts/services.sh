@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # Test services for ctrmgr: install what is missing, start, stop, report.
 #
-#   scripts/services.sh up       install missing packages, start what is not running,
-#                                build and push the busybox test image
+#   scripts/services.sh up       install missing packages, configure podman, start what
+#                                is not running, build and push the busybox test image
+#                                and pull it into podman
 #   scripts/services.sh down     stop what this script started (by its pid files)
 #   scripts/services.sh status   say what runs, and who started it
 #
 # Idempotent. A service that already answers (a dockerd on the socket, a registry on
-# port 5000) is reused, never started twice, and never stopped by `down`.
+# port 5000, a podman service on its socket) is reused, never started twice, and never
+# stopped by `down`.
 #
 # Environment:
 #   CTRMGR_SVC_DIR           state dir: logs, pid files, configs (default /tmp/ctrmgr-test-services)
 #   CTRMGR_SVC_STARTED_FILE  if set, `up` appends the name of each service it started
 #                            (scripts/test.sh uses this to stop only those on exit)
 #   CTRMGR_SKIP_INSTALL=1    never call apt-get (report missing packages and go on)
-#   CTRMGR_DOCKER_SOCK, CTRMGR_REGISTRY_ADDR, CTRMGR_DOCKERD_ARGS, CTRMGR_REDIS_PORT
+#   CTRMGR_DOCKER_SOCK, CTRMGR_REGISTRY_ADDR, CTRMGR_DOCKERD_ARGS, CTRMGR_REDIS_PORT,
+#                            CTRMGR_PODMAN_SOCK
 #                            only to exercise this script beside running services
 set -euo pipefail
 
@@ -22,8 +25,11 @@ STATE_DIR="${CTRMGR_SVC_DIR:-/tmp/ctrmgr-test-services}"
 DOCKER_SOCK="${CTRMGR_DOCKER_SOCK:-/var/run/docker.sock}"
 REGISTRY_ADDR="${CTRMGR_REGISTRY_ADDR:-127.0.0.1:5000}"
 REDIS_PORT="${CTRMGR_REDIS_PORT:-6379}"
+PODMAN_SOCK="${CTRMGR_PODMAN_SOCK:-/run/podman/podman.sock}"
 # Extra dockerd arguments (e.g. a second daemon for testing this script:
-# --data-root DIR --exec-root DIR --bridge none --iptables=false).
+# --data-root DIR --exec-root DIR --bridge BRIDGE --iptables=false). Never `--bridge none`
+# in the host's network namespace: dockerd then deletes the `docker0` interface (moby's
+# configureNetworking calls removeDefaultBridgeInterface) under the running dockerd.
 read -r -a DOCKERD_ARGS <<<"${CTRMGR_DOCKERD_ARGS:-}"
 export DOCKER_HOST="unix://$DOCKER_SOCK"
 IMAGE_LOCAL=ctrmgr-test/busybox:latest
@@ -319,6 +325,93 @@ python_clients_up() {
         die "pip install ${PY_CLIENTS[*]} failed; see $STATE_DIR/pip.log"
 }
 
+# --- podman ---------------------------------------------------------------------------
+
+# What podman needs on these machines (see ../shared/ENVIRONMENT.md): runc (crun fails
+# with "cgroups in hybrid mode not supported"), cgroupfs and file events (no systemd),
+# and ulimits within the hard RLIMIT_NOFILE of 20000 that cannot be raised here.
+CONTAINERS_CONF=/etc/containers/containers.conf
+CONTAINERS_CONF_TEXT='# Written by ctrmgr scripts/services.sh for the test machine.
+[containers]
+default_ulimits = ["nofile=1024:20000", "nproc=1024:1024"]
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+'
+# The local registry over plain HTTP, by both loopback spellings.
+REGISTRIES_DROPIN=/etc/containers/registries.conf.d/50-ctrmgr-test-registry.conf
+REGISTRIES_DROPIN_TEXT='# Written by ctrmgr scripts/services.sh: the test registry speaks plain HTTP.
+[[registry]]
+location = "127.0.0.1:5000"
+insecure = true
+
+[[registry]]
+location = "localhost:5000"
+insecure = true
+'
+
+# write_file PATH TEXT: write TEXT to PATH unless it already holds exactly that; a file
+# with other content is kept once as PATH.ctrmgr-orig.
+write_file() {
+    local path=$1 text=$2
+    if [[ -f "$path" && "$(<"$path")" == "${text%$'\n'}" ]]; then
+        return 0
+    fi
+    as_root mkdir -p "$(dirname "$path")"
+    if [[ -f "$path" && ! -e "$path.ctrmgr-orig" ]]; then
+        as_root cp -p "$path" "$path.ctrmgr-orig"
+    fi
+    log "writing $path"
+    printf '%s' "$text" | as_root tee "$path" >/dev/null
+}
+
+podman_config_up() {
+    command -v podman >/dev/null || die "podman not found (package podman)"
+    write_file "$CONTAINERS_CONF" "$CONTAINERS_CONF_TEXT"
+    write_file "$REGISTRIES_DROPIN" "$REGISTRIES_DROPIN_TEXT"
+    # Podman's default network is its own bridge (netavark: podman0, 10.88.0.0/16); it
+    # must never be docker's bridge, which dockerd owns.
+    local iface
+    iface=$(podman network inspect podman --format '{{.NetworkInterface}}' 2>/dev/null || true)
+    [[ "$iface" != docker0 ]] || die "podman's default network uses docker0; it must have a bridge of its own"
+}
+
+podman_ping() { curl -sf --max-time 2 --unix-socket "$PODMAN_SOCK" http://d/_ping; }
+
+podman_up() {
+    if podman_ping >/dev/null 2>&1; then
+        if pid_alive podman "podman system service"; then
+            log "podman: running (ours, pid $(<"$STATE_DIR/podman.pid"))"
+        else
+            log "podman: already answers on $PODMAN_SOCK; reusing it"
+        fi
+        return 0
+    fi
+    rm -f "$STATE_DIR/podman.pid"
+    as_root mkdir -p "$(dirname "$PODMAN_SOCK")"
+    log "podman: starting the API service on $PODMAN_SOCK (log $STATE_DIR/podman.log)"
+    # As for the registry: setsid execs in place, so $! is the service's own pid.
+    setsid podman system service --time=0 "unix://$PODMAN_SOCK" \
+        </dev/null >"$STATE_DIR/podman.log" 2>&1 &
+    echo $! >"$STATE_DIR/podman.pid"
+    record_started podman
+    wait_for podman "$STATE_DIR/podman.log" "$STATE_DIR/podman.pid" podman_ping
+    log "podman: ready (pid $(<"$STATE_DIR/podman.pid"))"
+}
+
+# The test image in podman, pulled from the local registry (so it has the same id there
+# as in docker's registry copy) and tagged as docker names it; podman stores the short
+# name as localhost/ctrmgr-test/busybox:latest. A pull of an unchanged image copies
+# nothing, so this runs every time and follows a rebuilt image.
+podman_image_up() {
+    log "image: pulling $IMAGE_REMOTE into podman"
+    podman pull --quiet "$IMAGE_REMOTE" >"$STATE_DIR/podman-pull.log" 2>&1 ||
+        die "podman pull $IMAGE_REMOTE failed; see $STATE_DIR/podman-pull.log"
+    podman tag "$IMAGE_REMOTE" "$IMAGE_LOCAL"
+}
+
 # --- commands -------------------------------------------------------------------------
 
 cmd_up() {
@@ -328,18 +421,22 @@ cmd_up() {
     registry_up
     redis_up
     image_up
+    podman_config_up
+    podman_up
+    podman_image_up
 }
 
 # cmd_down [NAME...]: stop the named services (default: all) that this script started.
 cmd_down() {
     local names=("$@")
-    [[ ${#names[@]} -gt 0 ]] || names=(redis registry dockerd)
+    [[ ${#names[@]} -gt 0 ]] || names=(podman redis registry dockerd)
     local n
     for n in "${names[@]}"; do
         case "$n" in
         dockerd) stop_service dockerd dockerd ;;
         registry) stop_service registry docker-registry ;;
         redis) stop_service redis redis-server ;;
+        podman) stop_service podman "podman system service" ;;
         *) die "unknown service '$n'" ;;
         esac
     done
@@ -360,6 +457,7 @@ cmd_status() {
     status_line dockerd dockerd docker_ping
     status_line registry docker-registry registry_ping
     status_line redis redis-server redis_ping
+    status_line podman "podman system service" podman_ping
     if docker image inspect "$IMAGE_LOCAL" >/dev/null 2>&1; then
         printf '%-10s %s present\n' image "$IMAGE_LOCAL"
     else

@@ -189,21 +189,11 @@ cross_build() {
     cargo test --config cross.toml --target "$1" --lib --no-run
 }
 
-# Tests that cannot pass under qemu-user, each with its reason. Keep this short.
-QEMU_SKIP=(
-    # Spawning a missing binary: glibc's posix_spawn uses clone(CLONE_VFORK|CLONE_VM),
-    # which qemu-user runs as a plain fork, so the exec error never reaches the parent
-    # and the child just exits 127. On real ARM hardware the test passes. (Fix in the
-    # code: look the binary up before spawning; then drop this entry.)
-    runtime::cli::process::tests::missing_binary_is_not_found
-)
-
+# Every library unit test runs under qemu-user too. (A missing CLI binary used to be the
+# exception: qemu-user's posix_spawn cannot report the exec error to the parent, so the
+# CLI runtime now looks the binary up before spawning it.)
 cross_run() {
-    local skip=() t
-    for t in "${QEMU_SKIP[@]}"; do
-        skip+=(--skip "$t")
-    done
-    cargo test --config cross.toml --target "$1" --lib -- "${skip[@]}"
+    cargo test --config cross.toml --target "$1" --lib
 }
 
 # --- main ---------------------------------------------------------------------------

@@ -240,6 +240,11 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
 #[allow(clippy::vec_init_then_push)]
 fn build_runtimes(config: &Config) -> Vec<Arc<dyn Runtime>> {
     let timeout = Duration::from_secs(config.runtime.call_timeout_s);
+    // Config::load validated the ulimits already.
+    let ulimits = config.runtime.ulimits().unwrap_or_else(|e| {
+        log::warn!("{e}; containers are created without default ulimits");
+        Vec::new()
+    });
     let mut runtimes: Vec<Arc<dyn Runtime>> = Vec::new();
     #[cfg(feature = "docker-cli")]
     runtimes.push(Arc::new(
@@ -248,22 +253,29 @@ fn build_runtimes(config: &Config) -> Vec<Arc<dyn Runtime>> {
             config.runtime.docker_bin.clone(),
             timeout,
         )
-        .with_pull_timeout(timeout * 10),
+        .with_pull_timeout(timeout * 10)
+        .with_default_ulimits(ulimits.clone()),
     ));
     #[cfg(feature = "docker-api")]
-    runtimes.push(Arc::new(ctrmgr::runtime::docker_api::DockerApi::new(
-        config.runtime.docker_socket.clone(),
-        timeout,
-    )));
+    runtimes.push(Arc::new(
+        ctrmgr::runtime::docker_api::DockerApi::new(config.runtime.docker_socket.clone(), timeout)
+            .with_default_ulimits(ulimits.clone()),
+    ));
+    #[cfg(feature = "podman-cli")]
+    runtimes.push(Arc::new(
+        ctrmgr::runtime::cli::CliRuntime::new(
+            ctrmgr::runtime::cli::CliFlavor::Podman,
+            config.runtime.podman_bin.clone(),
+            timeout,
+        )
+        .with_pull_timeout(timeout * 10)
+        .with_default_ulimits(ulimits.clone()),
+    ));
     #[cfg(feature = "podman-api")]
     runtimes.push(Arc::new(
         ctrmgr::runtime::podman_api::PodmanApi::new(config.runtime.podman_socket.clone(), timeout)
-            // Config::load validated the ulimits already.
-            .with_default_ulimits(config.runtime.ulimits().unwrap_or_else(|e| {
-                log::warn!("{e}; podman-api creates containers without default ulimits");
-                Vec::new()
-            })),
+            .with_default_ulimits(ulimits.clone()),
     ));
-    let _ = timeout;
+    let _ = (timeout, ulimits);
     runtimes
 }

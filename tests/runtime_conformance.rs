@@ -6,7 +6,15 @@
 //! Images: `ctrmgr-test/busybox:latest` must exist locally, and the same image must be
 //! served by a registry at `127.0.0.1:5000` (see `scripts/services.sh`).
 
-#![cfg(any(feature = "docker-api", feature = "docker-cli", feature = "podman-api"))]
+#![cfg(any(
+    feature = "docker-api",
+    feature = "docker-cli",
+    feature = "podman-api",
+    feature = "podman-cli"
+))]
+
+#[path = "runtime_conformance/paths.rs"]
+mod paths;
 
 use ctrmgr::core::error::{ErrorCode, RuntimeError};
 use ctrmgr::core::model::{ContainerSpec, ContainerState, Engine, RegistryAuth};
@@ -70,6 +78,8 @@ macro_rules! conformance_suite {
                 pull_images_remove,
                 pull_missing_image,
                 stats_running,
+                across_access_paths,
+                engine_error_carries_message,
             );
         }
     };
@@ -114,7 +124,7 @@ conformance_suite!(
 /// The ulimits the podman runtimes give containers: the hard RLIMIT_NOFILE of the test
 /// machines is 20000 and cannot be raised (see ENVIRONMENT.md), and Podman's own
 /// defaults exceed it.
-#[cfg(feature = "podman-api")]
+#[cfg(any(feature = "podman-api", feature = "podman-cli"))]
 fn podman_ulimits() -> Vec<ctrmgr::core::model::Ulimit> {
     ["nofile=1024:20000", "nproc=1024:1024"]
         .iter()
@@ -124,6 +134,18 @@ fn podman_ulimits() -> Vec<ctrmgr::core::model::Ulimit> {
 
 #[cfg(feature = "docker-cli")]
 conformance_suite!(docker_cli, cli: "docker", make: || Arc::new(ctrmgr::runtime::cli::CliRuntime::docker()), unreachable: || Arc::new(ctrmgr::runtime::cli::CliRuntime::new(ctrmgr::runtime::cli::CliFlavor::Docker, "/nonexistent/docker", Duration::from_secs(60))));
+
+#[cfg(feature = "podman-cli")]
+conformance_suite!(
+    podman_cli,
+    cli: "podman",
+    make: || paths::make(ctrmgr::core::model::RuntimeKind::PodmanCli),
+    unreachable: || Arc::new(ctrmgr::runtime::cli::CliRuntime::new(
+        ctrmgr::runtime::cli::CliFlavor::Podman,
+        "/nonexistent/podman",
+        Duration::from_secs(60),
+    ))
+);
 
 /// One case's view: the runtime under test and the CLI of its engine.
 struct Ctx {
@@ -310,6 +332,11 @@ mod cases {
         assert!(!version.is_empty());
     }
 
+    pub use super::paths::{across_access_paths, engine_error_carries_message};
+
+    /// The engine "stopped" is an access path pointed at a socket or binary that does not
+    /// exist, never the shared daemons stopped: the other runtimes' suites (and other
+    /// test binaries) run against those same daemons at the same time.
     pub async fn runtime_unavailable(ctx: Ctx, unreachable: Arc<dyn Runtime>) {
         assert_eq!(unreachable.kind(), ctx.rt.kind());
         let err = unreachable.version().await.unwrap_err();
@@ -487,11 +514,20 @@ mod cases {
             env.contains(&"GREETING=hi there") && env.contains(&"EMPTY="),
             "{env:?}"
         );
-        assert_eq!(ctx.engine_entrypoint(config), json!(["sh", "-c"]));
-        assert_eq!(
-            config["Cmd"],
-            json!(["echo \"$GREETING\"; id -u; id -g; pwd"])
-        );
+        let script = "echo \"$GREETING\"; id -u; id -g; pwd";
+        let mut argv = ctx
+            .engine_entrypoint(config)
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        argv.extend(config["Cmd"].as_array().cloned().unwrap_or_default());
+        assert_eq!(json!(argv), json!(["sh", "-c", script]), "{config}");
+        // The docker CLI's --entrypoint takes one string: it records Entrypoint ["sh"]
+        // and Cmd ["-c", script], the same process argv. Other paths keep the split.
+        if ctx.rt.kind() != ctrmgr::core::model::RuntimeKind::DockerCli {
+            assert_eq!(ctx.engine_entrypoint(config), json!(["sh", "-c"]));
+            assert_eq!(config["Cmd"], json!([script]));
+        }
         assert_eq!(config["User"], "1000:1001");
         assert_eq!(config["WorkingDir"], "/tmp");
     }

@@ -1,13 +1,18 @@
 //! Runtime adapters: one per engine and access path, all implementing
 //! [`crate::core::runtime::Runtime`].
 
-#[cfg(feature = "docker-cli")]
+#[cfg(any(feature = "docker-cli", feature = "podman-cli"))]
 pub mod cli;
 #[cfg(feature = "docker-api")]
 pub mod docker_api;
 #[cfg(any(feature = "docker-api", feature = "podman-api"))]
 pub(crate) mod encoding;
-#[cfg(any(feature = "docker-cli", feature = "docker-api", feature = "podman-api"))]
+#[cfg(any(
+    feature = "docker-cli",
+    feature = "podman-cli",
+    feature = "docker-api",
+    feature = "podman-api"
+))]
 pub(crate) mod event_lines;
 #[cfg(any(feature = "docker-api", feature = "podman-api"))]
 pub(crate) mod http_api;
@@ -15,5 +20,7 @@ pub(crate) mod http_api;
 pub(crate) mod log_frames;
 #[cfg(feature = "podman-api")]
 pub mod podman_api;
+#[cfg(any(feature = "docker-cli", feature = "podman-cli"))]
+pub mod podman_restart;
 #[cfg(any(feature = "docker-api", feature = "podman-api"))]
 pub mod unix_socket;

@@ -6,13 +6,17 @@
 //! `stats`, `pull`, `image inspect`, `rmi`); podman's cobra-based CLI parses it the same way.
 
 use super::CliFlavor;
-use crate::core::model::ContainerSpec;
+use crate::core::model::{ContainerSpec, Ulimit};
 use crate::core::names::{ContainerName, ImageRef, SignalName};
 use crate::core::runtime::{LogOptions, MANAGED_LABEL};
 
-/// Go template for one `stats` line: `CPUPerc|MemUsage|PIDs` (none contains `|`).
-/// Docker and podman both know these template fields, while the keys of `{{json .}}` differ.
+/// Go template for one docker `stats` line: `CPUPerc|MemUsage|PIDs` (none contains `|`).
 pub const STATS_FORMAT: &str = "{{.CPUPerc}}|{{.MemUsage}}|{{.PIDs}}";
+
+/// The same line from podman, in raw numbers: podman's `{{.MemUsage}}` is rounded to
+/// three digits in SI units (`67.11MB` for 64 MiB), its raw fields are exact.
+pub const PODMAN_STATS_FORMAT: &str = "{{.ContainerStats.CPU}}|{{.ContainerStats.MemUsage}} / \
+                                       {{.ContainerStats.MemLimit}}|{{.ContainerStats.PIDs}}";
 
 /// Go template for one `images` line: `ID|Repository|Tag|Size` (same fields in podman).
 pub const IMAGES_FORMAT: &str = "{{.ID}}|{{.Repository}}|{{.Tag}}|{{.Size}}";
@@ -31,12 +35,15 @@ pub fn version(flavor: CliFlavor) -> Vec<String> {
     strings(&["version", format])
 }
 
-/// `create --pull=never [options] -- IMAGE [CMD...]`.
+/// `create --pull=never [options] -- IMAGE [CMD...]`, with one `--ulimit` for each of
+/// `ulimits` (the agent's defaults).
 ///
-/// `--entrypoint` takes a single string in both CLIs, so a multi-element entrypoint is
-/// passed as its first element, with the remaining elements put in front of `cmd`: the
-/// process argv the container runs is the same.
-pub fn create(spec: &ContainerSpec) -> Vec<String> {
+/// Docker's `--entrypoint` takes a single string, so for docker a multi-element
+/// entrypoint is passed as its first element, with the remaining elements put in front of
+/// `cmd`: the process argv the container runs is the same, but the engine records
+/// Entrypoint `[first]` and Cmd `rest ++ cmd`. Podman's `--entrypoint` also takes a JSON
+/// array, which keeps the entrypoint whole.
+pub fn create(spec: &ContainerSpec, flavor: CliFlavor, ulimits: &[Ulimit]) -> Vec<String> {
     let mut a = strings(&["create", "--pull=never"]);
     a.push(format!("--name={}", spec.name));
     a.push(format!("--label={MANAGED_LABEL}=true"));
@@ -97,10 +104,20 @@ pub fn create(spec: &ContainerSpec) -> Vec<String> {
     for d in &spec.devices {
         a.push(format!("--device={d}"));
     }
+    for u in ulimits {
+        a.push(format!("--ulimit={}={}:{}", u.name, u.soft, u.hard));
+    }
     let mut cmd_prefix: &[String] = &[];
-    if let Some((first, rest)) = spec.entrypoint.split_first() {
-        a.push(format!("--entrypoint={first}"));
-        cmd_prefix = rest;
+    match (flavor, spec.entrypoint.split_first()) {
+        (_, None) => {}
+        (CliFlavor::Docker, Some((first, rest))) => {
+            a.push(format!("--entrypoint={first}"));
+            cmd_prefix = rest;
+        }
+        (CliFlavor::Podman, Some(_)) => {
+            let json = serde_json::Value::from(spec.entrypoint.clone());
+            a.push(format!("--entrypoint={json}"));
+        }
     }
     a.push("--".to_owned());
     a.push(spec.image.to_string());
@@ -203,13 +220,17 @@ pub fn logs(name: &ContainerName, opts: &LogOptions) -> Vec<String> {
 }
 
 /// `stats --no-stream --no-trunc --format=... -- NAME`.
-pub fn stats(name: &ContainerName) -> Vec<String> {
+pub fn stats(name: &ContainerName, flavor: CliFlavor) -> Vec<String> {
+    let format = match flavor {
+        CliFlavor::Docker => STATS_FORMAT,
+        CliFlavor::Podman => PODMAN_STATS_FORMAT,
+    };
     on_container(
         &[
             "stats",
             "--no-stream",
             "--no-trunc",
-            &format!("--format={STATS_FORMAT}"),
+            &format!("--format={format}"),
         ],
         name,
     )
@@ -330,10 +351,17 @@ mod tests {
         s
     }
 
+    fn ulimits() -> Vec<Ulimit> {
+        ["nofile=1024:20000", "nproc=512"]
+            .iter()
+            .map(|u| Ulimit::parse(u).unwrap())
+            .collect()
+    }
+
     #[test]
     fn create_full_spec() {
         assert_eq!(
-            create(&full()),
+            create(&full(), CliFlavor::Docker, &ulimits()),
             [
                 "create",
                 "--pull=never",
@@ -356,6 +384,8 @@ mod tests {
                 "--workdir=/work",
                 "--privileged",
                 "--device=/dev/ttyUSB0",
+                "--ulimit=nofile=1024:20000",
+                "--ulimit=nproc=512:512",
                 "--entrypoint=/bin/sh",
                 "--",
                 "127.0.0.1:5000/ctrmgr-test/busybox:latest",
@@ -367,9 +397,24 @@ mod tests {
     }
 
     #[test]
+    fn podman_keeps_the_entrypoint_whole() {
+        let a = create(&full(), CliFlavor::Podman, &[]);
+        let dashdash = a.iter().position(|x| x == "--").unwrap();
+        assert_eq!(a[dashdash - 1], r#"--entrypoint=["/bin/sh","-e"]"#);
+        assert_eq!(
+            a[dashdash + 1..],
+            ["127.0.0.1:5000/ctrmgr-test/busybox:latest", "-c", "echo hi"]
+        );
+        let mut s = minimal("a");
+        s.entrypoint = vec!["sh".into(), "-c".into(), "x \"y\"".into()];
+        let a = create(&s, CliFlavor::Podman, &[]);
+        assert!(a.contains(&r#"--entrypoint=["sh","-c","x \"y\""]"#.to_owned()));
+    }
+
+    #[test]
     fn create_minimal_spec() {
         assert_eq!(
-            create(&minimal("a")),
+            create(&minimal("a"), CliFlavor::Docker, &[]),
             [
                 "create",
                 "--pull=never",
@@ -395,7 +440,7 @@ mod tests {
             policy: RestartKind::Always,
             max_retries: Some(5),
         });
-        let a = create(&s);
+        let a = create(&s, CliFlavor::Docker, &[]);
         let dashdash = a.iter().position(|x| x == "--").unwrap();
         assert!(a.contains(&"--env=--privileged=--network=host".to_owned()));
         assert!(a.contains(&"--label=-v=/:/host".to_owned()));
@@ -484,7 +529,12 @@ mod tests {
             ["logs", "--timestamps", "--", "web"]
         );
         assert_eq!(
-            stats(&n),
+            stats(&n, CliFlavor::Podman)[3],
+            "--format={{.ContainerStats.CPU}}|{{.ContainerStats.MemUsage}} / \
+             {{.ContainerStats.MemLimit}}|{{.ContainerStats.PIDs}}"
+        );
+        assert_eq!(
+            stats(&n, CliFlavor::Docker),
             [
                 "stats",
                 "--no-stream",

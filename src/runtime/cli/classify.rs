@@ -45,11 +45,17 @@ const DAEMON_DOWN: &[&str] = &[
 const NO_CONTAINER: &[&str] = &["no such container", "no such object"];
 
 // "is not running": kill or pause of a stopped container (the engine API's 409).
+// Podman: "container state improper" (kill of a stopped or rm of a running container),
+// "image is in use" and "please force removal" (rmi of an image in use or by an id with
+// several tags).
 const CONFLICT: &[&str] = &[
     "is already in use",
     "conflict",
     "is not running",
     "cannot remove a running container",
+    "container state improper",
+    "image is in use",
+    "please force removal",
 ];
 
 const NO_IMAGE: &[&str] = &[
@@ -58,11 +64,15 @@ const NO_IMAGE: &[&str] = &[
     "manifest unknown",
     "pull access denied",
     "not found",
+    "image not known",
 ];
 
 /// A spawn failure or timeout: the engine could not be asked.
 pub fn process_error(flavor: CliFlavor, binary: &str, sub: &str, e: &ProcessError) -> RuntimeError {
     let reason = match e {
+        ProcessError::NotFound if binary.contains('/') => {
+            format!("cannot run '{binary}': no such file")
+        }
         ProcessError::NotFound => format!("cannot run '{binary}': not found on PATH"),
         ProcessError::Spawn(why) => format!("cannot run '{binary}': {why}"),
         ProcessError::TimedOut(_) => format!("'{binary} {sub}': {e}"),
@@ -111,11 +121,22 @@ pub fn failure(flavor: CliFlavor, subject: Subject<'_>, stderr: &str) -> Runtime
     RuntimeError::Engine { runtime, message }
 }
 
-/// The CLI's message without its `Error response from daemon: ` / `Error: ` prefixes,
-/// lines joined with `; `, shortened to [`MAX_MESSAGE`] characters.
+/// Whether a line is one of podman's logrus warnings (`time="..." level=warning msg=...`),
+/// such as its retries of a pull, which the final `Error:` line sums up.
+fn is_log_noise(line: &str) -> bool {
+    line.starts_with("time=\"")
+        && ["level=warning", "level=info", "level=debug"]
+            .iter()
+            .any(|l| line.contains(l))
+}
+
+/// The CLI's message without podman's log warnings and without the
+/// `Error response from daemon: ` / `Error: ` prefixes, lines joined with `; `, shortened
+/// to [`MAX_MESSAGE`] characters.
 fn clean(stderr: &str) -> String {
     let joined = stderr
         .lines()
+        .filter(|l| !is_log_noise(l.trim()))
         .map(|l| {
             let l = l.trim();
             let l = l.strip_prefix("Error response from daemon:").unwrap_or(l);
@@ -230,6 +251,55 @@ mod tests {
         }
     }
 
+    /// Podman 4.3.1's stderr for the same failures, captured with `LC_ALL=C`.
+    #[test]
+    fn podman_messages() {
+        let (n, i) = (name(), image());
+        let podman = |subject, stderr| failure(CliFlavor::Podman, subject, stderr);
+        for stderr in [
+            "Error: no container with name or ID \"nope\" found: no such container\n",
+            "Error: unable to get list of containers: unable to look up container nope: no container with name or ID \"nope\" found: no such container\n",
+            "Error: inspecting object: no such container nope\n",
+        ] {
+            assert_eq!(
+                podman(Subject::container(&n), stderr),
+                RuntimeError::NotFound { runtime: "podman", what: "container 'nope'".into() },
+                "{stderr}"
+            );
+        }
+        for stderr in [
+            "Error: creating container storage: the container name \"probe2\" is already in use by 556a94e7a663. You have to remove that container to be able to reuse that name: that name is already in use\n",
+            "Error: can only kill running containers. 556a94e7a663 is in state exited: container state improper\n",
+            "Error: cannot remove container a652a62ba1d9 as it is running - running or paused containers cannot be removed without force: container state improper\n",
+            "Error: unable to delete image \"366e544091c7\" by ID with more than one tag ([127.0.0.1:5000/ctrmgr-test/busybox:latest localhost/ctrmgr-test/busybox:latest]): please force removal\n",
+            "Error: image used by 6f8f3f99ec65: image is in use by a container: consider listing external containers and force-removing image\n",
+        ] {
+            assert_eq!(podman(Subject::container(&n), stderr).code(), ErrorCode::Conflict, "{stderr}");
+        }
+        for stderr in [
+            "Error: 127.0.0.1:5000/nonexist:1: image not known\n",
+            "Error: initializing source docker://127.0.0.1:5000/nonexist:1: reading manifest 1 in 127.0.0.1:5000/nonexist: manifest unknown: manifest unknown\n",
+        ] {
+            assert_eq!(
+                podman(Subject::image(&i), stderr),
+                RuntimeError::NotFound { runtime: "podman", what: "image '127.0.0.1:5000/nonexist:1'".into() },
+                "{stderr}"
+            );
+        }
+        let refused = "time=\"2026-11-29T04:17:19Z\" level=warning msg=\"Failed, retrying in 1s ... (1/3). Error: initializing source docker://127.0.0.1:5001/x:1: pinging container registry 127.0.0.1:5001\"\n\
+                       Error: initializing source docker://127.0.0.1:5001/x:1: pinging container registry 127.0.0.1:5001: Get \"https://127.0.0.1:5001/v2/\": dial tcp 127.0.0.1:5001: connect: connection refused\n";
+        assert_eq!(
+            podman(Subject::image(&i), refused),
+            RuntimeError::Engine {
+                runtime: "podman",
+                message: "initializing source docker://127.0.0.1:5001/x:1: pinging container \
+                          registry 127.0.0.1:5001: Get \"https://127.0.0.1:5001/v2/\": dial tcp \
+                          127.0.0.1:5001: connect: connection refused"
+                    .into()
+            }
+        );
+    }
+
     #[test]
     fn other_failures_are_engine_errors() {
         let e = failure(
@@ -280,6 +350,16 @@ mod tests {
                 runtime: "docker",
                 reason: "cannot run 'docker': not found on PATH".into()
             }
+        );
+        assert_eq!(
+            process_error(
+                CliFlavor::Podman,
+                "/nonexistent/podman",
+                "ps",
+                &ProcessError::NotFound
+            )
+            .to_string(),
+            "podman is unavailable: cannot run '/nonexistent/podman': no such file"
         );
         let t = process_error(
             CliFlavor::Docker,

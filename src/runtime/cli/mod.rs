@@ -11,12 +11,14 @@ mod classify;
 mod events;
 mod flavor;
 mod parse;
+mod podman_logs;
 pub mod process;
 
 use crate::core::error::RuntimeError;
-use crate::core::model::{ContainerSpec, ImageInfo, RegistryAuth, RuntimeKind, Stats};
+use crate::core::model::{ContainerSpec, ImageInfo, RegistryAuth, RuntimeKind, Stats, Ulimit};
 use crate::core::names::{ContainerName, ImageRef, SignalName};
 use crate::core::runtime::{EngineContainer, EngineEvents, LogOptions, PulledImage, Runtime};
+use crate::runtime::podman_restart::{self, host_runs_systemd};
 use async_trait::async_trait;
 use classify::Subject;
 pub use flavor::CliFlavor;
@@ -32,6 +34,9 @@ pub struct CliRuntime {
     binary: PathBuf,
     timeout: Duration,
     pull_timeout: Duration,
+    default_ulimits: Vec<Ulimit>,
+    /// Whether systemd runs here (the restart policies podman can honour depend on it).
+    systemd: bool,
     runner: Arc<dyn ProcessRunner>,
 }
 
@@ -50,6 +55,8 @@ impl CliRuntime {
             binary: binary.into(),
             timeout: call_timeout,
             pull_timeout: call_timeout.max(Self::DEFAULT_PULL_TIMEOUT),
+            default_ulimits: Vec::new(),
+            systemd: host_runs_systemd(),
             runner: Arc::new(SmolProcessRunner),
         }
     }
@@ -67,6 +74,14 @@ impl CliRuntime {
     #[must_use]
     pub fn with_pull_timeout(mut self, pull: Duration) -> Self {
         self.pull_timeout = pull;
+        self
+    }
+
+    /// Gives every container created through this adapter these resource limits
+    /// (`--ulimit`, the agent's `[runtime] default_ulimits`).
+    #[must_use]
+    pub fn with_default_ulimits(mut self, ulimits: Vec<Ulimit>) -> Self {
+        self.default_ulimits = ulimits;
         self
     }
 
@@ -115,6 +130,21 @@ impl CliRuntime {
             Ok(out)
         } else {
             Err(classify::failure(self.flavor, subject, &out.stderr_text()))
+        }
+    }
+
+    /// Refuses, for podman, a restart policy podman cannot keep on this host.
+    fn check_restart_policy(&self, spec: &ContainerSpec) -> Result<(), RuntimeError> {
+        match (self.flavor, &spec.restart) {
+            (CliFlavor::Podman, Some(r)) => {
+                podman_restart::restart_supported(r.policy, self.systemd).map_err(|what| {
+                    RuntimeError::Unsupported {
+                        runtime: self.flavor.name(),
+                        what,
+                    }
+                })
+            }
+            _ => Ok(()),
         }
     }
 
@@ -179,11 +209,13 @@ impl Runtime for CliRuntime {
     }
 
     async fn create(&self, spec: &ContainerSpec) -> Result<String, RuntimeError> {
+        self.check_restart_policy(spec)?;
         let subject = Subject {
             container: None,
             image: Some(&spec.image),
         };
-        let out = self.call(argv::create(spec), subject).await?;
+        let args = argv::create(spec, self.flavor, &self.default_ulimits);
+        let out = self.call(args, subject).await?;
         let text = out.stdout_text();
         parse::last_line(&text)
             .map(str::to_owned)
@@ -262,12 +294,19 @@ impl Runtime for CliRuntime {
         let out = self
             .call(argv::logs(name, opts), Subject::container(name))
             .await?;
-        Ok(parse::merge_logs(&out.stdout_text(), &out.stderr_text()))
+        let (stdout, stderr) = match self.flavor {
+            CliFlavor::Docker => (out.stdout_text(), out.stderr_text()),
+            CliFlavor::Podman => (
+                podman_logs::join_fragments(&out.stdout_text()),
+                podman_logs::join_fragments(&out.stderr_text()),
+            ),
+        };
+        Ok(parse::merge_logs(&stdout, &stderr))
     }
 
     async fn stats(&self, name: &ContainerName) -> Result<Stats, RuntimeError> {
         let out = self
-            .call(argv::stats(name), Subject::container(name))
+            .call(argv::stats(name, self.flavor), Subject::container(name))
             .await?;
         parse::stats(&out.stdout_text()).map_err(|p| self.unreadable("stats", &p))
     }
@@ -313,7 +352,9 @@ impl Runtime for CliRuntime {
         let text = out.stdout_text();
         let id = parse::last_line(&text)
             .ok_or_else(|| self.unreadable("image inspect", "no image id printed"))?;
-        Ok(PulledImage { id: id.to_owned() })
+        Ok(PulledImage {
+            id: parse::image_id(id),
+        })
     }
 
     async fn images(&self) -> Result<Vec<ImageInfo>, RuntimeError> {
@@ -540,5 +581,39 @@ mod tests {
             message.starts_with("unexpected output from 'docker images'"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn podman_flavor_ulimits_restart_policies_and_image_ids() {
+        let runner = Arc::new(ScriptedRunner {
+            answers: Mutex::new(vec![ok("6f8f3f99ec65\n"), ok("q\n"), ok("366e544091c7\n")].into()),
+            ..Default::default()
+        });
+        let limits = vec![Ulimit::parse("nofile=1024:20000").unwrap()];
+        let rt = CliRuntime::new(CliFlavor::Podman, "podman", CliRuntime::DEFAULT_TIMEOUT)
+            .with_default_ulimits(limits)
+            .with_runner(runner.clone());
+        let mut spec: ContainerSpec =
+            serde_json::from_str(r#"{"name":"web","image":"busybox"}"#).unwrap();
+        assert_eq!(smol::block_on(rt.create(&spec)).unwrap(), "6f8f3f99ec65");
+        spec.restart = Some(crate::core::model::RestartPolicy {
+            policy: crate::core::model::RestartKind::UnlessStopped,
+            max_retries: None,
+        });
+        let err = smol::block_on(rt.create(&spec)).unwrap_err();
+        assert_eq!(err.code(), crate::core::error::ErrorCode::Unsupported);
+        assert!(err
+            .to_string()
+            .starts_with("podman does not support restart policy 'unless-stopped'"));
+        let image = ImageRef::parse("busybox").unwrap();
+        let pulled = smol::block_on(rt.pull(&image, None)).unwrap();
+        assert_eq!(pulled.id, "sha256:366e544091c7");
+        let seen = runner.seen.lock().unwrap();
+        assert!(seen[0]
+            .0
+            .args
+            .contains(&"--ulimit=nofile=1024:20000".to_owned()));
+        assert_eq!(seen.len(), 3, "no podman run for the refused policy");
+        assert_eq!(rt.kind(), RuntimeKind::PodmanCli);
     }
 }

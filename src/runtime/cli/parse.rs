@@ -62,6 +62,16 @@ pub fn last_line(text: &str) -> Option<&str> {
     text.lines().map(str::trim).rfind(|l| !l.is_empty())
 }
 
+/// An image id as docker prints it, `sha256:<hex>`: podman prints the bare hex in
+/// `image inspect` (and `sha256:<hex>` in `images --no-trunc`).
+pub fn image_id(id: &str) -> String {
+    if id.contains(':') {
+        id.to_owned()
+    } else {
+        format!("sha256:{id}")
+    }
+}
+
 /// Parses a size as the CLIs print it: `0B`, `608KiB`, `1.035MiB`, `1.98MB`, `4.26 GB`.
 /// Binary units (KiB...) are powers of 1024, SI units (kB, MB...) powers of 1000.
 pub fn size(text: &str) -> Result<u64, String> {
@@ -140,11 +150,11 @@ pub fn images(text: &str) -> Result<Vec<ImageInfo>, String> {
             return Err(format!("images line '{line}' does not have 4 fields"));
         };
         let tag = (repo != "<none>" && tag != "<none>").then(|| format!("{repo}:{tag}"));
-        let idx = match out.iter().position(|i| i.id == id) {
+        let idx = match out.iter().position(|i| i.id == image_id(id)) {
             Some(i) => i,
             None => {
                 out.push(ImageInfo {
-                    id: id.to_owned(),
+                    id: image_id(id),
                     tags: Vec::new(),
                     size_bytes: size(sz)?,
                 });
@@ -316,6 +326,41 @@ mod tests {
         assert!(imgs[1].tags.is_empty());
         assert!(images("").unwrap().is_empty());
         assert!(images("a|b|c").is_err());
+    }
+
+    #[test]
+    fn podman_output() {
+        // Captured from podman 4.3.1: `images --no-trunc` (sizes with a space, the short
+        // name under localhost/), the stats template in raw numbers, `image inspect`.
+        let out = "sha256:366e544091c789c66a4328b0d965497067f4833b96c1169a981ec423ca980c06|127.0.0.1:5000/ctrmgr-test/busybox|latest|2.01 MB\n\
+                   366e544091c789c66a4328b0d965497067f4833b96c1169a981ec423ca980c06|localhost/ctrmgr-test/busybox|latest|2.01 MB\n";
+        let imgs = images(out).unwrap();
+        assert_eq!(imgs.len(), 1);
+        assert_eq!(imgs[0].size_bytes, 2_010_000);
+        assert_eq!(
+            imgs[0].tags,
+            [
+                "127.0.0.1:5000/ctrmgr-test/busybox:latest",
+                "localhost/ctrmgr-test/busybox:latest"
+            ]
+        );
+        let s = stats("0.13874843185649074|229376 / 67108864|1\n").unwrap();
+        assert_eq!(
+            (s.memory_bytes, s.memory_limit_bytes, s.pids),
+            (229_376, 67_108_864, 1)
+        );
+        assert!((s.cpu_percent - 0.138_748_431_856_490_74).abs() < 1e-12);
+        assert_eq!(stats("0|0 / 0|0\n").unwrap(), Stats::default());
+        assert_eq!(image_id("366e5440"), "sha256:366e5440");
+        assert_eq!(image_id("sha256:366e5440"), "sha256:366e5440");
+        // Podman's inspect: no leading slash, the image as given at create.
+        let c = &inspect(r#"[{"Id":"6f8f3f99","Name":"probe1","State":{"Status":"created","ExitCode":0},
+            "Config":{"Image":"127.0.0.1:5000/ctrmgr-test/busybox:latest","Labels":{"io.ctrmgr.managed":"true"},
+            "Entrypoint":"sh -c"}}]"#).unwrap()[0];
+        assert_eq!(
+            (c.name.as_str(), c.state, c.exit_code),
+            ("probe1", ContainerState::Created, None)
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 
 use async_trait::async_trait;
 use smol::process::{Command, Stdio};
-use std::path::PathBuf;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// One run of the CLI binary: argv only, never a shell.
@@ -72,10 +73,42 @@ pub trait ProcessRunner: Send + Sync + std::fmt::Debug {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SmolProcessRunner;
 
+/// Whether `path` is a file someone may execute.
+fn is_executable(path: &Path) -> bool {
+    path.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// The file `program` names: a path with a `/` as it is, a bare name looked up on
+/// `path_var` (the `PATH` value) as `execvp` does. Looking it up before spawning makes a
+/// missing binary `NotFound` everywhere, also under qemu-user, whose emulated
+/// `posix_spawn` cannot report the child's exec error to the parent.
+fn resolve(program: &Path, path_var: Option<&std::ffi::OsStr>) -> Result<PathBuf, ProcessError> {
+    if program.as_os_str().is_empty() {
+        return Err(ProcessError::NotFound);
+    }
+    if program.components().count() > 1 || program.is_absolute() {
+        // A path is spawned as given; only a missing one is reported here.
+        return if program.exists() {
+            Ok(program.to_owned())
+        } else {
+            Err(ProcessError::NotFound)
+        };
+    }
+    path_var
+        .map(std::env::split_paths)
+        .into_iter()
+        .flatten()
+        .map(|dir| dir.join(program))
+        .find(|candidate| is_executable(candidate))
+        .ok_or(ProcessError::NotFound)
+}
+
 #[async_trait]
 impl ProcessRunner for SmolProcessRunner {
     async fn run(&self, inv: &Invocation) -> Result<ProcessOutput, ProcessError> {
-        let mut cmd = Command::new(&inv.program);
+        let program = resolve(&inv.program, std::env::var_os("PATH").as_deref())?;
+        let mut cmd = Command::new(program);
         cmd.args(&inv.args)
             .envs(inv.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -171,6 +204,39 @@ mod tests {
             Duration::from_secs(10),
         )));
         assert_eq!(r, Err(ProcessError::NotFound));
+    }
+
+    #[test]
+    fn binaries_are_looked_up_on_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("tool");
+        let plain = dir.path().join("plain");
+        std::fs::write(&exe, "#!/bin/sh\n").unwrap();
+        std::fs::write(&plain, "").unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = std::env::join_paths(["/nonexistent/bin".as_ref(), dir.path()]).unwrap();
+        let path = Some(path.as_os_str());
+        assert_eq!(resolve(Path::new("tool"), path), Ok(exe.clone()));
+        // A file without an execute bit is skipped, as execvp skips it.
+        assert_eq!(
+            resolve(Path::new("plain"), path),
+            Err(ProcessError::NotFound)
+        );
+        assert_eq!(
+            resolve(Path::new("tool"), None),
+            Err(ProcessError::NotFound)
+        );
+        assert_eq!(resolve(Path::new(""), path), Err(ProcessError::NotFound));
+        assert_eq!(resolve(&exe, None), Ok(exe.clone()));
+        assert_eq!(
+            resolve(Path::new("/nonexistent/tool"), path),
+            Err(ProcessError::NotFound)
+        );
+        assert_eq!(
+            resolve(Path::new("sub/tool"), path),
+            Err(ProcessError::NotFound),
+            "a relative path is not looked up on PATH"
+        );
     }
 
     #[test]

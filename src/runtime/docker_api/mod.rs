@@ -11,7 +11,7 @@ mod parse;
 mod spec;
 
 use crate::core::error::RuntimeError;
-use crate::core::model::{ContainerSpec, ImageInfo, RegistryAuth, RuntimeKind, Stats};
+use crate::core::model::{ContainerSpec, ImageInfo, RegistryAuth, RuntimeKind, Stats, Ulimit};
 use crate::core::names::{ContainerName, ImageRef, SignalName};
 use crate::core::runtime::{
     EngineContainer, EngineEvents, LogOptions, PulledImage, Runtime, MANAGED_LABEL,
@@ -43,6 +43,8 @@ pub struct DockerApi {
     api_client: SocketApi,
     /// The API version negotiated with the engine, once it answered.
     api: Mutex<Option<ApiVersion>>,
+    /// Resource limits every created container gets.
+    default_ulimits: Vec<Ulimit>,
 }
 
 fn container(name: &ContainerName) -> impl FnOnce() -> String + '_ {
@@ -67,7 +69,16 @@ impl DockerApi {
                 call_timeout,
             ),
             api: Mutex::new(None),
+            default_ulimits: Vec::new(),
         }
+    }
+
+    /// Gives every container created through this adapter these resource limits
+    /// (`HostConfig.Ulimits`, the agent's `[runtime] default_ulimits`).
+    #[must_use]
+    pub fn with_default_ulimits(mut self, ulimits: Vec<Ulimit>) -> Self {
+        self.default_ulimits = ulimits;
+        self
     }
 
     /// A request limited by the call timeout.
@@ -177,7 +188,7 @@ impl Runtime for DockerApi {
     async fn create(&self, spec: &ContainerSpec) -> Result<String, RuntimeError> {
         let path = path_and_query("/containers/create", &[("name", spec.name.to_string())]);
         let mut req = self.request("POST", path);
-        req.body = Some(spec::create_body(spec));
+        req.body = Some(spec::create_body(spec, &self.default_ulimits));
         let reply = self.send(req).await?.check(RUNTIME, || {
             format!(
                 "image '{}' (create does not pull: pull it first)",

@@ -1,12 +1,12 @@
 //! `ContainerSpec` to the body of `POST /containers/create`: every spec field, plus the
-//! managed label.
+//! managed label and the agent's default ulimits.
 
-use crate::core::model::{ContainerSpec, RestartKind};
+use crate::core::model::{ContainerSpec, RestartKind, Ulimit};
 use crate::core::runtime::MANAGED_LABEL;
 use serde_json::{json, Map, Value};
 
-/// The create body for `spec`.
-pub(super) fn create_body(spec: &ContainerSpec) -> Value {
+/// The create body for `spec`, every container getting `ulimits` (`HostConfig.Ulimits`).
+pub(super) fn create_body(spec: &ContainerSpec, ulimits: &[Ulimit]) -> Value {
     let mut labels: Map<String, Value> = spec
         .labels
         .iter()
@@ -19,7 +19,7 @@ pub(super) fn create_body(spec: &ContainerSpec) -> Value {
     top.insert("Labels".into(), Value::Object(labels));
     let env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     top.insert("Env".into(), json!(env));
-    top.insert("HostConfig".into(), host_config(spec));
+    top.insert("HostConfig".into(), host_config(spec, ulimits));
     if !spec.cmd.is_empty() {
         top.insert("Cmd".into(), json!(spec.cmd));
     }
@@ -47,8 +47,15 @@ fn port_key(port: u16, protocol: &str) -> String {
     format!("{port}/{protocol}")
 }
 
-fn host_config(spec: &ContainerSpec) -> Value {
+fn host_config(spec: &ContainerSpec, ulimits: &[Ulimit]) -> Value {
     let mut hc = Map::new();
+    if !ulimits.is_empty() {
+        let list: Vec<Value> = ulimits
+            .iter()
+            .map(|u| json!({"Name": u.name, "Soft": u.soft, "Hard": u.hard}))
+            .collect();
+        hc.insert("Ulimits".into(), Value::Array(list));
+    }
     if !spec.ports.is_empty() {
         let mut bindings: Map<String, Value> = Map::new();
         for p in &spec.ports {
@@ -131,7 +138,7 @@ mod tests {
 
     #[test]
     fn minimal_spec_carries_image_and_managed_label() {
-        let body = create_body(&spec(json!({"name": "web", "image": "busybox"})));
+        let body = create_body(&spec(json!({"name": "web", "image": "busybox"})), &[]);
         assert_eq!(
             body,
             json!({
@@ -145,27 +152,30 @@ mod tests {
 
     #[test]
     fn every_field_reaches_the_body() {
-        let body = create_body(&spec(json!({
-            "name": "web",
-            "image": "127.0.0.1:5000/nginx:1",
-            "cmd": ["-g", "daemon off;"],
-            "entrypoint": ["nginx"],
-            "env": {"A": "1", "B": "x=y"},
-            "ports": [
-                {"host": 8080, "container": 80},
-                {"host": 8081, "container": 80},
-                {"host": 5353, "container": 53, "protocol": "udp"}
-            ],
-            "mounts": [{"source": "/srv/www", "target": "/www", "read_only": true}],
-            "restart": {"policy": "on-failure", "max_retries": 3},
-            "resources": {"memory_bytes": 67108864, "cpu_millis": 500, "pids_limit": 64},
-            "labels": {"app": "web", "io.ctrmgr.managed": "false"},
-            "network": "host",
-            "user": "1000:1000",
-            "workdir": "/www",
-            "privileged": true,
-            "devices": ["/dev/ttyUSB0"]
-        })));
+        let body = create_body(
+            &spec(json!({
+                "name": "web",
+                "image": "127.0.0.1:5000/nginx:1",
+                "cmd": ["-g", "daemon off;"],
+                "entrypoint": ["nginx"],
+                "env": {"A": "1", "B": "x=y"},
+                "ports": [
+                    {"host": 8080, "container": 80},
+                    {"host": 8081, "container": 80},
+                    {"host": 5353, "container": 53, "protocol": "udp"}
+                ],
+                "mounts": [{"source": "/srv/www", "target": "/www", "read_only": true}],
+                "restart": {"policy": "on-failure", "max_retries": 3},
+                "resources": {"memory_bytes": 67108864, "cpu_millis": 500, "pids_limit": 64},
+                "labels": {"app": "web", "io.ctrmgr.managed": "false"},
+                "network": "host",
+                "user": "1000:1000",
+                "workdir": "/www",
+                "privileged": true,
+                "devices": ["/dev/ttyUSB0"]
+            })),
+            &[],
+        );
         assert_eq!(
             body,
             json!({
@@ -205,11 +215,30 @@ mod tests {
     }
 
     #[test]
+    fn default_ulimits_reach_the_host_config() {
+        let ulimits = [
+            Ulimit::parse("nofile=1024:20000").unwrap(),
+            Ulimit::parse("nproc=512").unwrap(),
+        ];
+        let body = create_body(&spec(json!({"name": "web", "image": "busybox"})), &ulimits);
+        assert_eq!(
+            body["HostConfig"]["Ulimits"],
+            json!([
+                {"Name": "nofile", "Soft": 1024, "Hard": 20000},
+                {"Name": "nproc", "Soft": 512, "Hard": 512}
+            ])
+        );
+    }
+
+    #[test]
     fn retry_count_only_with_on_failure() {
-        let body = create_body(&spec(json!({
-            "name": "web", "image": "busybox",
-            "restart": {"policy": "always", "max_retries": 3}
-        })));
+        let body = create_body(
+            &spec(json!({
+                "name": "web", "image": "busybox",
+                "restart": {"policy": "always", "max_retries": 3}
+            })),
+            &[],
+        );
         assert_eq!(
             body["HostConfig"]["RestartPolicy"],
             json!({"Name": "always", "MaximumRetryCount": 0})
