@@ -439,7 +439,11 @@ fn repeated_id_returns_the_stored_reply_without_running_again() {
         r1.id = Some("a1".into());
         let first = f.service.execute(r1.clone()).await;
         let second = f.service.execute(r1).await;
-        assert_eq!(first, second);
+        // The same on the wire (a record's intent is not part of a reply).
+        assert_eq!(
+            serde_json::to_value(&first).unwrap(),
+            serde_json::to_value(&second).unwrap()
+        );
         assert_eq!(second.id.as_deref(), Some("a1"));
         assert_eq!(f.docker_api.creates.load(Ordering::SeqCst), 1);
     });
