@@ -155,9 +155,10 @@ fn records_survive_kill_9() {
 #[test]
 fn unreachable_engine_is_runtime_unavailable() {
     let agent = Agent::start(
-        "[runtime]\ndocker_socket = \"/nonexistent/docker.sock\"\ndocker_bin = \"/nonexistent/docker\"\n",
+        "[runtime]\ndocker_socket = \"/nonexistent/docker.sock\"\ndocker_bin = \"/nonexistent/docker\"\n\
+         podman_socket = \"/nonexistent/podman.sock\"\npodman_bin = \"/nonexistent/podman\"\n",
     );
-    for runtime in ["docker", "docker-api"] {
+    for runtime in ["docker", "docker-api", "podman", "podman-api"] {
         let (status, r) = agent.execute(&json!({"op": "create", "runtime": runtime,
             "args": {"name": unique("unavail"), "image": IMAGE}}));
         assert_eq!(
@@ -181,6 +182,34 @@ fn unreachable_engine_is_runtime_unavailable() {
         agent.get("/v1/containers?all=true").1["result"]["containers"],
         json!([]),
         "no record"
+    );
+}
+
+/// The agent starts and serves with Podman absent: info says which engines answer, and
+/// the present one keeps working.
+#[test]
+fn absent_podman_leaves_docker_serving() {
+    require_docker();
+    let agent = Agent::start(
+        "[runtime]\npodman_socket = \"/nonexistent/podman.sock\"\npodman_bin = \"/nonexistent/podman\"\n",
+    );
+    let (status, info) = agent.get("/v1/info");
+    assert_eq!(status, 200, "{info}");
+    for rt in info["result"]["runtimes"].as_array().unwrap() {
+        let podman = rt["name"].as_str().unwrap().starts_with("podman");
+        assert_eq!(rt["available"], !podman, "{info}");
+        assert_eq!(rt["version"].is_string(), !podman, "{info}");
+    }
+    let (status, r) = agent.execute(&json!({"op": "images", "runtime": "docker-api"}));
+    assert_eq!(status, 200, "{r}");
+    let (status, r) = agent.execute(&json!({"op": "images", "runtime": "podman"}));
+    assert_eq!((status, code(&r)), (503, "runtime_unavailable"), "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/nonexistent/podman"),
+        "the reply names what is missing: {r}"
     );
 }
 

@@ -20,6 +20,11 @@ use std::time::{Duration, Instant};
 pub const IMAGE: &str = "ctrmgr-test/busybox:latest";
 /// The same image in the local registry.
 pub const REGISTRY_IMAGE: &str = "127.0.0.1:5000/ctrmgr-test/busybox:latest";
+/// The limits every test agent gives containers: the test machines' hard RLIMIT_NOFILE
+/// is 20000 and cannot be raised, below Podman's default, so the podman runtimes need
+/// them (a test's own `[runtime]` keys are merged over this).
+const MACHINE_ULIMITS: &str =
+    "[runtime]\ndefault_ulimits = [\"nofile=1024:20000\", \"nproc=1024:1024\"]\n";
 /// Docker's socket.
 pub const DOCKER_SOCKET: &str = "/var/run/docker.sock";
 
@@ -140,6 +145,7 @@ impl Agent {
                           [[policy.mount_roots]]\npath = \"/tmp\"\nread_write = true\n";
             merge(&mut config, toml::from_str(policy).unwrap());
         }
+        merge(&mut config, toml::from_str(MACHINE_ULIMITS).unwrap());
         merge(&mut config, extra);
         let config = toml::to_string(&config).unwrap();
         let config_path = dir.join("ctrmgr.toml");
