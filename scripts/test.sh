@@ -5,16 +5,17 @@
 # failure:
 #   fmt, clippy (-D warnings), cargo test (default features = all),
 #   a lint of the shell scripts, Yocto layer checks (ctrmgr-crates.inc drift, oelint-adv),
-#   systemd-analyze verify of the unit, the feature matrix (cargo check with no default
-#   features and with each feature alone), and the ARM cross builds with their library
-#   unit tests run under qemu-user (aarch64 and armv7).
+#   systemd-analyze verify of the unit, a short fuzz run (scripts/fuzz.sh, 45 s per
+#   cargo-fuzz target), the feature matrix (cargo check with no default features and
+#   with each feature alone), and the ARM cross builds with their library unit tests run
+#   under qemu-user (aarch64 and armv7).
 # Prints a summary with timings. Stops the services it started on exit unless
 # KEEP_SERVICES=1.
 #
 # Environment:
 #   KEEP_SERVICES=1        leave the services running on exit
-#   CTRMGR_TEST_QUICK=1    skip the feature matrix and the cross builds (local use only;
-#                          CI runs everything)
+#   CTRMGR_TEST_QUICK=1    skip the fuzz run, the feature matrix and the cross builds
+#                          (local use only; CI runs everything)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -211,9 +212,12 @@ wait_step "layer checks (crates.inc, oelint-adv)"
 run_step "systemd-analyze verify" systemd_verify
 
 if [[ "${CTRMGR_TEST_QUICK:-0}" == 1 ]]; then
-    echo "CTRMGR_TEST_QUICK=1: feature matrix and cross builds skipped" >>"$SUMMARY"
+    echo "CTRMGR_TEST_QUICK=1: fuzz run, feature matrix and cross builds skipped" >>"$SUMMARY"
     exit 0
 fi
+
+# Alone, so each target gets a whole core's worth of executions.
+run_step "fuzz (45 s per target)" bash scripts/fuzz.sh 45
 
 run_step "feature matrix (cargo check)" feature_matrix
 for t in "${CROSS_TARGETS[@]}"; do

@@ -156,7 +156,8 @@ fn every_ref_resolves_to_a_component() {
 fn api_operations_answer_the_envelope_with_every_error_status() {
     let doc = doc();
     for (path, method, op) in operations(&doc) {
-        if !path.starts_with("/v1/") {
+        // `/v1/events` is a stream of events, not an op: it answers no envelope.
+        if !path.starts_with("/v1/") || path == "/v1/events" {
             continue;
         }
         let responses = op["responses"].as_object().expect("responses");
