@@ -1,6 +1,7 @@
 //! Reconciliation of records with what an engine really runs, one container at a time
 //! (under its name lock, re-inspected) or a whole engine at once: vanished containers
-//! become `missing`, labelled containers without a record are adopted, state and exit
+//! become `missing`, labelled containers without a record (and of this device or of
+//! none) are adopted, state and exit
 //! code follow the engine, and a container a client stopped is stopped again when the
 //! engine brings it back by itself.
 
@@ -8,7 +9,7 @@ use super::clock;
 use super::error::{CoreError, RuntimeError};
 use super::model::{Container, ContainerSpec, ContainerState, Engine, Intent};
 use super::names::{ContainerName, ImageRef};
-use super::runtime::{EngineContainer, Runtime, MANAGED_LABEL};
+use super::runtime::{EngineContainer, Runtime, DEVICE_LABEL, MANAGED_LABEL};
 use super::service::ContainerService;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -42,9 +43,11 @@ fn engine_action(before: ContainerState, after: ContainerState) -> &'static str 
     }
 }
 
-/// Whether the engine's container is one the agent manages.
-fn is_managed(live: &EngineContainer) -> bool {
+/// Whether the engine's container is one this agent manages: it carries the managed
+/// label, and the device label is this device's or absent.
+fn is_managed(live: &EngineContainer, device_id: &str) -> bool {
     live.labels.get(MANAGED_LABEL).map(String::as_str) == Some("true")
+        && live.labels.get(DEVICE_LABEL).is_none_or(|d| d == device_id)
 }
 
 /// The record of a labelled container found without one. Its spec is partial: only
@@ -57,6 +60,7 @@ fn adopted(
     let image = ImageRef::parse(&live.image).map_err(|e| e.to_string())?;
     let mut labels = live.labels;
     labels.remove(MANAGED_LABEL);
+    labels.remove(DEVICE_LABEL);
     let spec = ContainerSpec {
         name: name.clone(),
         image: image.clone(),
@@ -120,7 +124,7 @@ impl ContainerService {
             return Ok(None);
         }
         let live = match rt.inspect(name).await {
-            Ok(live) if is_managed(&live) => Some(live),
+            Ok(live) if is_managed(&live, &self.device_id) => Some(live),
             Ok(_) | Err(RuntimeError::NotFound { .. }) => None,
             Err(e) => return Err(e.into()),
         };

@@ -8,6 +8,11 @@ use async_trait::async_trait;
 /// The label every managed container carries.
 pub const MANAGED_LABEL: &str = "io.ctrmgr.managed";
 
+/// The label naming the device (agent) that created a container. Several agents may
+/// share one engine (a test host, a gateway running two instances): each adopts only
+/// managed containers that carry its own device id, or none (made by hand).
+pub const DEVICE_LABEL: &str = "io.ctrmgr.device";
+
 /// What an engine says about one container.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineContainer {

@@ -174,7 +174,8 @@ fn label_key_problem(k: &str) -> Option<&'static str> {
     if !ok {
         return Some("is not a label key (printable, no '=', no leading '-')");
     }
-    (k == super::runtime::MANAGED_LABEL).then_some("is reserved for the agent")
+    k.starts_with("io.ctrmgr.")
+        .then_some("is reserved for the agent (prefix io.ctrmgr.)")
 }
 
 /// Checks a `list` label filter `key=value` and splits it.

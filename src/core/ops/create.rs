@@ -6,6 +6,7 @@ use crate::core::clock;
 use crate::core::error::CoreError;
 use crate::core::model::{Container, ContainerSpec, ContainerState, Intent, RuntimeKind};
 use crate::core::reply::OpResult;
+use crate::core::runtime::DEVICE_LABEL;
 use crate::core::service::ContainerService;
 
 impl ContainerService {
@@ -25,7 +26,12 @@ impl ContainerService {
         let managed = self.store.list_containers().await?.len();
         self.policy.check_create(spec, managed)?;
         let rt = self.runtime_for_new(requested)?;
-        let id = rt.create(spec).await?;
+        // The engine's copy carries this device's label; the record keeps the client's spec.
+        let mut engine_spec = spec.clone();
+        engine_spec
+            .labels
+            .insert(DEVICE_LABEL.to_owned(), self.device_id.clone());
+        let id = rt.create(&engine_spec).await?;
         let now = clock::now_rfc3339();
         let record = Container {
             name: spec.name.clone(),
