@@ -27,15 +27,21 @@ pub fn queue_name(what: &str) -> String {
     )
 }
 
-/// Starts an agent on a unique request queue with `extra` keys in `[mqueue]`, and waits
-/// until the queue exists. Returns the agent and the queue's name.
+/// Starts an agent with POSIX MQ on a unique request queue of 2 messages, and waits
+/// until the queue exists. `extra` is TOML that follows the `[mqueue]` keys: more of
+/// them (not `max_messages`), then any tables. Returns the agent and the queue's name.
+///
+/// Queues are kept small: every queue of the user counts against RLIMIT_MSGQUEUE
+/// (800 KiB by default, ~80 KiB for a 10 x 8192 queue) and tests run in parallel.
 pub fn start_agent(extra: &str) -> (Agent, String) {
     start_agent_on(queue_name("req"), extra)
 }
 
 /// [`start_agent`] on a given request queue name.
 pub fn start_agent_on(queue: String, extra: &str) -> (Agent, String) {
-    let agent = Agent::start(&format!("[mqueue]\nrequest_queue = \"{queue}\"\n{extra}"));
+    let agent = Agent::start(&format!(
+        "[mqueue]\nenabled = true\nrequest_queue = \"{queue}\"\nmax_messages = 2\n{extra}"
+    ));
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         match mq_open(queue.as_str(), MQ_OFlag::O_WRONLY, Mode::empty(), None) {
@@ -88,9 +94,9 @@ impl ReplyQueue {
         }
     }
 
-    /// A queue with the usual size (10 messages of 8192 bytes).
+    /// A queue for one reply at a time: 2 messages of 8192 bytes.
     pub fn standard() -> Self {
-        Self::create(10, 8192)
+        Self::create(2, 8192)
     }
 
     fn mqd(&self) -> &MqdT {

@@ -60,9 +60,10 @@ pub enum MqueueError {
     },
     /// The request queue could not be created.
     #[error(
-        "cannot create the request queue {queue}: {source} (mqueue.max_messages and \
-         mqueue.message_size must not exceed /proc/sys/fs/mqueue/msg_max and msgsize_max \
-         for an unprivileged agent, and a queue name must be free)"
+        "cannot create the request queue {queue}: {source} (without CAP_SYS_RESOURCE, \
+         mqueue.max_messages and mqueue.message_size must not exceed \
+         /proc/sys/fs/mqueue/msg_max and msgsize_max; EMFILE means the user's queues use up \
+         RLIMIT_MSGQUEUE, see ulimit -q or LimitMSGQUEUE= in the unit)"
     )]
     Create {
         /// The queue name.
