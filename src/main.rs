@@ -254,7 +254,8 @@ fn build_runtimes(config: &Config) -> Vec<Arc<dyn Runtime>> {
             timeout,
         )
         .with_pull_timeout(timeout * 10)
-        .with_default_ulimits(ulimits.clone()),
+        .with_default_ulimits(ulimits.clone())
+        .with_engine_socket(&config.runtime.docker_socket),
     ));
     #[cfg(feature = "docker-api")]
     runtimes.push(Arc::new(

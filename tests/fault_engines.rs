@@ -25,11 +25,10 @@ fn create(agent: &Agent, name: &str, cmd: Value) -> (u16, Value) {
         "name": name, "image": IMAGE, "network": "none", "cmd": cmd, "start": true}}))
 }
 
-#[test]
-fn engine_stopped_and_restarted_under_the_agent() {
+fn engine_stopped_and_restarted_under_the_agent(runtime: &str) {
     let mut dockerd = PrivateDockerd::start();
     let agent = Agent::start(&format!(
-        "[runtime]\ndefault = \"docker-api\"\ndocker_socket = \"{}\"\n",
+        "[runtime]\ndefault = \"{runtime}\"\ndocker_socket = \"{}\"\n",
         dockerd.socket().display()
     ));
     let (a, b) = (unique("fault-a"), unique("fault-b"));
@@ -71,6 +70,16 @@ fn engine_stopped_and_restarted_under_the_agent() {
 }
 
 #[test]
+fn docker_api_engine_stopped_and_restarted() {
+    engine_stopped_and_restarted_under_the_agent("docker-api");
+}
+
+#[test]
+fn docker_cli_engine_stopped_and_restarted() {
+    engine_stopped_and_restarted_under_the_agent("docker");
+}
+
+#[test]
 fn engine_killed_during_an_operation() {
     let mut dockerd = PrivateDockerd::start();
     let agent = Agent::start(&format!(
@@ -108,15 +117,19 @@ fn engine_killed_during_an_operation() {
 
 #[test]
 fn full_lmdb_map_is_a_store_error_and_nothing_runs_without_a_record() {
-    require_docker();
-    let agent = Agent::start("[store]\nmap_size_mb = 1\n");
+    let dockerd = PrivateDockerd::start();
+    let agent = Agent::start(&format!(
+        "[store]\nmap_size_mb = 1\n[runtime]\ndocker_socket = \"{}\"\n",
+        dockerd.socket().display()
+    ));
     let big = "x".repeat(30 * 1024);
     let mut created = Vec::new();
     let mut refused = None;
     for i in 0..200 {
         let name = unique(&format!("full{i}"));
         let (status, r) = agent.execute(&json!({"op": "create", "args": {
-            "name": name, "image": IMAGE, "cmd": ["true"], "env": {"A": big, "B": big}}}));
+            "name": name, "image": IMAGE, "network": "none", "cmd": ["true"],
+            "env": {"A": big, "B": big}}}));
         if status == 200 {
             created.push(name);
             continue;
@@ -134,18 +147,21 @@ fn full_lmdb_map_is_a_store_error_and_nothing_runs_without_a_record() {
     }
     let refused = refused.expect("a 1 MiB map must fill up");
     assert!(!created.is_empty());
+    let inspect = std::process::Command::new("docker")
+        .args(["--host", &dockerd.host(), "container", "inspect", &refused])
+        .output()
+        .unwrap();
     assert!(
-        !docker_has(&refused),
+        !inspect.status.success(),
         "the engine container of the refused create was removed"
     );
     let (status, _) = agent.get("/healthz");
     assert_eq!(status, 200);
+    let mut listed = names(&agent);
+    listed.sort();
+    created.sort();
     assert_eq!(
-        names(&agent).len(),
-        created.len(),
-        "every record that was written is still there"
+        listed, created,
+        "every record that was written is still there, no other"
     );
-    for n in &created {
-        docker_rm(n);
-    }
 }

@@ -40,7 +40,7 @@ pub(super) async fn watch(rt: &CliRuntime) -> Result<EngineEvents, RuntimeError>
     };
     let mut child = Command::new(&rt.binary)
         .args(events_argv(rt.flavor))
-        .env("LC_ALL", "C")
+        .envs(rt.call_env())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -35,6 +35,8 @@ pub struct CliRuntime {
     timeout: Duration,
     pull_timeout: Duration,
     default_ulimits: Vec<Ulimit>,
+    /// Environment every call gets besides `LC_ALL=C` (e.g. `DOCKER_HOST`).
+    base_env: Vec<(String, String)>,
     /// Whether systemd runs here (the restart policies podman can honour depend on it).
     systemd: bool,
     runner: Arc<dyn ProcessRunner>,
@@ -56,6 +58,7 @@ impl CliRuntime {
             timeout: call_timeout,
             pull_timeout: call_timeout.max(Self::DEFAULT_PULL_TIMEOUT),
             default_ulimits: Vec::new(),
+            base_env: Vec::new(),
             systemd: host_runs_systemd(),
             runner: Arc::new(SmolProcessRunner),
         }
@@ -83,6 +86,28 @@ impl CliRuntime {
     pub fn with_default_ulimits(mut self, ulimits: Vec<Ulimit>) -> Self {
         self.default_ulimits = ulimits;
         self
+    }
+
+    /// Points the docker CLI at the daemon on `socket` (`DOCKER_HOST`), so the `docker`
+    /// and `docker-api` access paths reach the same engine. The podman CLI works on the
+    /// local storage the libpod API serves, so it needs no socket and ignores this.
+    #[must_use]
+    pub fn with_engine_socket(mut self, socket: &std::path::Path) -> Self {
+        if self.flavor == CliFlavor::Docker {
+            self.base_env.push((
+                "DOCKER_HOST".to_owned(),
+                format!("unix://{}", socket.display()),
+            ));
+        }
+        self
+    }
+
+    /// The environment of every call.
+    fn call_env(&self) -> impl Iterator<Item = (String, String)> + '_ {
+        self.base_env
+            .iter()
+            .cloned()
+            .chain([("LC_ALL".to_owned(), "C".to_owned())])
     }
 
     /// Runs the binary through `runner` instead of real child processes.
@@ -113,7 +138,7 @@ impl CliRuntime {
         timeout: Duration,
         subject: Subject<'_>,
     ) -> Result<ProcessOutput, RuntimeError> {
-        env.push(("LC_ALL".to_owned(), "C".to_owned()));
+        env.extend(self.call_env());
         let sub = args.first().cloned().unwrap_or_default();
         let inv = Invocation {
             program: self.binary.clone(),
