@@ -165,3 +165,114 @@ fn full_lmdb_map_is_a_store_error_and_nothing_runs_without_a_record() {
         "every record that was written is still there, no other"
     );
 }
+
+/// A `podman system service` of the test's own on a private socket (the same local
+/// storage as the shared one), killed and restarted under the agent.
+struct PrivatePodmanService {
+    dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+impl PrivatePodmanService {
+    fn start() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("ctrmgr-podman-")
+            .tempdir()
+            .unwrap();
+        let mut s = Self { dir, child: None };
+        s.launch();
+        s
+    }
+
+    fn socket(&self) -> std::path::PathBuf {
+        self.dir.path().join("podman.sock")
+    }
+
+    fn launch(&mut self) {
+        let log = std::fs::File::create(self.dir.path().join("podman.log")).unwrap();
+        let child = std::process::Command::new("podman")
+            .args(["system", "service", "--time=0"])
+            .arg(format!("unix://{}", self.socket().display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("podman must be installed (scripts/services.sh installs it)");
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !self.socket().exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "podman service did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn kill(&mut self) {
+        let mut child = self.child.take().expect("podman service not running");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let _ = std::fs::remove_file(self.socket());
+    }
+}
+
+impl Drop for PrivatePodmanService {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            self.kill();
+        }
+    }
+}
+
+#[test]
+fn podman_service_killed_and_restarted_under_the_agent() {
+    let mut podman = PrivatePodmanService::start();
+    let agent = Agent::start(&format!(
+        "[runtime]\ndefault = \"podman-api\"\npodman_socket = \"{}\"\n",
+        podman.socket().display()
+    ));
+    let (a, b) = (unique("pfault-a"), unique("pfault-b"));
+    let _cleanup = PodmanCleanup(vec![a.clone(), b.clone()]);
+    let (status, r) = create(&agent, &a, json!(["sleep", "300"]));
+    assert_eq!(status, 200, "{r}");
+
+    podman.kill();
+    let (status, r) = agent.get(&format!("/v1/containers/{a}?runtime=podman-api"));
+    assert_eq!((status, code(&r)), (503, "runtime_unavailable"), "{r}");
+    let (status, r) = create(&agent, &b, json!(["sleep", "300"]));
+    assert_eq!((status, code(&r)), (503, "runtime_unavailable"), "{r}");
+    // Podman's storage is shared with other tests: look at this test's names only.
+    let mine: Vec<String> = names(&agent)
+        .into_iter()
+        .filter(|n| n.starts_with("t-pfault"))
+        .collect();
+    assert_eq!(
+        mine,
+        std::slice::from_ref(&a),
+        "no record for the failed create"
+    );
+
+    podman.launch();
+    let (status, r) = create(&agent, &b, json!(["sleep", "300"]));
+    assert_eq!(status, 200, "the agent uses the service again: {r}");
+    for n in [&a, &b] {
+        let (status, r) =
+            agent.execute(&json!({"op": "remove", "args": {"name": n, "force": true}}));
+        assert_eq!(status, 200, "{r}");
+    }
+}
+
+/// Removes podman containers of a test even when an assertion fails.
+struct PodmanCleanup(Vec<String>);
+
+impl Drop for PodmanCleanup {
+    fn drop(&mut self) {
+        for n in &self.0 {
+            let _ = std::process::Command::new("podman")
+                .args(["rm", "-f", "--", n])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+}
