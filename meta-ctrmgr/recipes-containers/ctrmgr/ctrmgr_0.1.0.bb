@@ -28,9 +28,8 @@ require ${BPN}-crates.inc
 
 # Cargo features, one PACKAGECONFIG option each (enable = the feature's name); the
 # engines and brokers the agent talks to come in through RDEPENDS or RRECOMMENDS.
-# The default is Cargo.toml's default feature set. podman-cli, dbus and mqueue are for
-# features still being written: enable them once Cargo.toml has them.
-PACKAGECONFIG ??= "rest docker-cli docker-api podman-api lmdb redis mqtt protobuf"
+# The default is Cargo.toml's default feature set (every transport, store and path).
+PACKAGECONFIG ??= "rest docker-cli docker-api podman-cli podman-api lmdb redis mqtt dbus mqueue protobuf"
 PACKAGECONFIG[rest] = "rest,,,,,"
 PACKAGECONFIG[docker-cli] = "docker-cli,,,docker,,"
 PACKAGECONFIG[docker-api] = "docker-api,,,docker,,"
