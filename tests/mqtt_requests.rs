@@ -1,5 +1,5 @@
 //! MQTT request/response against a real Mosquitto and dockerd: every op in JSON with and
-//! without a Response Topic, the real `mosquitto_pub`/`mosquitto_sub` clients, duplicate
+//! without a Response Topic and in Protobuf, the real `mosquitto_pub`/`mosquitto_sub` clients, duplicate
 //! delivery of one id, malformed and oversized payloads, and events.
 
 mod common;
@@ -36,6 +36,9 @@ enum Route {
     ResponseTopic,
     /// No properties: the reply goes to `ctrmgr/<device>/res`.
     DefaultTopic,
+    /// The request in Protobuf (content type `application/x-protobuf`) with a Response
+    /// Topic; the reply must come back in Protobuf.
+    Protobuf,
 }
 
 fn call(client: &TestClient, device: &str, route: Route, envelope: Value) -> Value {
@@ -54,6 +57,18 @@ fn call(client: &TestClient, device: &str, route: Route, envelope: Value) -> Val
             reply
                 .unwrap_or_else(|| panic!("no reply on {res} to {envelope}"))
                 .json()
+        }
+        Route::Protobuf => {
+            let bytes = common::protobuf_envelope::to_protobuf(&envelope)
+                .unwrap_or_else(|| panic!("{envelope} has a Protobuf form"));
+            let reply = client.request_to(
+                &format!("ctrmgr/{device}/req"),
+                &bytes,
+                Some("application/x-protobuf"),
+            );
+            let reply = ctrmgr::codec::protobuf::decode_reply(&reply.payload)
+                .unwrap_or_else(|e| panic!("the reply to {envelope} is not Protobuf: {e:?}"));
+            serde_json::to_value(&reply).unwrap()
         }
     }
 }
@@ -177,6 +192,12 @@ fn every_op_in_json_with_and_without_a_response_topic() {
     let (_broker, _agent, client, device) = setup("");
     every_op(&client, &device, Route::ResponseTopic);
     every_op(&client, &device, Route::DefaultTopic);
+}
+
+#[test]
+fn every_op_in_protobuf() {
+    let (_broker, _agent, client, device) = setup("");
+    every_op(&client, &device, Route::Protobuf);
 }
 
 #[test]
