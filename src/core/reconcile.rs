@@ -43,11 +43,15 @@ fn engine_action(before: ContainerState, after: ContainerState) -> &'static str 
     }
 }
 
-/// Whether the engine's container is one this agent manages: it carries the managed
-/// label, and the device label is this device's or absent.
-fn is_managed(live: &EngineContainer, device_id: &str) -> bool {
+/// Whether the engine's container carries the managed label.
+fn is_managed(live: &EngineContainer) -> bool {
     live.labels.get(MANAGED_LABEL).map(String::as_str) == Some("true")
-        && live.labels.get(DEVICE_LABEL).is_none_or(|d| d == device_id)
+}
+
+/// Whether a managed container without a record may be adopted by this device: its
+/// device label is this device's, or it has none (made by hand).
+fn is_adoptable(live: &EngineContainer, device_id: &str) -> bool {
+    live.labels.get(DEVICE_LABEL).is_none_or(|d| d == device_id)
 }
 
 /// The record of a labelled container found without one. Its spec is partial: only
@@ -124,12 +128,13 @@ impl ContainerService {
             return Ok(None);
         }
         let live = match rt.inspect(name).await {
-            Ok(live) if is_managed(&live, &self.device_id) => Some(live),
+            Ok(live) if is_managed(&live) => Some(live),
             Ok(_) | Err(RuntimeError::NotFound { .. }) => None,
             Err(e) => return Err(e.into()),
         };
         match (record, live) {
             (None, None) => Ok(None),
+            (None, Some(live)) if !is_adoptable(&live, &self.device_id) => Ok(None),
             (None, Some(live)) => match adopted(rt, name, live) {
                 Ok(record) => {
                     log::info!(

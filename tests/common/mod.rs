@@ -129,11 +129,18 @@ impl Agent {
     /// Starts an agent whose store lives in `dir` (to restart over the same store).
     pub fn start_in(dir: &Path, extra: &str) -> Agent {
         let port = free_port();
+        // A restart over the same directory is the same device: keep its id.
+        let id_file = dir.join("device-id");
+        let device_id = std::fs::read_to_string(&id_file).unwrap_or_else(|_| {
+            let id = format!("test-{port}");
+            std::fs::write(&id_file, &id).unwrap();
+            id
+        });
         // POSIX MQ is off unless a test turns it on (tests/mqueue_support): each queue takes
         // ~80 KiB of the user's RLIMIT_MSGQUEUE (800 KiB), which parallel agents would
         // exhaust; a test that turns it on still gets a queue name of its own.
         let mut config: toml::Table = toml::from_str(&format!(
-            "[agent]\ndevice_id = \"test-{port}\"\n[store]\npath = \"{}\"\nmap_size_mb = 16\n\
+            "[agent]\ndevice_id = \"{device_id}\"\n[store]\npath = \"{}\"\nmap_size_mb = 16\n\
              [rest]\nlisten = \"127.0.0.1:{port}\"\n[log]\nlevel = \"debug\"\n\
              [mqueue]\nenabled = false\nrequest_queue = \"/ctrmgr-test-{port}.req\"\n",
             dir.join("store").display()
