@@ -345,3 +345,43 @@ fn backoff_doubles_up_to_the_cap() {
     b.reset();
     assert_eq!(b.next_wait(), BACKOFF_MIN);
 }
+
+#[test]
+fn the_device_label_scopes_adoption_but_not_records() {
+    smol::block_on(async {
+        let docker = FakeEngine::new(RuntimeKind::DockerApi);
+        let podman = FakeEngine::new(RuntimeKind::PodmanApi);
+        let service = service(&docker, &podman);
+        run_op(&service, create("mine")).await;
+        let label = |n: &str, device: &str| {
+            docker
+                .containers
+                .lock()
+                .unwrap()
+                .get_mut(n)
+                .unwrap()
+                .labels
+                .insert(DEVICE_LABEL.to_owned(), device.to_owned());
+        };
+        // Our own record, although the engine says another device made it (its device
+        // id changed): still followed, never marked missing.
+        label("mine", "old-id");
+        docker.put("theirs", ContainerState::Running, None);
+        label("theirs", "dev2");
+        docker.put("ours", ContainerState::Running, None);
+        label("ours", "dev1");
+        docker.put("by-hand", ContainerState::Running, None);
+        let rt: Arc<dyn Runtime> = docker.clone();
+        service.reconcile_engine(&rt).await.unwrap();
+        assert_eq!(
+            record(&service, "mine").await.unwrap().state,
+            ContainerState::Running
+        );
+        assert!(
+            record(&service, "theirs").await.is_none(),
+            "another device's"
+        );
+        assert!(record(&service, "ours").await.is_some());
+        assert!(record(&service, "by-hand").await.is_some());
+    });
+}
