@@ -1,7 +1,8 @@
 //! The D-Bus transport against a private system-like dbus-daemon that loads the real
 //! policy file: every method from a zbus client, `dbus-send` and `busctl`, the
 //! `ContainerEvent` signal, the `Version` property, the policy refusing outsiders and
-//! admitting group `ctrmgr`, every bad input, every op against dockerd, and a bus that
+//! admitting group `ctrmgr` (the agent's own caller check on top of it is in
+//! `dbus_caller_check.rs`), every bad input, every op against dockerd, and a bus that
 //! comes up after the agent or restarts under it.
 
 mod common;

@@ -1,5 +1,5 @@
-//! `[dbus]`: which bus the D-Bus transport joins, its request size limit and its
-//! reconnect back-off. Compiled with or without the `dbus` feature, so a config file is
+//! `[dbus]`: which bus the D-Bus transport joins, who may call it (on top of the bus
+//! policy), its request size limit and its reconnect back-off. Compiled with or without the `dbus` feature, so a config file is
 //! valid on every build.
 
 use super::ConfigError;
@@ -20,6 +20,13 @@ pub struct DbusConfig {
     /// Longest wait between attempts to reach the bus (the wait doubles from 5 s up to
     /// this).
     pub reconnect_max_backoff_s: u64,
+    /// Uids admitted besides root (the agent checks the caller after the bus policy).
+    pub allowed_uids: Vec<u32>,
+    /// Gids admitted: a caller any of whose groups (primary or supplementary) is listed.
+    pub allowed_gids: Vec<u32>,
+    /// A group (by name) whose members are admitted; empty for none. Resolved at start;
+    /// a group that does not exist admits nobody.
+    pub allowed_group: String,
 }
 
 impl Default for DbusConfig {
@@ -29,6 +36,9 @@ impl Default for DbusConfig {
             bus: "system".into(),
             max_message_bytes: 1024 * 1024,
             reconnect_max_backoff_s: 60,
+            allowed_uids: Vec::new(),
+            allowed_gids: Vec::new(),
+            allowed_group: "ctrmgr".into(),
         }
     }
 }
@@ -43,6 +53,9 @@ pub enum BusChoice<'a> {
     /// An explicit D-Bus address.
     Address(&'a str),
 }
+
+/// Most entries in `dbus.allowed_uids` or `dbus.allowed_gids`.
+const MAX_ALLOWED_IDS: usize = 256;
 
 /// First wait before another attempt to reach the bus, in seconds.
 pub const RECONNECT_MIN_BACKOFF_S: u64 = 5;
@@ -90,6 +103,31 @@ impl DbusConfig {
                 ),
             ));
         }
+        for (key, ids) in [
+            ("dbus.allowed_uids", &self.allowed_uids),
+            ("dbus.allowed_gids", &self.allowed_gids),
+        ] {
+            if ids.len() > MAX_ALLOWED_IDS {
+                return Err(invalid(
+                    key,
+                    format!("{} ids is more than {MAX_ALLOWED_IDS}", ids.len()),
+                ));
+            }
+        }
+        let group = &self.allowed_group;
+        let group_ok = group.len() <= 64
+            && group
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-$".contains(c));
+        if !group_ok {
+            return Err(invalid(
+                "dbus.allowed_group",
+                format!(
+                    "'{group}' is not a group name (up to 64 of A-Z a-z 0-9 . _ - $; empty for \
+                     none)"
+                ),
+            ));
+        }
         Ok(())
     }
 }
@@ -108,6 +146,14 @@ mod tests {
         assert!(c.enabled);
         assert_eq!(c.bus_choice(), BusChoice::System);
         assert_eq!(c.max_message_bytes, 1024 * 1024);
+        assert!(c.allowed_uids.is_empty() && c.allowed_gids.is_empty());
+        assert_eq!(c.allowed_group, "ctrmgr");
+        c.validate().unwrap();
+        let c = parsed("allowed_uids = [1000]\nallowed_gids = [27, 44]\nallowed_group = \"\"\n");
+        assert_eq!(
+            (c.allowed_uids.as_slice(), c.allowed_gids.as_slice()),
+            (&[1000][..], &[27, 44][..])
+        );
         c.validate().unwrap();
         assert_eq!(
             parsed("bus = \"session\"\n").bus_choice(),
@@ -128,6 +174,12 @@ mod tests {
             (
                 "reconnect_max_backoff_s = 1\n",
                 "dbus.reconnect_max_backoff_s",
+            ),
+            ("allowed_group = \"a b\"\n", "dbus.allowed_group"),
+            ("allowed_group = \"x:y\"\n", "dbus.allowed_group"),
+            (
+                format!("allowed_uids = [{}1]\n", "1, ".repeat(300)).as_str(),
+                "dbus.allowed_uids",
             ),
         ] {
             let e = parsed(text).validate().unwrap_err().to_string();

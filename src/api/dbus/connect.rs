@@ -2,6 +2,7 @@
 //! `io.ctrmgr.Agent1` and serving the object; and a watcher that says when the connection
 //! or the name is lost.
 
+use super::access::{AccessCheck, AccessRules};
 use super::interface::AgentObject;
 use super::{DbusError, BUS_NAME, OBJECT_PATH};
 use crate::api::ApiContext;
@@ -29,11 +30,13 @@ pub enum ConnectError {
     },
 }
 
-/// Connects to the configured bus, serves the object and owns the name. The returned
-/// connection's executor is not run by any thread: the caller must tick it.
+/// Connects to the configured bus, serves the object (admitting callers by `rules`) and
+/// owns the name. The returned connection's executor is not run by any thread: the
+/// caller must tick it.
 pub async fn connect(
     ctx: &ApiContext,
     config: &DbusConfig,
+    rules: &AccessRules,
 ) -> Result<zbus::Connection, ConnectError> {
     let bus = config.bus.clone();
     let failed = |source: zbus::Error| match source {
@@ -50,7 +53,11 @@ pub async fn connect(
         .map_err(failed)?
         .serve_at(
             OBJECT_PATH,
-            AgentObject::new(ctx.clone(), config.max_message_bytes),
+            AgentObject::new(
+                ctx.clone(),
+                config.max_message_bytes,
+                AccessCheck::new(rules.clone()),
+            ),
         )
         .map_err(failed)?
         .build()

@@ -1,8 +1,9 @@
 //! The `io.ctrmgr.Agent1` interface object: `Execute`/`ExecuteProto` carry whole
 //! envelopes; the typed methods build the same `Command`s and fail with
 //! `io.ctrmgr.Agent1.Error.<Code>`; the `Version` property and the `ContainerEvent`
-//! signal.
+//! signal. Every method first checks the caller ([`AccessCheck`]).
 
+use super::access::AccessCheck;
 use super::errors::MethodError;
 use crate::api::metrics::Transport;
 use crate::api::ApiContext;
@@ -11,6 +12,7 @@ use crate::core::command::{Command, Request};
 use crate::core::error::{ErrorBody, ErrorCode};
 use crate::core::names::ContainerName;
 use crate::core::reply::{Outcome, Reply};
+use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 
 /// The object behind `/io/ctrmgr/Agent1`.
@@ -18,20 +20,43 @@ use zbus::object_server::SignalEmitter;
 pub struct AgentObject {
     ctx: ApiContext,
     max_message_bytes: usize,
+    access: AccessCheck,
 }
 
 impl AgentObject {
-    /// The object for one connection.
-    pub fn new(ctx: ApiContext, max_message_bytes: usize) -> Self {
+    /// The object for one connection (`access` remembers callers of this connection).
+    pub fn new(ctx: ApiContext, max_message_bytes: usize, access: AccessCheck) -> Self {
         Self {
             ctx,
             max_message_bytes,
+            access,
         }
     }
 
-    /// Decodes, runs and encodes one envelope in `format`, counting it.
-    async fn execute_bytes(&self, format: Format, bytes: &[u8]) -> Vec<u8> {
+    /// Checks the caller of the call with `header`; a refusal is counted.
+    async fn admit(&self, header: &Header<'_>, conn: &zbus::Connection) -> Result<(), ErrorBody> {
+        let admitted = self.access.admit(header, conn).await;
+        if admitted.is_err() {
+            self.ctx
+                .metrics
+                .count(Transport::Dbus, Some(ErrorCode::Forbidden));
+        }
+        admitted
+    }
+
+    /// Decodes, runs and encodes one envelope in `format`, counting it; a refused caller
+    /// gets a `forbidden` reply envelope (without its id: the request is not read).
+    async fn execute_bytes(
+        &self,
+        header: &Header<'_>,
+        conn: &zbus::Connection,
+        format: Format,
+        bytes: &[u8],
+    ) -> Vec<u8> {
         let _in_flight = self.ctx.shutdown.track();
+        if let Err(refusal) = self.admit(header, conn).await {
+            return codec::encode_reply(format, &Reply::err(None, refusal));
+        }
         let reply = if bytes.len() > self.max_message_bytes {
             Reply::err(None, too_large(bytes.len(), self.max_message_bytes))
         } else {
@@ -46,9 +71,17 @@ impl AgentObject {
         codec::encode_reply(format, &reply)
     }
 
-    /// Runs one typed method's command: the result's JSON, or the error.
-    async fn run_typed(&self, command: Result<Command, ErrorBody>) -> Result<String, MethodError> {
+    /// Checks the caller, then runs one typed method's command: the result's JSON, or the
+    /// error (`Forbidden` for a refused caller, before the command is built).
+    async fn run_typed(
+        &self,
+        header: &Header<'_>,
+        conn: &zbus::Connection,
+        command: impl FnOnce() -> Result<Command, ErrorBody>,
+    ) -> Result<String, MethodError> {
         let _in_flight = self.ctx.shutdown.track();
+        self.admit(header, conn).await.map_err(MethodError)?;
+        let command = command();
         let outcome = match command {
             Ok(command) => {
                 let request = Request {
@@ -95,68 +128,118 @@ fn container_name(name: &str) -> Result<ContainerName, ErrorBody> {
 #[zbus::interface(name = "io.ctrmgr.Agent1")]
 impl AgentObject {
     /// Runs a JSON request envelope and answers the JSON reply envelope (errors included).
-    async fn execute(&self, request: &str) -> String {
-        let reply = self.execute_bytes(Format::Json, request.as_bytes()).await;
+    async fn execute(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &zbus::Connection,
+        request: &str,
+    ) -> String {
+        let reply = self
+            .execute_bytes(&header, conn, Format::Json, request.as_bytes())
+            .await;
         // The JSON codec writes UTF-8; a lossy conversion can never change it.
         String::from_utf8_lossy(&reply).into_owned()
     }
 
     /// Runs a Protobuf `ctrmgr.v1.Request` and answers the Protobuf `ctrmgr.v1.Reply`.
-    async fn execute_proto(&self, request: Vec<u8>) -> Vec<u8> {
-        self.execute_bytes(Format::Protobuf, &request).await
+    async fn execute_proto(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &zbus::Connection,
+        request: Vec<u8>,
+    ) -> Vec<u8> {
+        self.execute_bytes(&header, conn, Format::Protobuf, &request)
+            .await
     }
 
     /// Every managed container, running or not: `{"containers": [Container]}`.
-    async fn list(&self) -> Result<String, MethodError> {
-        self.run_typed(Ok(Command::List {
-            all: true,
-            label: None,
-        }))
-        .await
+    async fn list(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &zbus::Connection,
+    ) -> Result<String, MethodError> {
+        let command = || {
+            Ok(Command::List {
+                all: true,
+                label: None,
+            })
+        };
+        self.run_typed(&header, conn, command).await
     }
 
     /// Live state of a managed container: the Container as JSON.
-    async fn inspect(&self, name: &str) -> Result<String, MethodError> {
-        let command = container_name(name).map(|name| Command::Inspect { name });
-        self.run_typed(command).await
+    async fn inspect(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &zbus::Connection,
+        name: &str,
+    ) -> Result<String, MethodError> {
+        let command = || container_name(name).map(|name| Command::Inspect { name });
+        self.run_typed(&header, conn, command).await
     }
 
     /// Starts a managed container: the Container as JSON.
-    async fn start(&self, name: &str) -> Result<String, MethodError> {
-        let command = container_name(name).map(|name| Command::Start { name });
-        self.run_typed(command).await
+    async fn start(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &zbus::Connection,
+        name: &str,
+    ) -> Result<String, MethodError> {
+        let command = || container_name(name).map(|name| Command::Start { name });
+        self.run_typed(&header, conn, command).await
     }
 
     /// Stops a managed container, killing it after `timeout_s` seconds (0: at once).
-    async fn stop(&self, name: &str, timeout_s: u32) -> Result<String, MethodError> {
-        let command = container_name(name).and_then(|name| {
-            if timeout_s > codec::json::MAX_TIMEOUT_S {
-                return Err(ErrorBody::new(
-                    ErrorCode::InvalidRequest,
-                    format!("timeout_s: at most {} seconds", codec::json::MAX_TIMEOUT_S),
-                ));
-            }
-            Ok(Command::Stop {
-                name,
-                timeout_s: Some(timeout_s),
+    async fn stop(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &zbus::Connection,
+        name: &str,
+        timeout_s: u32,
+    ) -> Result<String, MethodError> {
+        let command = || {
+            container_name(name).and_then(|name| {
+                if timeout_s > codec::json::MAX_TIMEOUT_S {
+                    return Err(ErrorBody::new(
+                        ErrorCode::InvalidRequest,
+                        format!("timeout_s: at most {} seconds", codec::json::MAX_TIMEOUT_S),
+                    ));
+                }
+                Ok(Command::Stop {
+                    name,
+                    timeout_s: Some(timeout_s),
+                })
             })
-        });
-        self.run_typed(command).await
+        };
+        self.run_typed(&header, conn, command).await
     }
 
     /// Restarts a managed container with the engine's grace period.
-    async fn restart(&self, name: &str) -> Result<String, MethodError> {
-        let command = container_name(name).map(|name| Command::Restart {
-            name,
-            timeout_s: None,
-        });
-        self.run_typed(command).await
+    async fn restart(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &zbus::Connection,
+        name: &str,
+    ) -> Result<String, MethodError> {
+        let command = || {
+            container_name(name).map(|name| Command::Restart {
+                name,
+                timeout_s: None,
+            })
+        };
+        self.run_typed(&header, conn, command).await
     }
 
     /// Removes a managed container (`force`: even when running): `{"name": ...}`.
-    async fn remove(&self, name: &str, force: bool) -> Result<String, MethodError> {
-        let command = container_name(name).map(|name| Command::Remove { name, force });
-        self.run_typed(command).await
+    async fn remove(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &zbus::Connection,
+        name: &str,
+        force: bool,
+    ) -> Result<String, MethodError> {
+        let command = || container_name(name).map(|name| Command::Remove { name, force });
+        self.run_typed(&header, conn, command).await
     }
 
     /// The agent's version.

@@ -10,6 +10,13 @@
 //!   -> s`: on success the op's result as JSON (not the envelope); on failure the D-Bus
 //!   error `io.ctrmgr.Agent1.Error.<Code>` (see [`errors`]) with the message.
 //! - Signal `ContainerEvent(s json)` for every state change; property `Version`.
+//! - On top of the bus policy, every method checks its caller (see [`access`]): root,
+//!   `dbus.allowed_uids`, and callers in a group of `dbus.allowed_gids` or
+//!   `dbus.allowed_group` (`ctrmgr`), as the bus reports them
+//!   (`GetConnectionCredentials`, remembered per unique name). A refused caller gets what
+//!   the method answers for any error: a `forbidden` reply envelope from `Execute` and
+//!   `ExecuteProto` (without the id: the request is not read), the D-Bus error
+//!   `io.ctrmgr.Agent1.Error.Forbidden` from the typed methods. `Version` stays open.
 //! - Requests over `dbus.max_message_bytes` get `too_large`.
 //! - A bus that cannot be reached (or a name owned by someone else) is logged as a
 //!   warning and retried, 5 s after the failure and doubling up to
@@ -24,6 +31,7 @@
 //! thread (shared with everything else on smol) does the I/O waiting. zbus 6 removed
 //! async-io and would run its own runtime thread, which is why this stays on 5.x.
 
+pub mod access;
 pub mod connect;
 pub mod errors;
 mod events;
@@ -68,11 +76,12 @@ enum Ended {
 /// Serves D-Bus until shutdown, (re)joining the bus whenever it is not connected.
 pub async fn serve(ctx: ApiContext, config: DbusConfig) -> Result<(), DbusError> {
     connect::check_address(&config)?;
+    let rules = access::AccessRules::resolve(&config);
     let min_backoff = Duration::from_secs(RECONNECT_MIN_BACKOFF_S);
     let max_backoff = Duration::from_secs(config.reconnect_max_backoff_s);
     let mut backoff = min_backoff;
     loop {
-        let attempt = async { Some(connect::connect(&ctx, &config).await) };
+        let attempt = async { Some(connect::connect(&ctx, &config, &rules).await) };
         let stopped = async {
             ctx.shutdown.wait().await;
             None
