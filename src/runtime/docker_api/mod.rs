@@ -91,13 +91,6 @@ impl DockerApi {
         self.api_client.send(req).await
     }
 
-    /// Sends `req` under the negotiated `/vX.Y` prefix.
-    async fn send(&self, mut req: Request) -> Result<Reply, RuntimeError> {
-        let (major, minor) = self.api_version().await?;
-        req.path = format!("/v{major}.{minor}{}", req.path);
-        self.send_raw(req).await
-    }
-
     /// The negotiated API version, negotiating it first if the engine never answered.
     async fn api_version(&self) -> Result<ApiVersion, RuntimeError> {
         let cached = *self.api.lock().unwrap_or_else(|e| e.into_inner());
@@ -105,6 +98,13 @@ impl DockerApi {
             Some(v) => Ok(v),
             None => Ok(self.negotiate().await?.0),
         }
+    }
+
+    /// Sends `req` under the negotiated `/vX.Y` prefix.
+    async fn send(&self, mut req: Request) -> Result<Reply, RuntimeError> {
+        let (major, minor) = self.api_version().await?;
+        req.path = format!("/v{major}.{minor}{}", req.path);
+        self.send_raw(req).await
     }
 
     /// Asks the engine for its version and caches the API version to use.
@@ -351,17 +351,6 @@ impl Runtime for DockerApi {
             .check(RUNTIME, image(image_ref))
             .map(drop)
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn api_version_choice() {
-        let v = |api| EngineVersion {
-            version: "x".into(),
-            api,
 
     async fn watch(&self) -> Result<EngineEvents, RuntimeError> {
         let (major, minor) = self.api_version().await?;
@@ -375,6 +364,17 @@ mod tests {
         );
         self.api_client.watch(path).await
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_version_choice() {
+        let v = |api| EngineVersion {
+            version: "x".into(),
+            api,
         };
         assert_eq!(usable_api(&v((1, 41))), Ok((1, 41)));
         assert_eq!(usable_api(&v((1, 47))), Ok(MAX_API));
