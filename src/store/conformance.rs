@@ -28,7 +28,7 @@ pub const LIMITS: ReplyCacheLimits = ReplyCacheLimits {
 /// `$make` is an `async fn(ReplyCacheLimits) -> (Box<dyn Store>, G)` that builds a fresh,
 /// empty store; `G` (a temp dir, a server handle...) is kept alive until the case ends.
 ///
-/// ```ignore
+/// ```text
 /// async fn fresh(limits: ReplyCacheLimits) -> (Box<dyn Store>, ()) {
 ///     (Box::new(MemoryStore::new(limits)), ())
 /// }
