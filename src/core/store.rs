@@ -29,6 +29,11 @@ pub trait Store: Send + Sync {
     async fn delete_container(&self, name: &ContainerName) -> Result<bool, StoreError>;
     /// Every record, ordered by name.
     async fn list_containers(&self) -> Result<Vec<Container>, StoreError>;
+    /// How many records there are (the policy's container count on every create).
+    /// Backends that can count without reading the records override it.
+    async fn count_containers(&self) -> Result<usize, StoreError> {
+        Ok(self.list_containers().await?.len())
+    }
     /// Caches the reply to request `id`. The store bounds the cache: entries older than
     /// its TTL are dropped and the oldest go when it holds more than its maximum.
     async fn put_reply(&self, id: &str, reply: &CachedReply) -> Result<(), StoreError>;

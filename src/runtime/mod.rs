@@ -20,7 +20,7 @@ pub(crate) mod http_api;
 pub(crate) mod log_frames;
 #[cfg(feature = "podman-api")]
 pub mod podman_api;
-#[cfg(any(feature = "docker-cli", feature = "podman-cli"))]
+#[cfg(any(feature = "docker-cli", feature = "podman-cli", feature = "podman-api"))]
 pub mod podman_restart;
 #[cfg(any(feature = "docker-api", feature = "podman-api"))]
 pub mod unix_socket;

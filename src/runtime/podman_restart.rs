@@ -1,6 +1,6 @@
-//! Which restart policies Podman can honour as Docker does, on this host: the podman
-//! CLI runtime refuses the others at create with the reason (`unsupported`), with the same
-//! rule and words as the libpod API adapter.
+//! Which restart policies Podman can honour as Docker does, on this host: both podman
+//! access paths (CLI and libpod API) refuse the others at create with this reason
+//! (`unsupported`).
 
 use crate::core::model::RestartKind;
 use std::path::Path;

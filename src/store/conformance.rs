@@ -215,6 +215,7 @@ pub async fn delete_reports_existence(store: &dyn Store) {
 /// `list_containers` returns every record, ordered by name (byte order).
 pub async fn list_is_ordered_and_complete(store: &dyn Store) {
     assert!(names_listed(store).await.is_empty());
+    assert_eq!(store.count_containers().await.expect("count"), 0);
     let scrambled = ["b", "Z9", "a_1", "a", "a-1", "A", "a.1", "10", "9"];
     for n in scrambled {
         store
@@ -229,6 +230,10 @@ pub async fn list_is_ordered_and_complete(store: &dyn Store) {
     for c in &all {
         assert_eq!(c, &sample_container(c.name.as_str()));
     }
+    assert_eq!(
+        store.count_containers().await.expect("count"),
+        scrambled.len()
+    );
 }
 
 /// 500 records are all kept and listed.
@@ -243,6 +248,7 @@ pub async fn many_records(store: &dyn Store) {
     let listed = names_listed(store).await;
     let expected: Vec<String> = (0..count).map(|i| format!("svc-{i:04}")).collect();
     assert_eq!(listed, expected);
+    assert_eq!(store.count_containers().await.expect("count"), count);
     let got = store.get_container(&name("svc-0250")).await.expect("get");
     assert_eq!(got, Some(sample_container("svc-0250")));
 }

@@ -359,6 +359,12 @@ impl Store for LmdbStore {
         })
     }
 
+    async fn count_containers(&self) -> Result<usize, StoreError> {
+        self.read("containers", |db, rtxn| {
+            Ok(usize::try_from(db.containers.len(rtxn)?).unwrap_or(usize::MAX))
+        })
+    }
+
     async fn put_reply(&self, id: &str, reply: &CachedReply) -> Result<(), StoreError> {
         let stored_at = reply.stored_at;
         let value = encode(

@@ -368,6 +368,14 @@ impl Store for RedisStore {
         Ok(deleted > 0)
     }
 
+    async fn count_containers(&self) -> Result<usize, StoreError> {
+        let names = self.names_key();
+        self.call("containers", false, |mut c| async move {
+            ::redis::cmd("ZCARD").arg(&names).query_async(&mut c).await
+        })
+        .await
+    }
+
     async fn list_containers(&self) -> Result<Vec<Container>, StoreError> {
         let (names, record_prefix) = (self.names_key(), self.record_key(""));
         let flat: Vec<String> = self

@@ -23,7 +23,7 @@ impl ContainerService {
                 runtime: existing.runtime.as_str(),
             });
         }
-        let managed = self.store.list_containers().await?.len();
+        let managed = self.store.count_containers().await?;
         self.policy.check_create(spec, managed)?;
         let rt = self.runtime_for_new(requested)?;
         // The engine's copy carries this device's label; the record keeps the client's spec.

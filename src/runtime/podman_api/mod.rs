@@ -105,7 +105,7 @@ impl PodmanApi {
             ),
             ulimits: Vec::new(),
             host: HostSupport {
-                systemd: Path::new("/run/systemd/system").is_dir(),
+                systemd: crate::runtime::podman_restart::host_runs_systemd(),
             },
             checked: Mutex::new(None),
         }

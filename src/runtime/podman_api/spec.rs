@@ -4,6 +4,7 @@
 
 use crate::core::model::{ContainerSpec, RestartKind, Ulimit};
 use crate::core::runtime::MANAGED_LABEL;
+use crate::runtime::podman_restart::restart_supported;
 use serde_json::{json, Map, Value};
 
 /// The CFS period the CPU quota is expressed in (the engines' default, 100 ms).
@@ -72,7 +73,7 @@ pub(super) fn create_body(
         body.insert("mounts".into(), Value::Array(mounts));
     }
     if let Some(restart) = &spec.restart {
-        restart_supported(restart.policy, host)?;
+        restart_supported(restart.policy, host.systemd)?;
         body.insert("restart_policy".into(), json!(restart.policy.as_str()));
         // Podman refuses a retry count with any policy but on-failure.
         if restart.policy == RestartKind::OnFailure {
@@ -127,28 +128,6 @@ pub(super) fn create_body(
         body.insert("r_limits".into(), Value::Array(r_limits));
     }
     Ok(Value::Object(body))
-}
-
-/// Whether Podman honours `policy` as Docker does. While the host runs, conmon has Podman
-/// apply every policy when a container exits; at boot nothing does unless systemd starts
-/// `podman-restart.service`, and that unit (Podman 4) starts only `always` containers.
-fn restart_supported(policy: RestartKind, host: HostSupport) -> Result<(), String> {
-    match policy {
-        RestartKind::No | RestartKind::OnFailure => Ok(()),
-        RestartKind::Always if host.systemd => Ok(()),
-        RestartKind::Always => Err(
-            "restart policy 'always' on this host: Podman has no daemon that restarts \
-             containers at boot, only systemd's podman-restart.service, and this host does \
-             not run systemd (use on-failure, or the docker runtimes)"
-                .to_owned(),
-        ),
-        RestartKind::UnlessStopped => Err(
-            "restart policy 'unless-stopped': Podman 4 restarts only 'always' containers \
-             at boot (podman-restart.service), so it cannot keep this policy's promise \
-             (use always or on-failure)"
-                .to_owned(),
-        ),
-    }
 }
 
 #[cfg(test)]
