@@ -6,6 +6,8 @@ pub mod clock;
 pub mod command;
 pub mod error;
 pub mod events;
+#[cfg(test)]
+pub(crate) mod fake_engine;
 pub mod locks;
 pub mod model;
 pub mod names;

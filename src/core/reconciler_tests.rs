@@ -5,145 +5,14 @@
 use super::*;
 use crate::core::command::{Command, Request};
 use crate::core::events::ContainerEvent;
+use crate::core::fake_engine::FakeEngine;
 use crate::core::model::*;
 use crate::core::names::*;
 use crate::core::reconcile::{ACTION_ADOPT, ACTION_DESTROY, ACTION_DIE, ACTION_INTENT_STOP};
 use crate::core::runtime::*;
 use crate::core::store::{ReplyCacheLimits, Store};
 use crate::store::memory::MemoryStore;
-use async_trait::async_trait;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
-
-/// A fake engine: containers in a map; each `watch` hands out the next queued stream.
-struct FakeEngine {
-    kind: RuntimeKind,
-    containers: Mutex<HashMap<String, EngineContainer>>,
-    streams: Mutex<Vec<smol::channel::Receiver<EngineEvent>>>,
-    stops: Mutex<Vec<String>>,
-}
-
-impl FakeEngine {
-    fn new(kind: RuntimeKind) -> Arc<Self> {
-        Arc::new(Self {
-            kind,
-            containers: Mutex::default(),
-            streams: Mutex::default(),
-            stops: Mutex::default(),
-        })
-    }
-
-    fn put(&self, name: &str, state: ContainerState, exit_code: Option<i64>) {
-        let labels = BTreeMap::from([
-            (MANAGED_LABEL.to_owned(), "true".to_owned()),
-            ("app".to_owned(), name.to_owned()),
-        ]);
-        self.containers.lock().unwrap().insert(
-            name.to_owned(),
-            EngineContainer {
-                id: format!("id-{name}"),
-                name: name.to_owned(),
-                image: "busybox:latest".into(),
-                state,
-                exit_code,
-                labels,
-            },
-        );
-    }
-
-    /// Queues a stream for the next `watch`; returns its sender.
-    fn stream(&self) -> smol::channel::Sender<EngineEvent> {
-        let (tx, rx) = smol::channel::unbounded();
-        self.streams.lock().unwrap().push(rx);
-        tx
-    }
-
-    fn not_found(&self, name: &ContainerName) -> RuntimeError {
-        RuntimeError::NotFound {
-            runtime: self.kind.as_str(),
-            what: format!("container '{name}'"),
-        }
-    }
-
-    fn unsupported(&self) -> RuntimeError {
-        RuntimeError::Unsupported {
-            runtime: self.kind.as_str(),
-            what: "this in the fake".into(),
-        }
-    }
-}
-
-#[async_trait]
-impl Runtime for FakeEngine {
-    fn kind(&self) -> RuntimeKind {
-        self.kind
-    }
-    async fn version(&self) -> Result<String, RuntimeError> {
-        Ok("fake".into())
-    }
-    async fn create(&self, spec: &ContainerSpec) -> Result<String, RuntimeError> {
-        self.put(spec.name.as_str(), ContainerState::Created, None);
-        Ok(format!("id-{}", spec.name))
-    }
-    async fn start(&self, name: &ContainerName) -> Result<(), RuntimeError> {
-        self.put(name.as_str(), ContainerState::Running, None);
-        Ok(())
-    }
-    async fn stop(&self, name: &ContainerName, _: Option<u32>) -> Result<(), RuntimeError> {
-        self.stops.lock().unwrap().push(name.to_string());
-        self.put(name.as_str(), ContainerState::Exited, Some(143));
-        Ok(())
-    }
-    async fn restart(&self, name: &ContainerName, _: Option<u32>) -> Result<(), RuntimeError> {
-        self.start(name).await
-    }
-    async fn kill(&self, name: &ContainerName, _: SignalName) -> Result<(), RuntimeError> {
-        self.put(name.as_str(), ContainerState::Exited, Some(137));
-        Ok(())
-    }
-    async fn remove(&self, name: &ContainerName, _: bool) -> Result<(), RuntimeError> {
-        self.containers.lock().unwrap().remove(name.as_str());
-        Ok(())
-    }
-    async fn inspect(&self, name: &ContainerName) -> Result<EngineContainer, RuntimeError> {
-        let map = self.containers.lock().unwrap();
-        map.get(name.as_str())
-            .cloned()
-            .ok_or_else(|| self.not_found(name))
-    }
-    async fn list_managed(&self) -> Result<Vec<EngineContainer>, RuntimeError> {
-        Ok(self.containers.lock().unwrap().values().cloned().collect())
-    }
-    async fn logs(&self, _: &ContainerName, _: &LogOptions) -> Result<Vec<String>, RuntimeError> {
-        Err(self.unsupported())
-    }
-    async fn stats(&self, _: &ContainerName) -> Result<Stats, RuntimeError> {
-        Err(self.unsupported())
-    }
-    async fn pull(
-        &self,
-        _: &ImageRef,
-        _: Option<&RegistryAuth>,
-    ) -> Result<PulledImage, RuntimeError> {
-        Err(self.unsupported())
-    }
-    async fn images(&self) -> Result<Vec<ImageInfo>, RuntimeError> {
-        Err(self.unsupported())
-    }
-    async fn remove_image(&self, _: &ImageRef, _: bool) -> Result<(), RuntimeError> {
-        Err(self.unsupported())
-    }
-    async fn watch(&self) -> Result<EngineEvents, RuntimeError> {
-        let mut streams = self.streams.lock().unwrap();
-        if streams.is_empty() {
-            return Err(RuntimeError::Unavailable {
-                runtime: self.kind.as_str(),
-                reason: "no stream queued".into(),
-            });
-        }
-        Ok(Box::pin(streams.remove(0)))
-    }
-}
+use std::collections::BTreeMap;
 
 fn service(docker: &Arc<FakeEngine>, podman: &Arc<FakeEngine>) -> Arc<ContainerService> {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new(ReplyCacheLimits::default()));

@@ -4,6 +4,7 @@
 
 use crate::core::command::{Command, Request};
 use crate::core::error::{ErrorCode, RuntimeError};
+use crate::core::fake_engine::FakeEngine;
 use crate::core::model::*;
 use crate::core::names::*;
 use crate::core::reply::{OpResult, Outcome, Reply};
@@ -12,155 +13,9 @@ use crate::core::service::ContainerService;
 use crate::core::store::{ReplyCacheLimits, Store};
 use crate::store::memory::MemoryStore;
 use async_trait::async_trait;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-
-/// A fake engine: containers in a map, calls counted, failures injectable.
-struct FakeEngine {
-    kind: RuntimeKind,
-    containers: Arc<Mutex<HashMap<String, EngineContainer>>>,
-    creates: AtomicUsize,
-    fail_start: Mutex<Option<RuntimeError>>,
-    unavailable: std::sync::atomic::AtomicBool,
-}
-
-impl FakeEngine {
-    fn new(
-        kind: RuntimeKind,
-        containers: Arc<Mutex<HashMap<String, EngineContainer>>>,
-    ) -> Arc<Self> {
-        Arc::new(Self {
-            kind,
-            containers,
-            creates: AtomicUsize::new(0),
-            fail_start: Mutex::new(None),
-            unavailable: Default::default(),
-        })
-    }
-
-    fn check(&self) -> Result<(), RuntimeError> {
-        if self.unavailable.load(Ordering::SeqCst) {
-            return Err(RuntimeError::Unavailable {
-                runtime: self.kind.as_str(),
-                reason: "down".into(),
-            });
-        }
-        Ok(())
-    }
-
-    fn with<T>(
-        &self,
-        name: &ContainerName,
-        f: impl FnOnce(&mut EngineContainer) -> T,
-    ) -> Result<T, RuntimeError> {
-        self.check()?;
-        let mut map = self.containers.lock().unwrap();
-        let c = map
-            .get_mut(name.as_str())
-            .ok_or_else(|| RuntimeError::NotFound {
-                runtime: self.kind.as_str(),
-                what: format!("container '{name}'"),
-            })?;
-        Ok(f(c))
-    }
-
-    fn set_state(
-        &self,
-        name: &ContainerName,
-        state: ContainerState,
-        exit: Option<i64>,
-    ) -> Result<(), RuntimeError> {
-        self.with(name, |c| {
-            c.state = state;
-            c.exit_code = exit;
-        })
-    }
-}
-
-#[async_trait]
-impl Runtime for FakeEngine {
-    fn kind(&self) -> RuntimeKind {
-        self.kind
-    }
-    async fn version(&self) -> Result<String, RuntimeError> {
-        self.check().map(|()| "1.0-fake".into())
-    }
-    async fn create(&self, spec: &ContainerSpec) -> Result<String, RuntimeError> {
-        self.check()?;
-        self.creates.fetch_add(1, Ordering::SeqCst);
-        let mut labels = spec.labels.clone();
-        labels.insert(MANAGED_LABEL.into(), "true".into());
-        let id = format!("id-{}", spec.name);
-        self.containers.lock().unwrap().insert(
-            spec.name.to_string(),
-            EngineContainer {
-                id: id.clone(),
-                name: spec.name.to_string(),
-                image: spec.image.to_string(),
-                state: ContainerState::Created,
-                exit_code: None,
-                labels,
-            },
-        );
-        Ok(id)
-    }
-    async fn start(&self, name: &ContainerName) -> Result<(), RuntimeError> {
-        if let Some(e) = self.fail_start.lock().unwrap().take() {
-            return Err(e);
-        }
-        self.set_state(name, ContainerState::Running, None)
-    }
-    async fn stop(&self, name: &ContainerName, _: Option<u32>) -> Result<(), RuntimeError> {
-        self.set_state(name, ContainerState::Exited, Some(143))
-    }
-    async fn restart(&self, name: &ContainerName, _: Option<u32>) -> Result<(), RuntimeError> {
-        self.set_state(name, ContainerState::Running, None)
-    }
-    async fn kill(&self, name: &ContainerName, _: SignalName) -> Result<(), RuntimeError> {
-        self.set_state(name, ContainerState::Exited, Some(137))
-    }
-    async fn remove(&self, name: &ContainerName, _: bool) -> Result<(), RuntimeError> {
-        self.with(name, |_| ())?;
-        self.containers.lock().unwrap().remove(name.as_str());
-        Ok(())
-    }
-    async fn inspect(&self, name: &ContainerName) -> Result<EngineContainer, RuntimeError> {
-        self.with(name, |c| c.clone())
-    }
-    async fn list_managed(&self) -> Result<Vec<EngineContainer>, RuntimeError> {
-        self.check()?;
-        Ok(self.containers.lock().unwrap().values().cloned().collect())
-    }
-    async fn logs(
-        &self,
-        name: &ContainerName,
-        _: &LogOptions,
-    ) -> Result<Vec<String>, RuntimeError> {
-        self.with(name, |_| vec!["line".to_owned()])
-    }
-    async fn stats(&self, name: &ContainerName) -> Result<Stats, RuntimeError> {
-        self.with(name, |_| Stats {
-            pids: 1,
-            ..Default::default()
-        })
-    }
-    async fn pull(
-        &self,
-        _: &ImageRef,
-        _: Option<&RegistryAuth>,
-    ) -> Result<PulledImage, RuntimeError> {
-        self.check().map(|()| PulledImage {
-            id: "sha256:1".into(),
-        })
-    }
-    async fn images(&self) -> Result<Vec<ImageInfo>, RuntimeError> {
-        self.check().map(|()| Vec::new())
-    }
-    async fn remove_image(&self, _: &ImageRef, _: bool) -> Result<(), RuntimeError> {
-        self.check()
-    }
-}
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 struct Fixture {
     service: ContainerService,
@@ -171,9 +26,9 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let docker_containers = Arc::default();
-    let docker_cli = FakeEngine::new(RuntimeKind::DockerCli, Arc::clone(&docker_containers));
-    let docker_api = FakeEngine::new(RuntimeKind::DockerApi, docker_containers);
-    let podman = FakeEngine::new(RuntimeKind::PodmanCli, Arc::default());
+    let docker_cli = FakeEngine::sharing(RuntimeKind::DockerCli, Arc::clone(&docker_containers));
+    let docker_api = FakeEngine::sharing(RuntimeKind::DockerApi, docker_containers);
+    let podman = FakeEngine::new(RuntimeKind::PodmanCli);
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new(ReplyCacheLimits::default()));
     let runtimes: Vec<Arc<dyn Runtime>> =
         vec![docker_cli.clone(), docker_api.clone(), podman.clone()];
@@ -681,7 +536,7 @@ impl Store for WriteFailingStore {
 #[test]
 fn a_record_that_cannot_be_written_undoes_the_create() {
     run(async {
-        let engine = FakeEngine::new(RuntimeKind::DockerApi, Arc::default());
+        let engine = FakeEngine::new(RuntimeKind::DockerApi);
         let store: Arc<dyn Store> = Arc::new(WriteFailingStore(MemoryStore::new(
             ReplyCacheLimits::default(),
         )));

@@ -1,0 +1,212 @@
+//! An in-process fake engine for the core's unit tests (ops and reconciler): containers
+//! in a map, calls counted, failures injectable, event streams driven by the test. The
+//! engines themselves are tested against the real daemons in the integration suites.
+
+use crate::core::error::RuntimeError;
+use crate::core::model::*;
+use crate::core::names::*;
+use crate::core::runtime::*;
+use async_trait::async_trait;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A fake engine: containers in a map, calls counted, failures injectable.
+pub(crate) struct FakeEngine {
+    kind: RuntimeKind,
+    /// The engine's containers (shared by the two access paths of one engine).
+    pub(crate) containers: Arc<Mutex<HashMap<String, EngineContainer>>>,
+    /// `create` calls that reached the engine.
+    pub(crate) creates: AtomicUsize,
+    /// The error the next `start` fails with.
+    pub(crate) fail_start: Mutex<Option<RuntimeError>>,
+    /// Every call answers `Unavailable` while set.
+    pub(crate) unavailable: AtomicBool,
+    /// Names `stop` was called for, in order.
+    pub(crate) stops: Mutex<Vec<String>>,
+    /// Event streams handed out by the next `watch` calls, in order.
+    streams: Mutex<Vec<smol::channel::Receiver<EngineEvent>>>,
+}
+
+impl FakeEngine {
+    /// An engine with containers of its own.
+    pub(crate) fn new(kind: RuntimeKind) -> Arc<Self> {
+        Self::sharing(kind, Arc::default())
+    }
+
+    /// An access path to an engine whose containers `containers` holds.
+    pub(crate) fn sharing(
+        kind: RuntimeKind,
+        containers: Arc<Mutex<HashMap<String, EngineContainer>>>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            kind,
+            containers,
+            creates: AtomicUsize::new(0),
+            fail_start: Mutex::new(None),
+            unavailable: AtomicBool::new(false),
+            stops: Mutex::default(),
+            streams: Mutex::default(),
+        })
+    }
+
+    /// Puts a managed container (labels: the managed label and `app=<name>`) into the
+    /// engine, as if made or changed behind the agent's back.
+    pub(crate) fn put(&self, name: &str, state: ContainerState, exit_code: Option<i64>) {
+        let labels = BTreeMap::from([
+            (MANAGED_LABEL.to_owned(), "true".to_owned()),
+            ("app".to_owned(), name.to_owned()),
+        ]);
+        self.containers.lock().unwrap().insert(
+            name.to_owned(),
+            EngineContainer {
+                id: format!("id-{name}"),
+                name: name.to_owned(),
+                image: "busybox:latest".into(),
+                state,
+                exit_code,
+                labels,
+            },
+        );
+    }
+
+    /// Queues an event stream for the next `watch`; returns its sender.
+    pub(crate) fn stream(&self) -> smol::channel::Sender<EngineEvent> {
+        let (tx, rx) = smol::channel::unbounded();
+        self.streams.lock().unwrap().push(rx);
+        tx
+    }
+
+    fn check(&self) -> Result<(), RuntimeError> {
+        if self.unavailable.load(Ordering::SeqCst) {
+            return Err(RuntimeError::Unavailable {
+                runtime: self.kind.as_str(),
+                reason: "down".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn with<T>(
+        &self,
+        name: &ContainerName,
+        f: impl FnOnce(&mut EngineContainer) -> T,
+    ) -> Result<T, RuntimeError> {
+        self.check()?;
+        let mut map = self.containers.lock().unwrap();
+        let c = map
+            .get_mut(name.as_str())
+            .ok_or_else(|| RuntimeError::NotFound {
+                runtime: self.kind.as_str(),
+                what: format!("container '{name}'"),
+            })?;
+        Ok(f(c))
+    }
+
+    fn set_state(
+        &self,
+        name: &ContainerName,
+        state: ContainerState,
+        exit: Option<i64>,
+    ) -> Result<(), RuntimeError> {
+        self.with(name, |c| {
+            c.state = state;
+            c.exit_code = exit;
+        })
+    }
+}
+
+#[async_trait]
+impl Runtime for FakeEngine {
+    fn kind(&self) -> RuntimeKind {
+        self.kind
+    }
+    async fn version(&self) -> Result<String, RuntimeError> {
+        self.check().map(|()| "1.0-fake".into())
+    }
+    async fn create(&self, spec: &ContainerSpec) -> Result<String, RuntimeError> {
+        self.check()?;
+        self.creates.fetch_add(1, Ordering::SeqCst);
+        let mut labels = spec.labels.clone();
+        labels.insert(MANAGED_LABEL.into(), "true".into());
+        let id = format!("id-{}", spec.name);
+        self.containers.lock().unwrap().insert(
+            spec.name.to_string(),
+            EngineContainer {
+                id: id.clone(),
+                name: spec.name.to_string(),
+                image: spec.image.to_string(),
+                state: ContainerState::Created,
+                exit_code: None,
+                labels,
+            },
+        );
+        Ok(id)
+    }
+    async fn start(&self, name: &ContainerName) -> Result<(), RuntimeError> {
+        if let Some(e) = self.fail_start.lock().unwrap().take() {
+            return Err(e);
+        }
+        self.set_state(name, ContainerState::Running, None)
+    }
+    async fn stop(&self, name: &ContainerName, _: Option<u32>) -> Result<(), RuntimeError> {
+        self.stops.lock().unwrap().push(name.to_string());
+        self.set_state(name, ContainerState::Exited, Some(143))
+    }
+    async fn restart(&self, name: &ContainerName, _: Option<u32>) -> Result<(), RuntimeError> {
+        self.set_state(name, ContainerState::Running, None)
+    }
+    async fn kill(&self, name: &ContainerName, _: SignalName) -> Result<(), RuntimeError> {
+        self.set_state(name, ContainerState::Exited, Some(137))
+    }
+    async fn remove(&self, name: &ContainerName, _: bool) -> Result<(), RuntimeError> {
+        self.with(name, |_| ())?;
+        self.containers.lock().unwrap().remove(name.as_str());
+        Ok(())
+    }
+    async fn inspect(&self, name: &ContainerName) -> Result<EngineContainer, RuntimeError> {
+        self.with(name, |c| c.clone())
+    }
+    async fn list_managed(&self) -> Result<Vec<EngineContainer>, RuntimeError> {
+        self.check()?;
+        Ok(self.containers.lock().unwrap().values().cloned().collect())
+    }
+    async fn logs(
+        &self,
+        name: &ContainerName,
+        _: &LogOptions,
+    ) -> Result<Vec<String>, RuntimeError> {
+        self.with(name, |_| vec!["line".to_owned()])
+    }
+    async fn stats(&self, name: &ContainerName) -> Result<Stats, RuntimeError> {
+        self.with(name, |_| Stats {
+            pids: 1,
+            ..Default::default()
+        })
+    }
+    async fn pull(
+        &self,
+        _: &ImageRef,
+        _: Option<&RegistryAuth>,
+    ) -> Result<PulledImage, RuntimeError> {
+        self.check().map(|()| PulledImage {
+            id: "sha256:1".into(),
+        })
+    }
+    async fn images(&self) -> Result<Vec<ImageInfo>, RuntimeError> {
+        self.check().map(|()| Vec::new())
+    }
+    async fn remove_image(&self, _: &ImageRef, _: bool) -> Result<(), RuntimeError> {
+        self.check()
+    }
+    async fn watch(&self) -> Result<EngineEvents, RuntimeError> {
+        let mut streams = self.streams.lock().unwrap();
+        if streams.is_empty() {
+            return Err(RuntimeError::Unavailable {
+                runtime: self.kind.as_str(),
+                reason: "no stream queued".into(),
+            });
+        }
+        Ok(Box::pin(streams.remove(0)))
+    }
+}
