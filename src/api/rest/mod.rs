@@ -101,10 +101,22 @@ pub async fn serve<S, F, Fut, G>(
             let mut stream = stream;
             executor
                 .spawn(async move {
-                    use futures_lite::AsyncWriteExt;
+                    use futures_lite::{AsyncReadExt, AsyncWriteExt};
                     // The caller may already be gone; nothing more to do then.
                     let _ = stream.write_all(&auth::refusal(&why)).await;
                     let _ = stream.close().await;
+                    // Read what the caller sent until it hangs up (bounded in time):
+                    // dropping a socket with unread bytes resets the connection, and the
+                    // reset can destroy the refusal before the caller has read it.
+                    let drain = async {
+                        let mut buf = [0u8; 4096];
+                        while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
+                    };
+                    let limit = smol::Timer::after(std::time::Duration::from_secs(2));
+                    smol::future::or(drain, async {
+                        limit.await;
+                    })
+                    .await;
                 })
                 .detach();
             continue;
