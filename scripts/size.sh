@@ -24,7 +24,7 @@ declare -A SIZES=() TIMES=()
 for t in "${TARGETS[@]}"; do
     echo "==> cargo build --release --target $t" >&2
     start=$SECONDS
-    cargo build -q --release --config cross.toml --target "$t" --bin ctrmgr "${FEATURE_ARGS[@]}"
+    cargo build -q --release --config .cargo/cross-targets.toml --target "$t" --bin ctrmgr "${FEATURE_ARGS[@]}"
     TIMES[$t]=$((SECONDS - start))
     SIZES[$t]=$(stat -c %s "$TARGET_DIR/$t/release/ctrmgr")
 done

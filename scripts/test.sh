@@ -187,14 +187,14 @@ feature_matrix() {
 }
 
 cross_build() {
-    cargo test --config cross.toml --target "$1" --lib --no-run
+    cargo test --config .cargo/cross-targets.toml --target "$1" --lib --no-run
 }
 
 # Every library unit test runs under qemu-user too. (A missing CLI binary used to be the
 # exception: qemu-user's posix_spawn cannot report the exec error to the parent, so the
 # CLI runtime now looks the binary up before spawning it.)
 cross_run() {
-    cargo test --config cross.toml --target "$1" --lib
+    cargo test --config .cargo/cross-targets.toml --target "$1" --lib
 }
 
 # --- main ---------------------------------------------------------------------------
