@@ -3,98 +3,116 @@
 #
 # Starts the test services (scripts/services.sh up), then runs, stopping at the first
 # failure:
-#   fmt, clippy (-D warnings), cargo test (default features = all),
-#   a lint of the shell scripts, Yocto layer checks (ctrmgr-crates.inc drift, oelint-adv),
-#   systemd-analyze verify of the unit, a short fuzz run (scripts/fuzz.sh, 45 s per
-#   cargo-fuzz target), the feature matrix (cargo check with no default features and
-#   with each feature alone), and the ARM cross builds with their library unit tests run
-#   under qemu-user (aarch64 and armv7).
-# Prints a summary with timings. Stops the services it started on exit unless
-# KEEP_SERVICES=1.
+#   fmt, clippy (-D warnings), the tests of the scripts themselves (scripts/tests: the
+#   step harness, and every layer check failing on a deliberately broken copy of the
+#   tree), a lint of the shell scripts, the Yocto layer and manifest checks (see
+#   layer_checks), cargo test (default features = all), systemd-analyze verify of the
+#   unit, a short fuzz run (scripts/fuzz.sh, 45 s per cargo-fuzz target), the feature
+#   matrix (cargo check with no default features and with each feature alone), and the
+#   ARM cross builds with their library unit tests run under qemu-user (aarch64, armv7).
+# Every step fails on its first failing command (scripts/lib/steps.sh says how).
+# Prints a summary with timings; a step that did not run is listed as skipped, with
+# the reason. Stops the services it started on exit unless KEEP_SERVICES=1.
+#
+#   bash scripts/test.sh              everything (what CI runs, through .ci/run)
+#   bash scripts/test.sh STEP...      only these steps, e.g. `layer script-tests`
+#                                     (no services unless `services` is one of them)
+#   bash scripts/test.sh --list       the step names
 #
 # Environment:
 #   KEEP_SERVICES=1        leave the services running on exit
 #   CTRMGR_TEST_QUICK=1    skip the fuzz run, the feature matrix and the cross builds
 #                          (local use only; CI runs everything)
+#   CTRMGR_TOOLS_DIR       where downloaded tools and the crate vendor cache live
+#                          (default target/ctrmgr-tools)
 set -euo pipefail
+shopt -s inherit_errexit
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
+# Step names, in the order they run.
+ALL_STEPS=(services toolchain fmt clippy script-tests shellcheck layer cargo-test systemd
+    fuzz features cross)
 CROSS_TARGETS=(aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf)
 OELINT_VERSION=9.11.2
 OELINT_RELEASE=whinlatter
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 LOG_DIR="$TARGET_DIR/ctrmgr-test-logs"
-TOOLS_DIR="$TARGET_DIR/ctrmgr-tools"
+export CTRMGR_TOOLS_DIR="${CTRMGR_TOOLS_DIR:-$TARGET_DIR/ctrmgr-tools}"
 export CTRMGR_SVC_DIR="${CTRMGR_SVC_DIR:-/tmp/ctrmgr-test-services}"
 export CTRMGR_SVC_STARTED_FILE="$LOG_DIR/services-started"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
-mkdir -p "$LOG_DIR" "$TOOLS_DIR"
+usage() {
+    echo "usage: bash scripts/test.sh [--list | STEP...]; steps: ${ALL_STEPS[*]}" >&2
+    exit 2
+}
+
+declare -A SELECTED=()
+for arg in "$@"; do
+    case " ${ALL_STEPS[*]} " in
+    *" $arg "*) SELECTED[$arg]=1 ;;
+    *)
+        [[ "$arg" == --list ]] || usage
+        printf '%s\n' "${ALL_STEPS[@]}"
+        exit 0
+        ;;
+    esac
+done
+
+mkdir -p "$LOG_DIR" "$CTRMGR_TOOLS_DIR"
 : >"$CTRMGR_SVC_STARTED_FILE"
 SUMMARY="$LOG_DIR/summary"
 : >"$SUMMARY"
 T0=$SECONDS
 
-say() { printf '\n==> %s\n' "$*" >&2; }
-
-# run_step NAME CMD...: run CMD, record its time and outcome in the summary.
-run_step() {
-    local name=$1 start=$SECONDS rc=0
-    shift
-    say "$name"
-    "$@" || rc=$?
-    if [[ $rc -eq 0 ]]; then
-        printf '%-44s %5ss  ok\n' "$name" $((SECONDS - start)) >>"$SUMMARY"
-    else
-        printf '%-44s %5ss  FAILED (exit %s)\n' "$name" $((SECONDS - start)) "$rc" >>"$SUMMARY"
-    fi
-    return "$rc"
-}
-
-# bg_step NAME CMD...: run_step in the background, output to a log; see wait_step.
-declare -A BG_PIDS=()
-bg_step() {
-    local name=$1
-    shift
-    say "$name (in the background, log $LOG_DIR/$name.log)"
-    run_step "$name" "$@" >"$LOG_DIR/$name.log" 2>&1 &
-    BG_PIDS[$name]=$!
-}
-
-wait_step() {
-    local name=$1 rc=0
-    wait "${BG_PIDS[$name]}" || rc=$?
-    unset "BG_PIDS[$name]"
-    if [[ $rc -ne 0 ]]; then
-        printf '\n--- %s failed; its log: ---\n' "$name" >&2
-        tail -n 60 "$LOG_DIR/$name.log" >&2
-        exit "$rc"
-    fi
-    printf '%s: done\n' "$name" >&2
-}
+# shellcheck source=scripts/lib/steps.sh
+source "$ROOT/scripts/lib/steps.sh"
 
 on_exit() {
     local rc=$?
-    local pid
-    for pid in "${BG_PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
+    stop_bg_steps
     if [[ "${KEEP_SERVICES:-0}" != 1 && -s "$CTRMGR_SVC_STARTED_FILE" ]]; then
         # shellcheck disable=SC2046 # one service name per line, no spaces
         bash scripts/services.sh down $(sort -u "$CTRMGR_SVC_STARTED_FILE") || true
     fi
     printf '\n==== summary (%ss in all) ====\n' $((SECONDS - T0)) >&2
-    cat "$SUMMARY" >&2
-    if [[ $rc -eq 0 ]]; then
-        printf 'ALL PASSED\n' >&2
-    else
-        printf 'FAILED (exit %s); logs in %s\n' "$rc" "$LOG_DIR" >&2
-    fi
+    print_summary "$rc"
     exit "$rc"
 }
 trap on_exit EXIT
+
+# selected STEP: the step is to run (no STEP arguments: every step).
+selected() {
+    [[ $# -gt 0 && ( ${#SELECTED[@]} -eq 0 || -n "${SELECTED[$1]:-}" ) ]]
+}
+
+# step ID NAME CMD... / bg ID NAME CMD... / wait_bg ID NAME: run_step, bg_step and
+# wait_step for a step that is selected; a step that is not is recorded as skipped.
+step() {
+    local id=$1 name=$2
+    shift 2
+    if selected "$id"; then
+        run_step "$name" "$@"
+    else
+        skip_step "$name" "not selected"
+    fi
+}
+bg() {
+    local id=$1 name=$2
+    shift 2
+    if selected "$id"; then
+        bg_step "$name" "$@"
+    else
+        skip_step "$name" "not selected"
+    fi
+}
+wait_bg() {
+    if selected "$1"; then
+        wait_step "$2"
+    fi
+}
 
 # --- steps --------------------------------------------------------------------------
 
@@ -110,12 +128,19 @@ rust_toolchain() {
     done
 }
 
+# scripts/services.sh installs shellcheck (a Debian package): missing, it is an error,
+# not a silent pass.
 shellcheck_scripts() {
-    if ! command -v shellcheck >/dev/null; then
-        echo "shellcheck not installed; skipped" >&2
-        return 0
-    fi
-    shellcheck scripts/*.sh .ci/run
+    command -v shellcheck >/dev/null || {
+        echo "shellcheck not found: run scripts/services.sh up (it installs it)" >&2
+        return 1
+    }
+    shellcheck -x scripts/*.sh scripts/lib/*.sh .ci/run
+}
+
+# The Python tests of the scripts (unittest; see scripts/tests/README.md).
+script_tests() {
+    python3 -m unittest discover -s scripts/tests -t scripts/tests -p 'test_*.py' -v
 }
 
 oelint_bin() {
@@ -124,7 +149,7 @@ oelint_bin() {
         command -v oelint-adv
         return 0
     fi
-    local venv="$TOOLS_DIR/oelint-$OELINT_VERSION"
+    local venv="$CTRMGR_TOOLS_DIR/oelint-$OELINT_VERSION"
     if [[ ! -x "$venv/bin/oelint-adv" ]]; then
         python3 -m venv "$venv" >&2
         "$venv/bin/pip" install -q "oelint-adv==$OELINT_VERSION" >&2
@@ -132,11 +157,23 @@ oelint_bin() {
     echo "$venv/bin/oelint-adv"
 }
 
+# The Yocto layer against the crate: options <-> features, offline vendoring of the
+# crates.inc list, crates.inc drift, the MSRV against the locked crates, oelint-adv.
+# scripts/tests/test_layer.py breaks each one in a copy of the tree and checks that this
+# step then fails.
 layer_checks() {
+    local oelint found recipes
+    python3 scripts/check-layer.py features
+    python3 scripts/check-layer.py vendor
     python3 scripts/gen-crates-inc.py --check
-    local oelint recipes
+    python3 scripts/check-layer.py msrv
     oelint=$(oelint_bin)
-    mapfile -t recipes < <(find meta-ctrmgr -name '*.bb' -o -name '*.bbappend' | sort)
+    found=$(find meta-ctrmgr -name '*.bb' -o -name '*.bbappend' | sort)
+    [[ -n "$found" ]] || {
+        echo "no recipe found under meta-ctrmgr" >&2
+        return 1
+    }
+    mapfile -t recipes <<<"$found"
     # --quiet prints only findings; any finding (info included) makes it exit non-zero.
     # Suppressed here: inconspaces and notneededspace flag the `SRC_URI += " \` line of
     # the generated ctrmgr-crates.inc, whose format is OE-Core's own
@@ -163,20 +200,16 @@ systemd_verify() {
     fi
 }
 
-cargo_features() {
-    python3 - <<'EOF'
-import tomllib
-with open("Cargo.toml", "rb") as f:
-    features = tomllib.load(f).get("features", {})
-for name in features:
-    if name != "default":
-        print(name)
-EOF
-}
-
 feature_matrix() {
     local f features
-    mapfile -t features < <(cargo_features)
+    # Not `mapfile < <(...)`: a failing process substitution would go unnoticed and
+    # leave an empty list (a matrix of nothing passes).
+    features=$(python3 scripts/check-layer.py cargo-features)
+    [[ -n "$features" ]] || {
+        echo "no cargo features found in Cargo.toml" >&2
+        return 1
+    }
+    mapfile -t features <<<"$features"
     echo "features: ${features[*]}" >&2
     echo "--- --no-default-features" >&2
     cargo check -q --no-default-features
@@ -199,34 +232,47 @@ cross_run() {
 
 # --- main ---------------------------------------------------------------------------
 
-bg_step "services up" bash scripts/services.sh up
-run_step "rust toolchain" rust_toolchain
-run_step "cargo fmt --check" cargo fmt --all -- --check
-run_step "cargo clippy -D warnings" cargo clippy --all-targets -- -D warnings
-wait_step "services up"
+bg services "services up" bash scripts/services.sh up
+step toolchain "rust toolchain" rust_toolchain
+step fmt "cargo fmt --check" cargo fmt --all -- --check
+step clippy "cargo clippy -D warnings" cargo clippy --all-targets -- -D warnings
+wait_bg services "services up"
 
-bg_step "layer checks (crates.inc, oelint-adv)" layer_checks
-run_step "shellcheck" shellcheck_scripts
-run_step "cargo test" cargo test
-wait_step "layer checks (crates.inc, oelint-adv)"
-run_step "systemd-analyze verify" systemd_verify
+bg layer "layer checks" layer_checks
+step script-tests "script tests (scripts/tests)" script_tests
+step shellcheck "shellcheck" shellcheck_scripts
+step cargo-test "cargo test" cargo test
+wait_bg layer "layer checks"
+step systemd "systemd-analyze verify" systemd_verify
 
-if [[ "${CTRMGR_TEST_QUICK:-0}" == 1 ]]; then
-    echo "CTRMGR_TEST_QUICK=1: fuzz run, feature matrix and cross builds skipped" >>"$SUMMARY"
-    exit 0
-fi
+QUICK_SKIP=""
+[[ "${CTRMGR_TEST_QUICK:-0}" != 1 ]] || QUICK_SKIP="CTRMGR_TEST_QUICK=1"
+
+# quick ID NAME CMD...: step, unless CTRMGR_TEST_QUICK=1 skips it.
+quick() {
+    if [[ -n "$QUICK_SKIP" ]]; then
+        skip_step "$2" "$QUICK_SKIP"
+    else
+        step "$@"
+    fi
+}
 
 # Alone, so each target gets a whole core's worth of executions.
-run_step "fuzz (45 s per target)" bash scripts/fuzz.sh 45
-
-run_step "feature matrix (cargo check)" feature_matrix
+quick fuzz "fuzz (45 s per target)" bash scripts/fuzz.sh 45
+quick features "feature matrix (cargo check)" feature_matrix
 for t in "${CROSS_TARGETS[@]}"; do
-    run_step "cross build $t" cross_build "$t"
+    quick cross "cross build $t" cross_build "$t"
 done
 # Both test binaries are built: run the two qemu suites side by side.
 for t in "${CROSS_TARGETS[@]}"; do
-    bg_step "qemu unit tests $t" cross_run "$t"
+    if [[ -n "$QUICK_SKIP" ]]; then
+        skip_step "qemu unit tests $t" "$QUICK_SKIP"
+    else
+        bg cross "qemu unit tests $t" cross_run "$t"
+    fi
 done
-for t in "${CROSS_TARGETS[@]}"; do
-    wait_step "qemu unit tests $t"
-done
+if [[ -z "$QUICK_SKIP" ]]; then
+    for t in "${CROSS_TARGETS[@]}"; do
+        wait_bg cross "qemu unit tests $t"
+    done
+fi

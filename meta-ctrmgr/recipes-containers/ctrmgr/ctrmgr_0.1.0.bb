@@ -11,38 +11,45 @@ LICENSE = "Apache-2.0"
 CVE_PRODUCT = "ctrmgr"
 LIC_FILES_CHKSUM = "file://LICENSE;md5=3b83ef96387f14655fc854ddc3c6bd57"
 
-# Placeholder repository: point it at the real one. SRCREV must be the commit whose
-# Cargo.lock ctrmgr-crates.inc was generated from (scripts/gen-crates-inc.py, checked
-# by the repository's test command), so bump both together.
+# Where the sources come from (see meta-ctrmgr/README.md, "Sources"): either a local
+# checkout through externalsrc (INHERIT += "externalsrc" and EXTERNALSRC:pn-ctrmgr, as
+# kas/ctrmgr-qemuarm64.yml does for the checkout this layer sits in), or the ctrmgr git
+# repository: set CTRMGR_GIT_URI (URL with protocol and branch) and SRCREV (a commit of
+# that branch; ctrmgr-crates.inc must come from that commit's Cargo.lock) in local.conf
+# or a bbappend. With neither, the recipe is skipped and says why.
+CTRMGR_GIT_URI ??= ""
 PV .= "+git"
-SRC_URI = "git://github.com/example/ctrmgr.git;protocol=https;branch=main"
-SRCREV = "0000000000000000000000000000000000000000"
+SRC_URI = "${CTRMGR_GIT_URI}"
 
 # No S here: since whinlatter the git fetcher unpacks into ${UNPACKDIR}/${BP}
-# (BB_GIT_DEFAULT_DESTSUFFIX), which is the default S. On scarthgap with a newer Rust
-# (see README.md) a bbappend sets S = "${WORKDIR}/git".
+# (BB_GIT_DEFAULT_DESTSUFFIX), which is the default S; externalsrc sets S itself. On
+# scarthgap with a newer Rust (see README.md) a bbappend sets S = "${WORKDIR}/git".
 
 inherit cargo cargo-update-recipe-crates systemd useradd
 
 require ${BPN}-crates.inc
 
-# Cargo features, one PACKAGECONFIG option each (enable = the feature's name); the
-# engines and brokers the agent talks to come in through RDEPENDS or RRECOMMENDS.
+# Cargo features, one PACKAGECONFIG option each, of the same name (scripts/check-layer.py
+# checks the 1:1 mapping and the default). The cargo class passes the enabled options'
+# first fields (PACKAGECONFIG_CONFARGS) to `cargo build`; repeated --features add up.
+# The engines and brokers the agent talks to come in through RDEPENDS or RRECOMMENDS,
+# per option: a Podman-only image pulls no Docker.
+CARGO_BUILD_FLAGS += "--no-default-features"
 # The default is Cargo.toml's default feature set (every transport, store and path).
 PACKAGECONFIG ??= "rest docker-cli docker-api podman-cli podman-api lmdb redis mqtt dbus mqueue protobuf"
-PACKAGECONFIG[rest] = "rest,,,,,"
-PACKAGECONFIG[docker-cli] = "docker-cli,,,docker,,"
-PACKAGECONFIG[docker-api] = "docker-api,,,docker,,"
-PACKAGECONFIG[lmdb] = "lmdb,,,,,"
-PACKAGECONFIG[podman-cli] = "podman-cli,,,podman,,"
-PACKAGECONFIG[podman-api] = "podman-api,,,podman,,"
+PACKAGECONFIG[rest] = "--features rest,,,,,"
+PACKAGECONFIG[docker-cli] = "--features docker-cli,,,docker,,"
+PACKAGECONFIG[docker-api] = "--features docker-api,,,docker,,"
+PACKAGECONFIG[podman-cli] = "--features podman-cli,,,podman,,"
+PACKAGECONFIG[podman-api] = "--features podman-api,,,podman,,"
+PACKAGECONFIG[lmdb] = "--features lmdb,,,,,"
 # Redis and the MQTT broker may well live elsewhere in the fleet: recommend a local one
 # (drop it with BAD_RECOMMENDATIONS) rather than require it.
-PACKAGECONFIG[redis] = "redis,,,,redis,"
-PACKAGECONFIG[mqtt] = "mqtt,,,,mosquitto,"
-PACKAGECONFIG[dbus] = "dbus,,,dbus,,"
-PACKAGECONFIG[mqueue] = "mqueue,,,,,"
-PACKAGECONFIG[protobuf] = "protobuf,,,,,"
+PACKAGECONFIG[redis] = "--features redis,,,,redis,"
+PACKAGECONFIG[mqtt] = "--features mqtt,,,,mosquitto,"
+PACKAGECONFIG[dbus] = "--features dbus,,,dbus,,"
+PACKAGECONFIG[mqueue] = "--features mqueue,,,,,"
+PACKAGECONFIG[protobuf] = "--features protobuf,,,,,"
 
 # Which board-configs/<name>.toml becomes /etc/ctrmgr/ctrmgr.toml. Set
 # CTRMGR_BOARD_CONFIG in local.conf to pick another one.
@@ -61,8 +68,15 @@ CTRMGR_BOARD_CONFIG ??= "${CTRMGR_MACHINE_BOARD_CONFIG}"
 # ${PN}-dbg gets the debug symbols (and the already-stripped QA check passes).
 export CARGO_PROFILE_RELEASE_STRIP = "false"
 
-do_compile() {
-    oe_cargo_build --no-default-features --features "${PACKAGECONFIG_CONFARGS}"
+# update_crates (bitbake -c update_crates ctrmgr) reads every Cargo.lock under
+# CARGO_LOCK_SRC_DIR, all of S by default: give it the agent's alone, not
+# fuzz/Cargo.lock (cargo-fuzz's own workspace, never built here) nor any under target/.
+# scripts/gen-crates-inc.py writes the same file from the same one Cargo.lock.
+CARGO_LOCK_SRC_DIR = "${WORKDIR}/cargo-lock"
+do_update_crates:prepend() {
+    rm -rf ${CARGO_LOCK_SRC_DIR}
+    mkdir -p ${CARGO_LOCK_SRC_DIR}
+    cp ${S}/Cargo.lock ${CARGO_LOCK_SRC_DIR}/
 }
 
 do_install:append() {
@@ -87,3 +101,13 @@ SYSTEMD_AUTO_ENABLE:${PN} = "enable"
 
 CONFFILES:${PN} = "${sysconfdir}/ctrmgr/ctrmgr.toml"
 FILES:${PN} += "${datadir}/dbus-1/system.d/io.ctrmgr.Agent1.conf"
+
+# Skipping at parse time says at once, and why, instead of a do_compile that finds no
+# Cargo.toml; only parse-time python can skip a recipe.
+# nooelint: oelint.task.noanonpython - SkipRecipe needs it; two getVar calls, no side effects
+python () {
+    if not d.getVar("CTRMGR_GIT_URI") and not d.getVar("EXTERNALSRC"):
+        raise bb.parse.SkipRecipe("no ctrmgr sources: set EXTERNALSRC:pn-ctrmgr to a checkout "
+                                  "(with INHERIT += \"externalsrc\"), or CTRMGR_GIT_URI and SRCREV "
+                                  "to the repository and commit (see meta-ctrmgr/README.md)")
+}
