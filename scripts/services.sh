@@ -4,7 +4,9 @@
 #   scripts/services.sh up       install missing packages, configure podman, start what
 #                                is not running, build and push the busybox test image
 #                                and pull it into podman
-#   scripts/services.sh down     stop what this script started (by its pid files)
+#   scripts/services.sh down     stop what this script started (by its pid files) and
+#                                put back the podman configuration files `up` replaced
+#                                (`down podman` does that too; other services leave it)
 #   scripts/services.sh status   say what runs, and who started it
 #
 # Idempotent. A service that already answers (a dockerd on the socket, a registry on
@@ -17,7 +19,7 @@
 #                            (scripts/test.sh uses this to stop only those on exit)
 #   CTRMGR_SKIP_INSTALL=1    never call apt-get (report missing packages and go on)
 #   CTRMGR_DOCKER_SOCK, CTRMGR_REGISTRY_ADDR, CTRMGR_DOCKERD_ARGS, CTRMGR_REDIS_PORT,
-#                            CTRMGR_PODMAN_SOCK
+#                            CTRMGR_PODMAN_SOCK, CTRMGR_CONTAINERS_CONF, CTRMGR_REGISTRIES_DROPIN
 #                            only to exercise this script beside running services
 set -euo pipefail
 
@@ -330,7 +332,7 @@ python_clients_up() {
 # What podman needs on these machines (see ../shared/ENVIRONMENT.md): runc (crun fails
 # with "cgroups in hybrid mode not supported"), cgroupfs and file events (no systemd),
 # and ulimits within the hard RLIMIT_NOFILE of 20000 that cannot be raised here.
-CONTAINERS_CONF=/etc/containers/containers.conf
+CONTAINERS_CONF="${CTRMGR_CONTAINERS_CONF:-/etc/containers/containers.conf}"
 CONTAINERS_CONF_TEXT='# Written by ctrmgr scripts/services.sh for the test machine.
 [containers]
 default_ulimits = ["nofile=1024:20000", "nproc=1024:1024"]
@@ -341,7 +343,7 @@ cgroup_manager = "cgroupfs"
 events_logger = "file"
 '
 # The local registry over plain HTTP, by both loopback spellings.
-REGISTRIES_DROPIN=/etc/containers/registries.conf.d/50-ctrmgr-test-registry.conf
+REGISTRIES_DROPIN="${CTRMGR_REGISTRIES_DROPIN:-/etc/containers/registries.conf.d/50-ctrmgr-test-registry.conf}"
 REGISTRIES_DROPIN_TEXT='# Written by ctrmgr scripts/services.sh: the test registry speaks plain HTTP.
 [[registry]]
 location = "127.0.0.1:5000"
@@ -352,19 +354,38 @@ location = "localhost:5000"
 insecure = true
 '
 
-# write_file PATH TEXT: write TEXT to PATH unless it already holds exactly that; a file
-# with other content is kept once as PATH.ctrmgr-orig.
+# write_file PATH TEXT: write TEXT to PATH unless it already holds exactly that. The
+# first time it replaces or creates PATH it keeps what was there, for restore_file: the
+# old file as PATH.ctrmgr-orig, or an empty PATH.ctrmgr-absent if there was none. An
+# existing backup is never overwritten, so a second `up` keeps the true original.
 write_file() {
     local path=$1 text=$2
     if [[ -f "$path" && "$(<"$path")" == "${text%$'\n'}" ]]; then
         return 0
     fi
     as_root mkdir -p "$(dirname "$path")"
-    if [[ -f "$path" && ! -e "$path.ctrmgr-orig" ]]; then
-        as_root cp -p "$path" "$path.ctrmgr-orig"
+    if [[ ! -e "$path.ctrmgr-orig" && ! -e "$path.ctrmgr-absent" ]]; then
+        if [[ -f "$path" ]]; then
+            as_root cp -p "$path" "$path.ctrmgr-orig"
+        else
+            as_root touch "$path.ctrmgr-absent"
+        fi
     fi
     log "writing $path"
     printf '%s' "$text" | as_root tee "$path" >/dev/null
+}
+
+# restore_file PATH: undo write_file: put back the file it replaced, or remove the one
+# it created. Without a backup (never written, or already restored) PATH stays as is.
+restore_file() {
+    local path=$1
+    if [[ -e "$path.ctrmgr-orig" ]]; then
+        log "restoring $path (the file \`up\` replaced)"
+        as_root mv -f "$path.ctrmgr-orig" "$path"
+    elif [[ -e "$path.ctrmgr-absent" ]]; then
+        log "removing $path (\`up\` created it)"
+        as_root rm -f "$path" "$path.ctrmgr-absent"
+    fi
 }
 
 podman_config_up() {
@@ -436,7 +457,12 @@ cmd_down() {
         dockerd) stop_service dockerd dockerd ;;
         registry) stop_service registry docker-registry ;;
         redis) stop_service redis redis-server ;;
-        podman) stop_service podman "podman system service" ;;
+        podman)
+            stop_service podman "podman system service"
+            # The podman configuration `up` wrote goes with podman.
+            restore_file "$CONTAINERS_CONF"
+            restore_file "$REGISTRIES_DROPIN"
+            ;;
         *) die "unknown service '$n'" ;;
         esac
     done
@@ -481,4 +507,7 @@ main() {
     esac
 }
 
-main "$@"
+# Sourced (scripts/tests/test_services.py), it only defines its functions.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+    main "$@"
+fi
