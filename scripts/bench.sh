@@ -11,12 +11,13 @@
 #      default feature, so the host build left in target/<host>/release is the full agent
 #      this script then runs (the one release build of the agent);
 #   2. bench_client and store_bench examples, release, same target dir;
-#   3. scripts/services.sh up (dockerd, registry, redis, image), the podman API service if
-#      nothing answers on its socket, and a private mosquitto;
+#   3. scripts/services.sh up (dockerd, registry, redis, image, the Python clients), the
+#      podman API service if nothing answers on its socket, a private mosquitto and,
+#      when the agent has the dbus feature, a private bus;
 #   4. the agent with a temporary config (LMDB in a temp dir, REST on a free port, MQTT to
 #      the private broker), then: idle RSS, threads and CPU ticks over BENCH_IDLE_S;
 #      REST load (list, inspect) next to dockerd's own list and inspect, same client;
-#      transport round trips; lifecycle overhead agent vs engine for each access path;
+#      transport round trips (every transport among the agent's features); lifecycle overhead agent vs engine for each access path;
 #      peak RSS; LMDB and Redis store rates;
 #   5. the table on stdout; progress and raw figures in $BENCH_DIR/bench.log.
 #
@@ -28,6 +29,7 @@
 # BENCH_N (containers per lifecycle batch, 20), BENCH_ROUNDS (2), BENCH_IDLE_S (30),
 # BENCH_TARGETS (host | all, default all), BENCH_DIR (work dir, default a new temp dir).
 set -euo pipefail
+shopt -s inherit_errexit
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -45,6 +47,7 @@ DOCKER_SOCK=/var/run/docker.sock
 PODMAN_SOCK=/run/podman/podman.sock
 IMAGE=ctrmgr-test/busybox:latest
 DEVICE=bench
+SVC_DIR="${CTRMGR_SVC_DIR:-/tmp/ctrmgr-test-services}"
 WORK="${BENCH_DIR:-$(mktemp -d /tmp/ctrmgr-bench.XXXXXX)}"
 mkdir -p "$WORK"
 LOG="$WORK/bench.log"
@@ -92,6 +95,14 @@ kv() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
 
 mib() { awk -v b="$1" 'BEGIN { printf "%.2f MiB", b / 1048576 }'; }
 
+# The agent measured is the default build (scripts/size.sh without CTRMGR_SIZE_FEATURES):
+# what it can be asked to do follows Cargo.toml's default features.
+DEFAULT_FEATURES=" $(python3 scripts/check-layer.py cargo-features --default | tr '\n' ' ')"
+has_feature() { [[ "$DEFAULT_FEATURES" == *" $1 "* ]]; }
+has_feature rest || die "the bench drives the agent over REST: Cargo.toml's default features lack rest"
+has_feature mqtt || die "the bench's agent config has an [mqtt] section: Cargo.toml's default features lack mqtt"
+log "the agent's features:$DEFAULT_FEATURES"
+
 # --- 1. sizes, 2. examples ------------------------------------------------------------
 
 # sizes FEATURES: `target bytes` lines from scripts/size.sh (FEATURES empty: defaults).
@@ -104,8 +115,11 @@ sizes() {
 
 log "work dir $WORK; sizes (release builds, nice -n 10) ..."
 declare -A SIZE_MIN=() SIZE_ALL=()
-while read -r t b; do SIZE_MIN[$t]=$b; done < <(sizes "$MINIMAL_FEATURES")
-while read -r t b; do SIZE_ALL[$t]=$b; done < <(sizes "")
+# Not `done < <(sizes ...)`: a failed build in a process substitution would go unnoticed.
+lines=$(sizes "$MINIMAL_FEATURES")
+while read -r t b; do SIZE_MIN[$t]=$b; done <<<"$lines"
+lines=$(sizes "")
+while read -r t b; do SIZE_ALL[$t]=$b; done <<<"$lines"
 [[ -x "$BIN_DIR/ctrmgr" ]] || die "no agent binary at $BIN_DIR/ctrmgr"
 log "examples bench_client, store_bench (release) ..."
 nice -n 10 cargo build -q --release --target "$HOST" \
@@ -139,9 +153,10 @@ MQTT_PORT=$(free_port)
 mosquitto -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.log" 2>&1 &
 PIDS_TO_STOP+=($!)
 
-# A private bus for the D-Bus transport, when the tree has one.
+# A private bus for the D-Bus transport.
 DBUS_ADDR=""
-if [[ -f src/config/dbus.rs ]] && command -v dbus-daemon >/dev/null; then
+if has_feature dbus; then
+    command -v dbus-daemon >/dev/null || die "dbus-daemon not found (package dbus)"
     DBUS_ADDR="unix:path=$WORK/bus"
     dbus-daemon --config-file=/usr/share/dbus-1/session.conf --address="$DBUS_ADDR" \
         --nofork --nopidfile >"$WORK/dbus.log" 2>&1 &
@@ -185,8 +200,9 @@ EOF
 if [[ -n "$DBUS_ADDR" ]]; then
     printf '\n[dbus]\nbus = "%s"\n' "$DBUS_ADDR" >>"$WORK/agent.toml"
 fi
-if [[ -f src/config/mqueue.rs ]]; then
-    printf '\n[mqueue]\nrequest_queue = "/ctrmgr-bench-%s.req"\n' "$$" >>"$WORK/agent.toml"
+MQ_QUEUE="/ctrmgr-bench-$$.req"
+if has_feature mqueue; then
+    printf '\n[mqueue]\nrequest_queue = "%s"\n' "$MQ_QUEUE" >>"$WORK/agent.toml"
 fi
 log "agent on $AGENT (config $WORK/agent.toml) ..."
 "$BIN_DIR/ctrmgr" --config "$WORK/agent.toml" >"$WORK/agent.log" 2>&1 &
@@ -242,8 +258,7 @@ RTT_MQTT=$("$CLIENT" mqtt 127.0.0.1 "$MQTT_PORT" "ctrmgr/$DEVICE/req" \
     '{"op":"list","args":{"all":true}}' 500) || RTT_MQTT="failed"
 log "MQTT round trip: $RTT_MQTT"
 # D-Bus: `busctl call ... List`, one process per call, so the figure includes busctl's
-# start (next to `busctl call` of the bus daemon's own GetId, measured alike).
-# Hook: a bench_client `dbus` mode (zbus blocking) would measure the call alone.
+# start; `busctl call` of the bus daemon's own GetId, measured alike, shows that share.
 busctl_p50() { # busctl_p50 ARGS...: median wall time of 50 calls, ms
     local i t0
     for ((i = 0; i < 50; i++)); do
@@ -252,7 +267,36 @@ busctl_p50() { # busctl_p50 ARGS...: median wall time of 50 calls, ms
         echo $((($(date +%s%N) - t0) / 1000))
     done | sort -n | awk '{ v[NR] = $1 } END { printf "%.3f", v[int((NR + 1) / 2)] / 1000 }'
 }
-RTT_DBUS="not in src/api yet" RTT_MQUEUE="not in src/api yet"
+# POSIX MQ: posix_ipc (the Python client scripts/services.sh installs) sends `list` with
+# a reply_to queue of its own and waits for the reply, one at a time.
+mq_rtt() { # mq_rtt N: `p50_ms=... p99_ms=...` of N round trips
+    "$SVC_DIR/python/bin/python3" - "$MQ_QUEUE" "$1" <<'EOF'
+import json, os, sys, time
+import posix_ipc
+queue, n = sys.argv[1], int(sys.argv[2])
+name = f"/ctrmgr-bench-reply-{os.getpid()}"
+reply = posix_ipc.MessageQueue(name, posix_ipc.O_CREX, mode=0o600, max_messages=2,
+                               max_message_size=8192)
+try:
+    requests = posix_ipc.MessageQueue(queue)
+    times = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        requests.send(json.dumps({"id": f"bench-{os.getpid()}-{i}", "op": "list",
+                                  "args": {"all": True}, "reply_to": name}))
+        message, _ = reply.receive(30)
+        times.append(time.perf_counter() - t0)
+        if b'"ok":true' not in message.replace(b" ", b""):
+            sys.exit(f"reply {i}: {message[:200]!r}")
+    times.sort()
+    print(f"p50_ms={times[n // 2] * 1000:.3f} p99_ms={times[n * 99 // 100] * 1000:.3f}")
+finally:
+    reply.close()
+    reply.unlink()
+EOF
+}
+RTT_DBUS="not built (dbus is not a default feature)"
+RTT_MQUEUE="not built (mqueue is not a default feature)"
 if [[ -n "$DBUS_ADDR" ]]; then
     if agent_ms=$(busctl_p50 io.ctrmgr.Agent1 /io/ctrmgr/Agent1 io.ctrmgr.Agent1 List) &&
         bus_ms=$(busctl_p50 org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus GetId); then
@@ -261,10 +305,11 @@ if [[ -n "$DBUS_ADDR" ]]; then
         RTT_DBUS="failed (see $WORK/agent.log)"
     fi
 fi
-# Hook: POSIX MQ needs a client that owns a reply queue; set RTT_MQUEUE to a bench_client
-# `key=value` line (p50_ms, p99_ms) once it has a `mqueue` mode.
-[[ ! -d src/api/mqueue ]] || RTT_MQUEUE="not measured yet (hook in scripts/bench.sh)"
+if has_feature mqueue; then
+    RTT_MQUEUE=$(mq_rtt 500 2>>"$LOG") || RTT_MQUEUE="failed (see $LOG and $WORK/agent.log)"
+fi
 log "D-Bus round trip: $RTT_DBUS"
+log "POSIX MQ round trip: $RTT_MQUEUE"
 
 # Lifecycle: engine path (base) vs the agent on the same path (via).
 runtimes=$(curl -sf "$AGENT/v1/info")
@@ -361,8 +406,8 @@ load_row "dockerd inspect \`GET /containers/NAME/json\` (unix socket)" "$L_DOCKE
 cat <<EOF
 | round trip REST (\`list\`, 1 connection) | $(rtt_cell "$RTT_REST") | keep-alive HTTP/1.1 | | - |
 | round trip MQTT (\`list\`, QoS 1, Response Topic) | $(rtt_cell "$RTT_MQTT") | via local mosquitto | | - |
-| round trip D-Bus | $(rtt_cell "${RTT_DBUS:-not measured}") | | | - |
-| round trip POSIX MQ | $(rtt_cell "${RTT_MQUEUE:-not measured}") | | | - |
+| round trip D-Bus (\`List\`) | $(rtt_cell "$RTT_DBUS") | | | - |
+| round trip POSIX MQ (\`list\`, reply_to queue) | $(rtt_cell "$RTT_MQUEUE") | Python posix_ipc client | | - |
 EOF
 ratio_row docker-api "$LC_DOCKER_API"
 ratio_row podman-api "$LC_PODMAN_API"

@@ -6,7 +6,9 @@ Usage (from anywhere; the tree checked is the one this script sits in):
     scripts/check-layer.py vendor [--all-combinations]
                                             OE's offline vendoring resolves every option set
     scripts/check-layer.py msrv             rust-version is the highest of the locked crates
-    scripts/check-layer.py cargo-features   print Cargo.toml's features (not `default`)
+    scripts/check-layer.py cargo-features [--default]
+                                            print Cargo.toml's features (not `default`),
+                                            or its default ones, one a line
 
 `vendor` does what OE-Core's cargo_common class does: a cargo home whose config replaces
 crates.io with a directory holding exactly the crates that ctrmgr-crates.inc lists
@@ -288,7 +290,8 @@ def main() -> int:
     vendor = sub.add_parser("vendor")
     vendor.add_argument("--all-combinations", action="store_true")
     sub.add_parser("msrv")
-    sub.add_parser("cargo-features")
+    features = sub.add_parser("cargo-features")
+    features.add_argument("--default", action="store_true")
     args = parser.parse_args()
     try:
         if args.cmd == "features":
@@ -298,7 +301,7 @@ def main() -> int:
         elif args.cmd == "msrv":
             check_msrv()
         else:
-            print("\n".join(cargo_features()[0]))
+            print("\n".join(cargo_features()[1 if args.default else 0]))
     except CheckFailed as e:
         print(f"check-layer {args.cmd}: {e}", file=sys.stderr)
         return 1

@@ -16,6 +16,7 @@
 # fix it, then keep the input in fuzz/regressions/<target>/ with a unit test that
 # replays it.
 set -euo pipefail
+shopt -s inherit_errexit
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -33,7 +34,14 @@ fi
 
 TARGETS=("$@")
 if [[ ${#TARGETS[@]} -eq 0 ]]; then
-    mapfile -t TARGETS < <(cargo fuzz list)
+    # Not `mapfile < <(cargo fuzz list)`: a failing process substitution would go
+    # unnoticed and leave no target, and fuzzing nothing passes.
+    list=$(cargo fuzz list)
+    [[ -n "$list" ]] || {
+        echo "cargo fuzz list names no target" >&2
+        exit 1
+    }
+    mapfile -t TARGETS <<<"$list"
 fi
 
 echo "==> cargo fuzz build (${TARGETS[*]})" >&2

@@ -22,6 +22,7 @@
 #                            CTRMGR_PODMAN_SOCK, CTRMGR_CONTAINERS_CONF, CTRMGR_REGISTRIES_DROPIN
 #                            only to exercise this script beside running services
 set -euo pipefail
+shopt -s inherit_errexit
 
 STATE_DIR="${CTRMGR_SVC_DIR:-/tmp/ctrmgr-test-services}"
 DOCKER_SOCK="${CTRMGR_DOCKER_SOCK:-/var/run/docker.sock}"

@@ -6,6 +6,7 @@
 #   bash scripts/size.sh aarch64-unknown-linux-gnu
 #   CTRMGR_SIZE_FEATURES=rest,docker-api,lmdb bash scripts/size.sh   # only these features
 set -euo pipefail
+shopt -s inherit_errexit
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
