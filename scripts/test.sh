@@ -32,7 +32,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 # Step names, in the order they run.
-ALL_STEPS=(services toolchain fmt clippy script-tests shellcheck layer cargo-test systemd
+ALL_STEPS=(services toolchain fmt clippy layer script-tests shellcheck cargo-test systemd
     fuzz features cross)
 CROSS_TARGETS=(aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf)
 OELINT_VERSION=9.11.2

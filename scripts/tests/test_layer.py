@@ -30,7 +30,8 @@ class Copy:
     def __init__(self, tmp: str):
         self.root = Path(tmp) / "ctrmgr"
         shutil.copytree(ROOT, self.root, symlinks=True,
-                        ignore=shutil.ignore_patterns("target", ".git"))
+                        ignore=shutil.ignore_patterns("target", ".git", "build", ".test-state",
+                                                      ".ctrmgr-data"))
 
     def edit(self, rel: Path, fn) -> None:
         path = self.root / rel
