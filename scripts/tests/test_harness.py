@@ -6,6 +6,7 @@ Each test writes a small driver that uses the harness exactly as scripts/test.sh
 plain commands) and runs it with bash.
 """
 
+import os
 import subprocess
 import tempfile
 import unittest
@@ -93,8 +94,12 @@ run_step early early""")
 
 class TestCommandTest(unittest.TestCase):
     def test_an_unknown_step_name_is_refused(self):
-        proc = subprocess.run(["bash", "scripts/test.sh", "no-such-step"], cwd=ROOT,
-                              capture_output=True, text=True, timeout=60)
+        # Its own target dir: a test run inside scripts/test.sh must never touch the
+        # outer run's summary and logs.
+        with tempfile.TemporaryDirectory(prefix="ctrmgr-harness-") as tmp:
+            env = dict(os.environ, CARGO_TARGET_DIR=tmp)
+            proc = subprocess.run(["bash", "scripts/test.sh", "no-such-step"], cwd=ROOT,
+                                  env=env, capture_output=True, text=True, timeout=60)
         self.assertEqual(proc.returncode, 2, proc.stderr)
         self.assertIn("usage:", proc.stderr)
 
