@@ -23,7 +23,8 @@ every optional dependency included, whatever features are asked (with zbus missi
 exist. So a set resolves if and only if the whole list is there and each of its
 features exists, and the default run covers every combination the recipe allows (any
 subset of the options): none, each option alone, all of them, and the recipe's default.
-`--all-combinations` runs all 2^n subsets instead (about 2 s per 10 sets per core).
+`--all-combinations` runs all 2^n subsets instead (2048: about 0.2 s of CPU each, 6 min
+of CPU in all; measured passing on this tree).
 """
 
 import argparse
