@@ -154,8 +154,12 @@ impl Client {
         } else {
             ""
         };
+        let why = match e {
+            ureq::Error::Io(io) => io.to_string(),
+            other => other.to_string(),
+        };
         CtlError::Transport(format!(
-            "cannot reach the agent at {}: {e}{hint}",
+            "cannot reach the agent at {}: {why}{hint}",
             self.describe
         ))
     }
