@@ -209,4 +209,25 @@ mod tests {
         let container = json!({"action": "start", "name": "web"});
         assert_eq!(Progress::from_event(&container), None);
     }
+
+    #[test]
+    fn bars_take_layers_of_known_and_unknown_size() {
+        let mut bars = Bars::new("a:1");
+        for (layer, current, total) in [
+            ("sha256:aa", 5, Some(10)),
+            ("bb", 1, None),
+            ("sha256:aa", 10, Some(10)),
+        ] {
+            let p = Progress {
+                image: "a:1".into(),
+                layer: layer.into(),
+                current,
+                total,
+            };
+            bars.update(&p).unwrap();
+        }
+        assert_eq!(bars.layers.len(), 2);
+        assert_eq!(bars.layers["sha256:aa"].position(), 10);
+        bars.finish();
+    }
 }
