@@ -367,7 +367,13 @@ fn logs_follow_until_the_container_stops() {
     assert_eq!(followed.code, 0, "{followed:?}");
     assert_eq!(followed.stdout, "one\ntwo\nthree\n");
     assert!(started.elapsed() < Duration::from_secs(20));
-    // A stopped container: the lines, and done.
+    // A stopped container: the lines, and done; with --json one JSON string a line.
+    let as_json = a.ctl(&["logs", "-f", "--json", &name]);
+    assert_eq!(
+        (as_json.code, as_json.stdout.as_str()),
+        (0, "\"one\"\n\"two\"\n\"three\"\n"),
+        "{as_json:?}"
+    );
     let again = a.ctl(&["logs", "-f", &name]);
     assert_eq!(
         (again.code, again.stdout.as_str()),

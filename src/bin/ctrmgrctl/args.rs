@@ -147,7 +147,8 @@ pub struct LogsArgs {
     /// Only lines since this RFC 3339 time (e.g. 2026-11-29T10:00:00Z)
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
-    /// Keep printing new lines until the container stops (see README: how it follows)
+    /// Keep printing new lines until the container stops (see README: how it follows);
+    /// with --json each line is printed as a JSON string
     #[arg(short, long)]
     pub follow: bool,
 }

@@ -35,14 +35,14 @@ pub fn logs(client: &Client, args: &LogsArgs, as_json: bool) -> Result<(), CtlEr
         return if as_json {
             print_json(&result)
         } else {
-            print_lines(&result, 0).map(|_| ())
+            print_lines(&result, 0, false).map(|_| ())
         };
     }
     let state = client.execute("inspect", json!({"name": args.name}))?;
     let events = client.events()?;
     let started = rfc3339(SystemTime::now());
     let first = client.execute("logs", op_args)?;
-    print_lines(&first, 0)?;
+    print_lines(&first, 0, as_json)?;
     if !is_live(&state["state"]) {
         return Ok(());
     }
@@ -68,7 +68,7 @@ pub fn logs(client: &Client, args: &LogsArgs, as_json: bool) -> Result<(), CtlEr
             }
         };
         match client.execute("logs", window.clone()) {
-            Ok(result) => printed = print_lines(&result, printed)?,
+            Ok(result) => printed = print_lines(&result, printed, as_json)?,
             // Removed while followed: its last lines went with it.
             Err(CtlError::Agent { code, .. }) if stop && code == "not_found" => return Ok(()),
             Err(e) => return Err(e),
@@ -87,14 +87,19 @@ fn is_live(state: &Value) -> bool {
     )
 }
 
-/// Prints the result's lines from index `skip` on; returns how many it holds.
-fn print_lines(result: &Value, skip: usize) -> Result<usize, CtlError> {
+/// Prints the result's lines from index `skip` on (as JSON strings, one a line, when
+/// following with `--json`); returns how many it holds.
+fn print_lines(result: &Value, skip: usize, as_json: bool) -> Result<usize, CtlError> {
     let lines = result["lines"]
         .as_array()
         .map(Vec::as_slice)
         .unwrap_or_default();
     for l in lines.iter().skip(skip) {
-        line(l.as_str().unwrap_or_default())?;
+        if as_json {
+            line(&l.to_string())?;
+        } else {
+            line(l.as_str().unwrap_or_default())?;
+        }
     }
     Ok(lines.len().max(skip))
 }
@@ -147,7 +152,7 @@ mod tests {
     #[test]
     fn lines_past_those_printed() {
         let r = json!({"lines": ["a", "b", "c"]});
-        assert_eq!(print_lines(&r, 3).unwrap(), 3);
-        assert_eq!(print_lines(&json!({"lines": []}), 2).unwrap(), 2);
+        assert_eq!(print_lines(&r, 3, false).unwrap(), 3);
+        assert_eq!(print_lines(&json!({"lines": []}), 2, true).unwrap(), 2);
     }
 }
