@@ -22,5 +22,6 @@ pub(crate) mod log_frames;
 pub mod podman_api;
 #[cfg(any(feature = "docker-cli", feature = "podman-cli", feature = "podman-api"))]
 pub mod podman_restart;
-#[cfg(any(feature = "docker-api", feature = "podman-api"))]
+// Also the transport of the ctrmgrctl client (feature `ctl`) to the agent's REST socket.
+#[cfg(any(feature = "docker-api", feature = "podman-api", feature = "ctl"))]
 pub mod unix_socket;
