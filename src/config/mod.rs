@@ -100,6 +100,12 @@ pub struct StoreConfig {
     /// Prefix of every Redis key; `{device_id}` becomes `{<device id>}`, a Redis Cluster
     /// hash tag that keeps all keys of a device in one slot.
     pub redis_prefix: String,
+    /// Seed nodes of a Redis Cluster (`redis://host:port` each); when set, the Redis
+    /// store runs in cluster mode and `redis_url` is unused.
+    pub redis_cluster_nodes: Vec<String>,
+    /// Replicas that must acknowledge every write (`WAIT`) before the agent answers;
+    /// 0 (default): the master's answer is enough.
+    pub redis_wait_replicas: u32,
 }
 
 impl Default for StoreConfig {
@@ -112,6 +118,8 @@ impl Default for StoreConfig {
             reply_cache_ttl_s: 86_400,
             redis_url: "redis://127.0.0.1:6379/0".into(),
             redis_prefix: "ctrmgr:{device_id}:".into(),
+            redis_cluster_nodes: Vec::new(),
+            redis_wait_replicas: 0,
         }
     }
 }
@@ -135,6 +143,28 @@ impl StoreConfig {
             return Err(ConfigError::Invalid {
                 key: "store.redis_url",
                 problem: "names no host or socket, or holds a space".into(),
+            });
+        }
+        for (i, node) in self.redis_cluster_nodes.iter().enumerate() {
+            let host = node.strip_prefix("redis://").unwrap_or_default();
+            if host.is_empty() || node.chars().any(char::is_whitespace) {
+                return Err(ConfigError::Invalid {
+                    key: "store.redis_cluster_nodes",
+                    // The value is not echoed: it may hold a password.
+                    problem: format!(
+                        "entry {i} must be redis://[:password@]host:port \
+                         (e.g. redis://127.0.0.1:7001)"
+                    ),
+                });
+            }
+        }
+        if self.redis_wait_replicas > 16 {
+            return Err(ConfigError::Invalid {
+                key: "store.redis_wait_replicas",
+                problem: format!(
+                    "{} is more replicas than a Redis master has (0-16)",
+                    self.redis_wait_replicas
+                ),
             });
         }
         let prefix = &self.redis_prefix;
@@ -503,6 +533,14 @@ mod tests {
             ("[store]\nredis_url = \"http://x\"\n", "store.redis_url"),
             ("[store]\nredis_url = \"redis://\"\n", "store.redis_url"),
             ("[store]\nredis_prefix = \"\"\n", "store.redis_prefix"),
+            (
+                "[store]\nredis_cluster_nodes = [\"127.0.0.1:7001\"]\n",
+                "store.redis_cluster_nodes",
+            ),
+            (
+                "[store]\nredis_wait_replicas = 99\n",
+                "store.redis_wait_replicas",
+            ),
             ("[store]\nredis_prefix = \"a b:\"\n", "store.redis_prefix"),
             ("[rest]\nlisten = \"0.0.0.0:7470\"\n", "rest.listen"),
             ("[rest]\ntoken = \"short\"\n", "rest.token"),
