@@ -151,8 +151,48 @@ fn an_agent_keeps_its_records_in_the_cluster() {
     assert_eq!(stored["name"], name.as_str());
     let (status, body) = agent.get("/v1/containers?all=true");
     assert_eq!(status, 200, "{body}");
+
+    // The operator's fleet table reads the same record from the cluster.
+    let table = fleet_table(&["--json", &seeds(SHARED_FIRST_PORT)[2]]);
+    let row = table
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line"))
+        .find(|row| row["device"] == device.as_str())
+        .unwrap_or_else(|| panic!("no row for device {device}:\n{table}"));
+    assert_eq!(row["container"]["name"], name.as_str(), "{row}");
+    assert_eq!(row["container"]["state"], "created", "{row}");
+    let table = fleet_table(&[&seeds(SHARED_FIRST_PORT)[0]]);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with(&device) && l.contains(&name)),
+        "{table}"
+    );
+
     let (status, body) = agent.delete(&format!("/v1/containers/{name}?force=true"));
     assert_eq!((status, &body["ok"]), (200, &json!(true)), "{body}");
+}
+
+/// Runs `examples/fleet_table` (built by `cargo test` beside the test binaries).
+fn fleet_table(args: &[&str]) -> String {
+    let exe = std::env::current_exe().expect("test binary path");
+    let examples = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap()
+        .join("examples");
+    let out = Command::new(examples.join("fleet_table"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run examples/fleet_table ({e}): run the whole `cargo test`, which builds it")
+        });
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Removes a docker container when the test ends, passed or not.
