@@ -173,6 +173,10 @@ path = "{d}/data"
 redis_cluster_nodes = [{nodes}]
 [runtime]
 default = "docker-api"
+# Only dockerd is shared: N agents following the shared Podman service's events would
+# exhaust its descriptors (seen at N = 1000).
+podman_socket = "{d}/no-podman.sock"
+podman_bin = "/nonexistent/podman"
 [rest]
 listen = "127.0.0.1:{free_port()}"
 unix_socket = "{d}/api.sock"

@@ -223,6 +223,7 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
     let limits = ReplyCacheLimits {
         max_entries: config.store.reply_cache_max_entries,
         ttl_s: config.store.reply_cache_ttl_s,
+        max_bytes: config.store.reply_cache_max_mb << 20,
     };
     match config.store.backend {
         #[cfg(feature = "lmdb")]

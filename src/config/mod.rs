@@ -95,6 +95,8 @@ pub struct StoreConfig {
     pub reply_cache_max_entries: usize,
     /// Seconds a reply is kept for idempotency.
     pub reply_cache_ttl_s: u64,
+    /// Most MiB the cached replies may take (LMDB: at most a quarter of the map).
+    pub reply_cache_max_mb: u64,
     /// Redis URL (`redis://[:password@]host[:port][/db]` or `redis+unix:///path`).
     pub redis_url: String,
     /// Prefix of every Redis key; `{device_id}` becomes `{<device id>}`, a Redis Cluster
@@ -116,6 +118,7 @@ impl Default for StoreConfig {
             map_size_mb: 64,
             reply_cache_max_entries: 10_000,
             reply_cache_ttl_s: 86_400,
+            reply_cache_max_mb: 16,
             redis_url: "redis://127.0.0.1:6379/0".into(),
             redis_prefix: "ctrmgr:{device_id}:".into(),
             redis_cluster_nodes: Vec::new(),
@@ -418,6 +421,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "store.reply_cache_max_entries",
                 problem: "must be at least 1".into(),
+            });
+        }
+        if self.store.reply_cache_max_mb == 0 || self.store.reply_cache_max_mb > 4096 {
+            return Err(ConfigError::Invalid {
+                key: "store.reply_cache_max_mb",
+                problem: format!("{} must be 1-4096", self.store.reply_cache_max_mb),
             });
         }
         self.store.validate_redis()?;

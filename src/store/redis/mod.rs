@@ -12,7 +12,10 @@
 //! - `<prefix>r:<request id>`: string, `{"reply_json", "stored_at"}` as JSON, with an
 //!   expiry (`EX`) at the end of the reply cache's TTL;
 //! - `<prefix>replies`: sorted set of cached request ids scored by `stored_at`, which
-//!   bounds the cache's size (the oldest go first).
+//!   bounds the cache's size (the oldest go first);
+//! - `<prefix>reply_sizes`: hash, request id -> bytes of its cached reply and id;
+//! - `<prefix>reply_bytes`: string, the sum of `reply_sizes`, bounded by the cache's
+//!   `max_bytes`.
 //!
 //! # Implementation
 //! One [`RedisConnection`] (a multiplexed connection that reconnects by itself, or a
@@ -180,6 +183,14 @@ impl RedisStore {
 
     fn replies_key(&self) -> String {
         format!("{}replies", self.prefix)
+    }
+
+    fn reply_sizes_key(&self) -> String {
+        format!("{}reply_sizes", self.prefix)
+    }
+
+    fn reply_bytes_key(&self) -> String {
+        format!("{}reply_bytes", self.prefix)
     }
 
     /// Runs `f` on the connection, bounded by the call timeout; errors name `key`.
@@ -405,10 +416,12 @@ impl Store for RedisStore {
             self.limits.max_entries.to_string(),
             key_prefix,
             id.to_owned(),
+            self.limits.max_bytes.to_string(),
         ]
         .map(String::into_bytes)
         .to_vec();
-        self.write_script::<i64>(id, scripts::PUT_REPLY, vec![key, index], args)
+        let keys = vec![key, index, self.reply_sizes_key(), self.reply_bytes_key()];
+        self.write_script::<i64>(id, scripts::PUT_REPLY, keys, args)
             .await
             .map(drop)
     }

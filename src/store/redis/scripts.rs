@@ -18,29 +18,40 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return deleted
 ";
 
-/// Caches one reply and trims the cache, atomically.
-/// KEYS: reply key, replies index. ARGV: value, stored_at, seconds to keep (<= 0: the
-/// reply is already expired), expiry cutoff (scores at or below it are expired, or
-/// `-inf`), max entries, reply key prefix, request id.
+/// Caches one reply and trims the cache, atomically, keeping the byte count exact.
+/// KEYS: reply key, replies index, sizes hash, bytes counter. ARGV: value, stored_at,
+/// seconds to keep (<= 0: the reply is already expired), expiry cutoff (scores at or
+/// below it are expired, or `-inf`), max entries, reply key prefix, request id, max
+/// bytes.
+///
+/// A reply that expired by its `EX` is gone from Redis but still indexed: dropping it
+/// at the cutoff takes its size (kept in the sizes hash) off the counter.
 pub const PUT_REPLY: &str = r"
-local keep = tonumber(ARGV[3])
-if keep > 0 then
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', keep)
+local function drop(id)
+  redis.call('DEL', ARGV[6] .. id)
+  redis.call('ZREM', KEYS[2], id)
+  local size = tonumber(redis.call('HGET', KEYS[3], id) or '0')
+  redis.call('HDEL', KEYS[3], id)
+  redis.call('DECRBY', KEYS[4], size)
+end
+drop(ARGV[7])
+if tonumber(ARGV[3]) > 0 then
+  local size = string.len(ARGV[1]) + string.len(ARGV[7])
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
   redis.call('ZADD', KEYS[2], ARGV[2], ARGV[7])
-else
-  redis.call('DEL', KEYS[1])
-  redis.call('ZREM', KEYS[2], ARGV[7])
+  redis.call('HSET', KEYS[3], ARGV[7], size)
+  redis.call('INCRBY', KEYS[4], size)
 end
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])) do
-  redis.call('DEL', ARGV[6] .. id)
+  drop(id)
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
-local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[5])
-if over > 0 then
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, over - 1)) do
-    redis.call('DEL', ARGV[6] .. id)
+while redis.call('ZCARD', KEYS[2]) > tonumber(ARGV[5])
+    or tonumber(redis.call('GET', KEYS[4]) or '0') > tonumber(ARGV[8]) do
+  local oldest = redis.call('ZRANGE', KEYS[2], 0, 0)
+  if #oldest == 0 then
+    break
   end
-  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, over - 1)
+  drop(oldest[1])
 end
 return 0
 ";

@@ -17,6 +17,8 @@ fn key_schema_is_pinned() {
     assert_eq!(s.names_key(), "ctrmgr:{gw-01}:names");
     assert_eq!(s.reply_key("req-7"), "ctrmgr:{gw-01}:r:req-7");
     assert_eq!(s.replies_key(), "ctrmgr:{gw-01}:replies");
+    assert_eq!(s.reply_sizes_key(), "ctrmgr:{gw-01}:reply_sizes");
+    assert_eq!(s.reply_bytes_key(), "ctrmgr:{gw-01}:reply_bytes");
     assert_eq!(s.backend(), "redis");
     assert_eq!(s.prefix(), "ctrmgr:{gw-01}:");
 }
@@ -65,6 +67,7 @@ fn reply_times_follow_the_expiry_rule() {
     let limits = ReplyCacheLimits {
         max_entries: 3,
         ttl_s: 100,
+        max_bytes: 1 << 20,
     };
     assert_eq!(reply_times(1000, limits, 1000), (100, "900".to_owned()));
     assert_eq!(reply_times(1000, limits, 1099), (1, "999".to_owned()));
