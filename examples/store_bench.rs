@@ -26,7 +26,8 @@ fn main() -> Result<(), String> {
     let url = std::env::var("CTRMGR_BENCH_REDIS")
         .unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned());
     let prefix = format!("ctrmgr-bench:{{{}}}:", std::process::id());
-    let redis = ctrmgr::store::redis::RedisStore::connect(&url, prefix.clone(), limits)
+    let target = ctrmgr::store::redis::RedisTarget::Server(url.clone());
+    let redis = ctrmgr::store::redis::RedisStore::connect(&target, prefix.clone(), limits)
         .map_err(|e| e.to_string())?;
     let measured = smol::block_on(bench(&redis, records));
     delete_keys(&url, &prefix)?;

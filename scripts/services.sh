@@ -28,6 +28,8 @@ STATE_DIR="${CTRMGR_SVC_DIR:-/tmp/ctrmgr-test-services}"
 DOCKER_SOCK="${CTRMGR_DOCKER_SOCK:-/var/run/docker.sock}"
 REGISTRY_ADDR="${CTRMGR_REGISTRY_ADDR:-127.0.0.1:5000}"
 REDIS_PORT="${CTRMGR_REDIS_PORT:-6379}"
+# The Redis Cluster: six nodes (three masters, one replica each) on consecutive ports.
+REDIS_CLUSTER_FIRST_PORT="${CTRMGR_REDIS_CLUSTER_PORT:-7001}"
 PODMAN_SOCK="${CTRMGR_PODMAN_SOCK:-/run/podman/podman.sock}"
 # Extra dockerd arguments (e.g. a second daemon for testing this script:
 # --data-root DIR --exec-root DIR --bridge BRIDGE --iptables=false). Never `--bridge none`
@@ -253,6 +255,54 @@ redis_up() {
     log "redis: ready (pid $(<"$STATE_DIR/redis.pid"))"
 }
 
+# --- Redis Cluster --------------------------------------------------------------------
+
+redis_cluster_ports() { seq "$REDIS_CLUSTER_FIRST_PORT" $((REDIS_CLUSTER_FIRST_PORT + 5)); }
+
+redis_cluster_ok() {
+    redis-cli -h 127.0.0.1 -p "$REDIS_CLUSTER_FIRST_PORT" cluster info 2>/dev/null |
+        grep -q '^cluster_state:ok'
+}
+
+redis_node_ping() { [[ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" == PONG ]]; }
+
+# Six in-memory cluster nodes, then `redis-cli --cluster create` with one replica per
+# master. The tests' keys live under unique prefixes; the failover test makes its own
+# private cluster instead of killing nodes of this one.
+redis_cluster_up() {
+    if redis_cluster_ok; then
+        log "redis-cluster: already answers on 127.0.0.1:$REDIS_CLUSTER_FIRST_PORT; reusing it"
+        return 0
+    fi
+    local port name dir="$STATE_DIR/redis-cluster" nodes=()
+    for port in $(redis_cluster_ports); do
+        name="redis-cluster-$port"
+        nodes+=("127.0.0.1:$port")
+        redis_node_ping "$port" && die "127.0.0.1:$port answers but is not a healthy cluster node"
+        rm -rf "${dir:?}/$port" "$STATE_DIR/$name.pid"
+        mkdir -p "$dir/$port"
+        setsid redis-server --daemonize no --port "$port" --bind 127.0.0.1 \
+            --cluster-enabled yes --cluster-node-timeout 5000 --repl-diskless-sync-delay 0 --dir "$dir/$port" \
+            --save "" --appendonly no </dev/null >"$STATE_DIR/$name.log" 2>&1 &
+        echo $! >"$STATE_DIR/$name.pid"
+        wait_for "$name" "$STATE_DIR/$name.log" "$STATE_DIR/$name.pid" redis_node_ping "$port"
+    done
+    record_started redis-cluster
+    log "redis-cluster: creating the cluster on ${nodes[*]}"
+    redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes \
+        >"$STATE_DIR/redis-cluster-create.log" 2>&1 ||
+        die "redis-cli --cluster create failed; see $STATE_DIR/redis-cluster-create.log"
+    wait_for redis-cluster "$STATE_DIR/redis-cluster-create.log" /dev/null redis_cluster_ok
+    log "redis-cluster: ready on 127.0.0.1:$REDIS_CLUSTER_FIRST_PORT-$((REDIS_CLUSTER_FIRST_PORT + 5))"
+}
+
+redis_cluster_down() {
+    local port
+    for port in $(redis_cluster_ports); do
+        stop_service "redis-cluster-$port" redis-server
+    done
+}
+
 # --- busybox test image ---------------------------------------------------------------
 
 busybox_bin() {
@@ -442,6 +492,7 @@ cmd_up() {
     dockerd_up
     registry_up
     redis_up
+    redis_cluster_up
     image_up
     podman_config_up
     podman_up
@@ -451,13 +502,14 @@ cmd_up() {
 # cmd_down [NAME...]: stop the named services (default: all) that this script started.
 cmd_down() {
     local names=("$@")
-    [[ ${#names[@]} -gt 0 ]] || names=(podman redis registry dockerd)
+    [[ ${#names[@]} -gt 0 ]] || names=(podman redis-cluster redis registry dockerd)
     local n
     for n in "${names[@]}"; do
         case "$n" in
         dockerd) stop_service dockerd dockerd ;;
         registry) stop_service registry docker-registry ;;
         redis) stop_service redis redis-server ;;
+        redis-cluster) redis_cluster_down ;;
         podman)
             stop_service podman "podman system service"
             # The podman configuration `up` wrote goes with podman.
@@ -484,6 +536,12 @@ cmd_status() {
     status_line dockerd dockerd docker_ping
     status_line registry docker-registry registry_ping
     status_line redis redis-server redis_ping
+    if redis_cluster_ok; then
+        printf '%-10s running on 127.0.0.1:%s-%s\n' redis-cluster "$REDIS_CLUSTER_FIRST_PORT" \
+            $((REDIS_CLUSTER_FIRST_PORT + 5))
+    else
+        printf '%-10s down\n' redis-cluster
+    fi
     status_line podman "podman system service" podman_ping
     if docker image inspect "$IMAGE_LOCAL" >/dev/null 2>&1; then
         printf '%-10s %s present\n' image "$IMAGE_LOCAL"

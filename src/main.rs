@@ -223,6 +223,7 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
     let limits = ReplyCacheLimits {
         max_entries: config.store.reply_cache_max_entries,
         ttl_s: config.store.reply_cache_ttl_s,
+        max_bytes: config.store.reply_cache_max_mb << 20,
     };
     match config.store.backend {
         #[cfg(feature = "lmdb")]
@@ -235,10 +236,15 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
         }
         #[cfg(feature = "redis")]
         StoreBackend::Redis => {
-            let url = &config.store.redis_url;
-            let store =
-                ctrmgr::store::redis::RedisStore::connect(url, config.redis_prefix(), limits)
-                    .map_err(|e| e.to_string())?;
+            use ctrmgr::store::redis::{RedisStore, RedisTarget};
+            let target = if config.store.redis_cluster_nodes.is_empty() {
+                RedisTarget::Server(config.store.redis_url.clone())
+            } else {
+                RedisTarget::Cluster(config.store.redis_cluster_nodes.clone())
+            };
+            let store = RedisStore::connect(&target, config.redis_prefix(), limits)
+                .map_err(|e| e.to_string())?
+                .require_replicas(config.store.redis_wait_replicas);
             // The agent starts with Redis down and answers store_error until it is back.
             match store.ping().await {
                 Ok(()) => log::info!("redis store: keys under '{}'", store.prefix()),

@@ -10,7 +10,7 @@ use ctrmgr::core::error::StoreError;
 use ctrmgr::core::names::ContainerName;
 use ctrmgr::core::store::{CachedReply, ReplyCacheLimits, Store};
 use ctrmgr::store::conformance::{sample_container, LIMITS};
-use ctrmgr::store::redis::RedisStore;
+use ctrmgr::store::redis::{RedisStore, RedisTarget};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -19,6 +19,11 @@ use std::time::Duration;
 
 /// The test command's redis-server (scripts/services.sh).
 const SHARED_REDIS: &str = "redis://127.0.0.1:6379/0";
+
+/// The one-server target at `url`.
+fn server(url: &str) -> RedisTarget {
+    RedisTarget::Server(url.to_owned())
+}
 
 /// Runs `redis-cli -p port args...` and returns its stdout.
 fn redis_cli(port: u16, args: &[&str]) -> String {
@@ -74,7 +79,8 @@ async fn fresh(limits: ReplyCacheLimits) -> (Box<dyn Store>, PrefixCleanup) {
     require_redis();
     let prefix = unique_prefix();
     delete_prefix(&prefix);
-    let store = RedisStore::connect(SHARED_REDIS, prefix.clone(), limits).expect("connect");
+    let store =
+        RedisStore::connect(&server(SHARED_REDIS), prefix.clone(), limits).expect("connect");
     (Box::new(store), PrefixCleanup(prefix))
 }
 
@@ -186,7 +192,8 @@ where
 #[test]
 fn store_fails_while_redis_is_down_and_recovers_without_reconnecting_by_hand() {
     let mut redis = PrivateRedis::start();
-    let store = RedisStore::connect(&redis.url(), "ctrmgr:{fault}:".into(), LIMITS).unwrap();
+    let store =
+        RedisStore::connect(&server(&redis.url()), "ctrmgr:{fault}:".into(), LIMITS).unwrap();
     smol::block_on(async {
         let web = sample_container("web");
         store.put_container(&web).await.expect("put with Redis up");
@@ -251,7 +258,8 @@ fn store_fails_while_redis_is_down_and_recovers_without_reconnecting_by_hand() {
 fn store_opened_while_redis_is_down_works_once_it_starts() {
     let mut redis = PrivateRedis::start();
     redis.kill9();
-    let store = RedisStore::connect(&redis.url(), "ctrmgr:{late}:".into(), LIMITS).unwrap();
+    let store =
+        RedisStore::connect(&server(&redis.url()), "ctrmgr:{late}:".into(), LIMITS).unwrap();
     let name = ContainerName::parse("web").unwrap();
     smol::block_on(async {
         let e = store.get_container(&name).await.unwrap_err();
@@ -267,7 +275,7 @@ fn record_write_is_one_transaction_in_the_documented_keys() {
     require_redis();
     let prefix = unique_prefix();
     let _cleanup = PrefixCleanup(prefix.clone());
-    let store = RedisStore::connect(SHARED_REDIS, prefix.clone(), LIMITS).unwrap();
+    let store = RedisStore::connect(&server(SHARED_REDIS), prefix.clone(), LIMITS).unwrap();
     smol::block_on(store.put_container(&sample_container("web"))).unwrap();
     let value = redis_cli(6379, &["GET", &format!("{prefix}c:web")]);
     let stored: serde_json::Value = serde_json::from_str(value.trim()).unwrap();

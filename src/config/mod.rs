@@ -95,11 +95,19 @@ pub struct StoreConfig {
     pub reply_cache_max_entries: usize,
     /// Seconds a reply is kept for idempotency.
     pub reply_cache_ttl_s: u64,
+    /// Most MiB the cached replies may take (LMDB: at most a quarter of the map).
+    pub reply_cache_max_mb: u64,
     /// Redis URL (`redis://[:password@]host[:port][/db]` or `redis+unix:///path`).
     pub redis_url: String,
     /// Prefix of every Redis key; `{device_id}` becomes `{<device id>}`, a Redis Cluster
     /// hash tag that keeps all keys of a device in one slot.
     pub redis_prefix: String,
+    /// Seed nodes of a Redis Cluster (`redis://host:port` each); when set, the Redis
+    /// store runs in cluster mode and `redis_url` is unused.
+    pub redis_cluster_nodes: Vec<String>,
+    /// Replicas that must acknowledge every write (`WAIT`) before the agent answers;
+    /// 0 (default): the master's answer is enough.
+    pub redis_wait_replicas: u32,
 }
 
 impl Default for StoreConfig {
@@ -110,8 +118,11 @@ impl Default for StoreConfig {
             map_size_mb: 64,
             reply_cache_max_entries: 10_000,
             reply_cache_ttl_s: 86_400,
+            reply_cache_max_mb: 16,
             redis_url: "redis://127.0.0.1:6379/0".into(),
             redis_prefix: "ctrmgr:{device_id}:".into(),
+            redis_cluster_nodes: Vec::new(),
+            redis_wait_replicas: 0,
         }
     }
 }
@@ -135,6 +146,28 @@ impl StoreConfig {
             return Err(ConfigError::Invalid {
                 key: "store.redis_url",
                 problem: "names no host or socket, or holds a space".into(),
+            });
+        }
+        for (i, node) in self.redis_cluster_nodes.iter().enumerate() {
+            let host = node.strip_prefix("redis://").unwrap_or_default();
+            if host.is_empty() || node.chars().any(char::is_whitespace) {
+                return Err(ConfigError::Invalid {
+                    key: "store.redis_cluster_nodes",
+                    // The value is not echoed: it may hold a password.
+                    problem: format!(
+                        "entry {i} must be redis://[:password@]host:port \
+                         (e.g. redis://127.0.0.1:7001)"
+                    ),
+                });
+            }
+        }
+        if self.redis_wait_replicas > 16 {
+            return Err(ConfigError::Invalid {
+                key: "store.redis_wait_replicas",
+                problem: format!(
+                    "{} is more replicas than a Redis master has (0-16)",
+                    self.redis_wait_replicas
+                ),
             });
         }
         let prefix = &self.redis_prefix;
@@ -390,6 +423,12 @@ impl Config {
                 problem: "must be at least 1".into(),
             });
         }
+        if self.store.reply_cache_max_mb == 0 || self.store.reply_cache_max_mb > 4096 {
+            return Err(ConfigError::Invalid {
+                key: "store.reply_cache_max_mb",
+                problem: format!("{} must be 1-4096", self.store.reply_cache_max_mb),
+            });
+        }
         self.store.validate_redis()?;
         if self.runtime.call_timeout_s == 0 {
             return Err(ConfigError::Invalid {
@@ -503,6 +542,14 @@ mod tests {
             ("[store]\nredis_url = \"http://x\"\n", "store.redis_url"),
             ("[store]\nredis_url = \"redis://\"\n", "store.redis_url"),
             ("[store]\nredis_prefix = \"\"\n", "store.redis_prefix"),
+            (
+                "[store]\nredis_cluster_nodes = [\"127.0.0.1:7001\"]\n",
+                "store.redis_cluster_nodes",
+            ),
+            (
+                "[store]\nredis_wait_replicas = 99\n",
+                "store.redis_wait_replicas",
+            ),
             ("[store]\nredis_prefix = \"a b:\"\n", "store.redis_prefix"),
             ("[rest]\nlisten = \"0.0.0.0:7470\"\n", "rest.listen"),
             ("[rest]\ntoken = \"short\"\n", "rest.token"),

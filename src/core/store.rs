@@ -50,6 +50,9 @@ pub struct ReplyCacheLimits {
     pub max_entries: usize,
     /// Seconds an entry is kept.
     pub ttl_s: u64,
+    /// Most bytes the cached replies may take (their JSON and ids; LMDB counts the pages
+    /// they occupy), so polled replies never crowd out records.
+    pub max_bytes: u64,
 }
 
 impl Default for ReplyCacheLimits {
@@ -57,6 +60,7 @@ impl Default for ReplyCacheLimits {
         Self {
             max_entries: 10_000,
             ttl_s: 24 * 3600,
+            max_bytes: 16 << 20,
         }
     }
 }

@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 pub const LIMITS: ReplyCacheLimits = ReplyCacheLimits {
     max_entries: 3,
     ttl_s: 3600,
+    max_bytes: 64 * 1024,
 };
 
 /// Instantiates one `#[test]` per conformance case for a backend.
@@ -49,6 +50,7 @@ macro_rules! store_conformance_tests {
             reply_roundtrip,
             reply_ttl_expiry,
             reply_eviction_keeps_newest,
+            reply_bytes_bound_keeps_newest,
             calls_fail_after_close,
             intent_round_trips
         );
@@ -353,6 +355,47 @@ pub async fn reply_eviction_keeps_newest(store: &dyn Store) {
             assert_eq!(got, Some(reply(&id, now - 100 + age)), "{id} must be kept");
         }
     }
+}
+
+/// Beyond `max_bytes`, the oldest entries go even under `max_entries`: three replies of
+/// 40 KiB under a 64 KiB bound leave only the newest.
+pub async fn reply_bytes_bound_keeps_newest(store: &dyn Store) {
+    let now = unix_now();
+    let big = |tag: &str, stored_at| CachedReply {
+        reply_json: format!(
+            r#"{{"id":"{tag}","ok":true,"result":{{"lines":["{}"]}}}}"#,
+            "x".repeat(40 * 1024)
+        ),
+        stored_at,
+    };
+    for age in 0..3u64 {
+        let id = format!("big-{age}");
+        store
+            .put_reply(&id, &big(&id, now - 10 + age))
+            .await
+            .expect("put");
+    }
+    assert_eq!(
+        store.get_reply("big-0").await.expect("get"),
+        None,
+        "oldest kept"
+    );
+    assert_eq!(
+        store.get_reply("big-1").await.expect("get"),
+        None,
+        "second kept"
+    );
+    assert_eq!(
+        store.get_reply("big-2").await.expect("get"),
+        Some(big("big-2", now - 8)),
+        "the newest must stay"
+    );
+    // Small replies fit again beside it.
+    store
+        .put_reply("small", &reply("small", now))
+        .await
+        .expect("put");
+    assert!(store.get_reply("small").await.expect("get").is_some());
 }
 
 /// After `close`, reads and writes fail with an error instead of succeeding.

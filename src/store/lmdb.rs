@@ -8,6 +8,11 @@
 //! - `reply_age`: big-endian `stored_at` followed by the request id -> nothing: the
 //!   replies oldest first, so pruning the idempotency cache costs O(entries removed).
 //!
+//! The reply cache is bounded by entries, age and bytes: the pages the `replies`
+//! database occupies (`mdb_stat`), at most a quarter of the map, so polled replies
+//! never crowd out records. Should a write still find the map full, the oldest half of
+//! the cache is dropped and the write tried once more: records always come first.
+//!
 //! # Implementation
 //! Every write is one LMDB transaction, committed with LMDB's default (durable) sync
 //! flags, so a record survives a restart and a `kill -9`. Writes wait on LMDB's writer
@@ -129,7 +134,7 @@ impl std::fmt::Debug for LmdbStore {
 impl LmdbStore {
     /// Opens (creating if missing, mode 0700) the environment in directory `dir`, with a
     /// map of `map_size_bytes` rounded up to a multiple of 64 KiB, and a reply cache
-    /// bounded by `limits`. One process must open a directory once at a time (a second
+    /// bounded by `limits` (its bytes at most a quarter of the map). One process must open a directory once at a time (a second
     /// open while the first is alive fails with [`StoreError::Open`]).
     pub fn open(
         dir: &Path,
@@ -177,6 +182,10 @@ impl LmdbStore {
             CommitOrAbort::Commit(dbs) => dbs,
             CommitOrAbort::Abort(never) => match never {},
         };
+        let limits = ReplyCacheLimits {
+            max_bytes: limits.max_bytes.min(map_size as u64 / 4),
+            ..limits
+        };
         Ok(Self {
             path: dir.to_owned(),
             limits,
@@ -216,18 +225,34 @@ impl LmdbStore {
         run().map_err(|e| e.into_store_error(key, false))
     }
 
-    /// Runs `f` in a write transaction on the blocking pool and commits it.
+    /// Runs `f` in a write transaction on the blocking pool and commits it. If the map
+    /// is full, drops the oldest half of the reply cache and runs `f` once more.
     async fn write<T: Send + 'static>(
         &self,
         key: &str,
-        f: impl FnOnce(&Lmdb, &mut RwTxn<'_>) -> Result<T, Fail> + Send + 'static,
+        f: impl Fn(&Lmdb, &mut RwTxn<'_>) -> Result<T, Fail> + Send + 'static,
     ) -> Result<T, StoreError> {
         let db = self.handle(key, true)?;
         let result = smol::unblock(move || {
-            let mut wtxn = db.env.write_txn()?;
-            let out = f(&db, &mut wtxn)?;
-            wtxn.commit()?;
-            Ok(out)
+            let attempt = || {
+                let mut wtxn = db.env.write_txn()?;
+                let out = f(&db, &mut wtxn)?;
+                wtxn.commit()?;
+                Ok(out)
+            };
+            match attempt() {
+                Err(Fail::Lmdb(heed::Error::Mdb(MdbError::MapFull))) => {
+                    let mut wtxn = db.env.write_txn()?;
+                    let dropped = evict_oldest_half(&db, &mut wtxn)?;
+                    wtxn.commit()?;
+                    log::warn!(
+                        "lmdb store: the map was full; dropped the {dropped} oldest cached \
+                         replies to make room (raise store.map_size_mb if this recurs)"
+                    );
+                    attempt()
+                }
+                other => other,
+            }
         })
         .await;
         result.map_err(|e: Fail| e.into_store_error(key, true))
@@ -280,7 +305,29 @@ fn split_age_key(key: &[u8]) -> Option<(u64, &[u8])> {
     Some((u64::from_be_bytes(*at), id))
 }
 
-/// Drops expired replies, then the oldest beyond `limits.max_entries`, oldest first.
+/// Bytes of the pages the reply cache occupies.
+fn reply_bytes(db: &Lmdb, txn: &RoTxn<'_>) -> Result<u64, Fail> {
+    Ok(db.replies.stat(txn)?.non_free_page_size() as u64)
+}
+
+/// Drops the oldest half of the cached replies (at least one); answers how many.
+fn evict_oldest_half(db: &Lmdb, wtxn: &mut RwTxn<'_>) -> Result<u64, Fail> {
+    let count = db.reply_age.len(wtxn)?.div_ceil(2);
+    for _ in 0..count {
+        let Some((first, ())) = db.reply_age.first(wtxn)? else {
+            break;
+        };
+        let first = first.to_vec();
+        db.reply_age.delete(wtxn, &first)?;
+        if let Some((_, id)) = split_age_key(&first) {
+            db.replies.delete(wtxn, id)?;
+        }
+    }
+    Ok(count)
+}
+
+/// Drops expired replies, then the oldest beyond `limits.max_entries` or
+/// `limits.max_bytes`, oldest first.
 fn prune_replies(
     db: &Lmdb,
     wtxn: &mut RwTxn<'_>,
@@ -294,7 +341,8 @@ fn prune_replies(
             db.reply_age.delete(wtxn, &first)?;
             continue;
         };
-        let over = db.replies.len(wtxn)? > limits.max_entries as u64;
+        let over = db.replies.len(wtxn)? > limits.max_entries as u64
+            || reply_bytes(db, wtxn)? > limits.max_bytes;
         if !over && !reply_expired(stored_at, limits.ttl_s, now) {
             break;
         }

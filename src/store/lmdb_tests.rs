@@ -187,3 +187,48 @@ fn age_keys_sort_by_time_then_id() {
     assert_eq!(split_age_key(&b), Some((256, &b"aaa"[..])));
     assert_eq!(split_age_key(b"short"), None);
 }
+
+/// The reply cache cannot crowd out records: thousands of 18 KB replies with fresh ids
+/// (the polled `list` of a busy fleet), far past a 1 MiB map, all succeed, the cache
+/// stays under a quarter of the map, and records are still written afterwards.
+#[test]
+fn replies_far_past_the_map_size_never_fill_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let limits = ReplyCacheLimits {
+        max_entries: 10_000,
+        ttl_s: 3600,
+        max_bytes: 64 << 20,
+    };
+    let map = 1 << 20;
+    smol::block_on(async {
+        let store = LmdbStore::open(dir.path(), map, limits).expect("open");
+        let now = unix_now();
+        let body = "x".repeat(18 * 1024);
+        for i in 0..3000u64 {
+            let id = format!("poll-{i:05}");
+            let reply = CachedReply {
+                reply_json: format!(r#"{{"id":"{id}","ok":true,"result":"{body}"}}"#),
+                stored_at: now,
+            };
+            store
+                .put_reply(&id, &reply)
+                .await
+                .unwrap_or_else(|e| panic!("reply {i} of 3000 (54 MB into a 1 MiB map): {e}"));
+        }
+        let db = store.handle("stat", false).expect("open");
+        let rtxn = db.env.read_txn().expect("txn");
+        let bytes = reply_bytes(&db, &rtxn).unwrap_or_else(|_| panic!("stat"));
+        assert!(bytes <= (map / 4) as u64, "the cache takes {bytes} bytes");
+        drop(rtxn);
+        assert!(store.get_reply("poll-02999").await.expect("get").is_some());
+        assert!(store.get_reply("poll-00000").await.expect("get").is_none());
+        for i in 0..20 {
+            let record = sample_container(&format!("after-{i:02}"));
+            store
+                .put_container(&record)
+                .await
+                .expect("a record after the flood");
+        }
+        assert_eq!(store.count_containers().await.expect("count"), 20);
+    });
+}

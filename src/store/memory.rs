@@ -17,7 +17,8 @@ const BACKEND: &str = "memory";
 ///
 /// The idempotency cache honours [`ReplyCacheLimits`] exactly like the persistent
 /// backends: expired entries are never returned, and each `put_reply` drops expired
-/// entries and then the oldest (by `stored_at`, then id) beyond `max_entries`.
+/// entries and then the oldest (by `stored_at`, then id) beyond `max_entries` or
+/// `max_bytes`.
 ///
 /// ```
 /// # use ctrmgr::core::store::{ReplyCacheLimits, Store};
@@ -39,6 +40,8 @@ struct State {
     replies: HashMap<String, CachedReply>,
     /// `(stored_at, id)` of every cached reply, oldest first.
     reply_age: BTreeSet<(u64, String)>,
+    /// Bytes of every cached reply's JSON and id.
+    reply_bytes: u64,
     closed: bool,
 }
 
@@ -68,13 +71,22 @@ impl State {
     fn prune_replies(&mut self, limits: ReplyCacheLimits, now: u64) {
         while let Some((stored_at, id)) = self.reply_age.first().cloned() {
             let expired = reply_expired(stored_at, limits.ttl_s, now);
-            if !expired && self.replies.len() <= limits.max_entries {
+            let over =
+                self.replies.len() > limits.max_entries || self.reply_bytes > limits.max_bytes;
+            if !expired && !over {
                 break;
             }
             self.reply_age.pop_first();
-            self.replies.remove(&id);
+            if let Some(gone) = self.replies.remove(&id) {
+                self.reply_bytes -= reply_size(&id, &gone);
+            }
         }
     }
+}
+
+/// What one cached reply counts against `max_bytes`.
+fn reply_size(id: &str, reply: &CachedReply) -> u64 {
+    (id.len() + reply.reply_json.len()) as u64
 }
 
 #[async_trait]
@@ -106,8 +118,10 @@ impl Store for MemoryStore {
 
     async fn put_reply(&self, id: &str, reply: &CachedReply) -> Result<(), StoreError> {
         let mut state = self.open_state(id, true)?;
+        state.reply_bytes += reply_size(id, reply);
         if let Some(old) = state.replies.insert(id.to_owned(), reply.clone()) {
             state.reply_age.remove(&(old.stored_at, id.to_owned()));
+            state.reply_bytes -= reply_size(id, &old);
         }
         state.reply_age.insert((reply.stored_at, id.to_owned()));
         state.prune_replies(self.limits, unix_now());

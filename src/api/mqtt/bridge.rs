@@ -168,7 +168,9 @@ async fn flush_until_disconnected(eventloop: &mut EventLoop) {
     }
 }
 
-/// Capped exponential back-off: 1 s, 2 s, 4 s, ... up to the cap.
+/// Capped exponential back-off: 1 s, 2 s, 4 s, ... up to the cap, each wait jittered
+/// down to as little as half, so a fleet that lost its broker at the same moment does
+/// not come back in lockstep (no thundering herd after a broker restart).
 #[derive(Debug)]
 struct Backoff {
     next: Duration,
@@ -185,17 +187,26 @@ impl Backoff {
         }
     }
 
-    /// The wait before the next attempt; doubles the one after.
+    /// The wait before the next attempt, in `[step / 2, step]`; doubles the step.
     fn next_wait(&mut self) -> Duration {
-        let wait = self.next;
+        let step = self.next;
         self.next = (self.next * 2).min(self.max);
-        wait
+        jittered(step)
     }
 
     /// Back to the first wait (after a successful connect).
     fn reset(&mut self) {
         self.next = Self::FIRST.min(self.max);
     }
+}
+
+/// A random duration in `[step / 2, step]` (std's randomly keyed SipHash of the clock:
+/// no random-number crate for one number per reconnect).
+fn jittered(step: Duration) -> Duration {
+    use std::hash::BuildHasher;
+    let random = std::collections::hash_map::RandomState::new().hash_one(std::time::Instant::now());
+    let half = step / 2;
+    half + half.mul_f64((random % 1024) as f64 / 1023.0)
 }
 
 #[cfg(test)]
@@ -205,9 +216,25 @@ mod tests {
     #[test]
     fn backoff_doubles_up_to_the_cap_and_resets() {
         let mut b = Backoff::new(Duration::from_secs(10));
-        let waits: Vec<u64> = (0..6).map(|_| b.next_wait().as_secs()).collect();
-        assert_eq!(waits, [1, 2, 4, 8, 10, 10]);
+        let steps = [1, 2, 4, 8, 10, 10].map(Duration::from_secs);
+        for step in steps {
+            let wait = b.next_wait();
+            assert!(
+                wait >= step / 2 && wait <= step,
+                "{wait:?} for a step of {step:?}"
+            );
+        }
         b.reset();
-        assert_eq!(b.next_wait(), Duration::from_secs(1));
+        assert!(b.next_wait() <= Duration::from_secs(1));
+    }
+
+    #[test]
+    fn jitter_spreads_the_waits() {
+        let waits: std::collections::BTreeSet<Duration> =
+            (0..50).map(|_| jittered(Duration::from_secs(8))).collect();
+        assert!(waits.len() > 10, "{waits:?}");
+        assert!(waits
+            .iter()
+            .all(|w| *w >= Duration::from_secs(4) && *w <= Duration::from_secs(8)));
     }
 }

@@ -1,9 +1,10 @@
-//! `RedisStore`: a [`Store`] in Redis (or a Redis Cluster), shared by a fleet of devices.
+//! `RedisStore`: a [`Store`] in Redis or a Redis Cluster, shared by a fleet of devices.
 //!
 //! # Key schema
 //! Every key starts with the device's prefix, by default `ctrmgr:{<device id>}:`. The
 //! braces are a Redis Cluster hash tag: all keys of one device hash to one slot, so the
-//! transactions and scripts below work on a cluster too.
+//! scripts below work on a cluster too. The layout is a documented, read-only interface
+//! for fleet tools (README, "Fleet-wide view"):
 //! - `<prefix>c:<name>`: string, the `Container` record as JSON with its `intent`
 //!   ([`crate::store::record`]);
 //! - `<prefix>names`: sorted set of every record's name, all with score 0, so it lists
@@ -11,15 +12,25 @@
 //! - `<prefix>r:<request id>`: string, `{"reply_json", "stored_at"}` as JSON, with an
 //!   expiry (`EX`) at the end of the reply cache's TTL;
 //! - `<prefix>replies`: sorted set of cached request ids scored by `stored_at`, which
-//!   bounds the cache's size (the oldest go first).
+//!   bounds the cache's size (the oldest go first);
+//! - `<prefix>reply_sizes`: hash, request id -> bytes of its cached reply and id;
+//! - `<prefix>reply_bytes`: string, the sum of `reply_sizes`, bounded by the cache's
+//!   `max_bytes`.
 //!
 //! # Implementation
-//! One [`ConnectionManager`] (a multiplexed connection that reconnects by itself) on the
-//! smol runtime. It connects lazily, so the agent starts while Redis is down and every
-//! call fails with a [`StoreError`] until Redis answers again; each call is bounded by
-//! [`CALL_TIMEOUT`] so a dead or unreachable Redis never holds a request. A record write
-//! is one `MULTI`/`EXEC` transaction (value and name index together); caching a reply
-//! and trimming the cache is one Lua script; listing is one Lua script, a snapshot.
+//! One [`RedisConnection`] (a multiplexed connection that reconnects by itself, or a
+//! cluster connection that follows `MOVED`/`ASK` and a failover) on the smol runtime.
+//! It connects lazily, so the agent starts while Redis is down and every call fails with
+//! a [`StoreError`] until Redis answers again; each call is bounded by [`CALL_TIMEOUT`]
+//! so a dead or unreachable Redis never holds a request. Every write is one Lua script
+//! ([`scripts`]), atomic and single-slot; with [`RedisStore::require_replicas`] it is
+//! followed by `WAIT` on the same master, and fails unless enough replicas
+//! acknowledged it.
+
+mod connection;
+mod scripts;
+
+pub use connection::{redact_url, RedisTarget};
 
 use super::{closed_error, reply_expired};
 use crate::core::clock::unix_now;
@@ -28,9 +39,9 @@ use crate::core::model::Container;
 use crate::core::names::ContainerName;
 use crate::core::store::{CachedReply, ReplyCacheLimits, Store};
 use crate::store::record;
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{Client, RedisError, RedisResult};
+use ::redis::{FromRedisValue, RedisResult};
 use async_trait::async_trait;
+use connection::{describe, RedisConnection};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::sync::{PoisonError, RwLock};
@@ -39,53 +50,10 @@ use std::time::Duration;
 const BACKEND: &str = "redis";
 /// The longest any store call waits for Redis, connecting included.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
-/// The longest one connection attempt waits.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// Connection attempts after the first, per reconnection (100 ms, then 200 ms apart).
-const CONNECT_RETRIES: usize = 2;
+/// How long a write waits for its replicas (`WAIT`), within [`CALL_TIMEOUT`].
+const WAIT_TIMEOUT_MS: u64 = 2_000;
 /// The key listing records, relative to the prefix.
 const NAMES_KEY: &str = "names";
-
-/// Caches one reply and trims the cache, atomically.
-/// KEYS: reply key, replies index. ARGV: value, stored_at, seconds to keep (<= 0: the
-/// reply is already expired), expiry cutoff (scores at or below it are expired, or
-/// `-inf`), max entries, reply key prefix, request id.
-const PUT_REPLY_SCRIPT: &str = r"
-local keep = tonumber(ARGV[3])
-if keep > 0 then
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', keep)
-  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[7])
-else
-  redis.call('DEL', KEYS[1])
-  redis.call('ZREM', KEYS[2], ARGV[7])
-end
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])) do
-  redis.call('DEL', ARGV[6] .. id)
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
-local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[5])
-if over > 0 then
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, over - 1)) do
-    redis.call('DEL', ARGV[6] .. id)
-  end
-  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, over - 1)
-end
-return 0
-";
-
-/// Every record, in name order, as one snapshot: `[name1, json1, name2, json2, ...]`.
-/// KEYS: names index. ARGV: record key prefix.
-const LIST_SCRIPT: &str = r"
-local out = {}
-for _, name in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local value = redis.call('GET', ARGV[1] .. name)
-  if value then
-    out[#out + 1] = name
-    out[#out + 1] = value
-  end
-end
-return out
-";
 
 /// A value under `<prefix>r:<id>`.
 #[derive(Serialize, Deserialize)]
@@ -103,10 +71,10 @@ struct StoredReply {
 ///
 /// ```no_run
 /// # use ctrmgr::core::store::{ReplyCacheLimits, Store};
-/// # use ctrmgr::store::redis::RedisStore;
+/// # use ctrmgr::store::redis::{RedisStore, RedisTarget};
 /// # smol::block_on(async {
 /// let store = RedisStore::connect(
-///     "redis://127.0.0.1:6379/0",
+///     &RedisTarget::Server("redis://127.0.0.1:6379/0".into()),
 ///     "ctrmgr:{gw-01}:".to_owned(),
 ///     ReplyCacheLimits::default(),
 /// )
@@ -116,13 +84,15 @@ struct StoredReply {
 /// # });
 /// ```
 pub struct RedisStore {
-    /// The URL without credentials, for messages.
+    /// The target without credentials, for messages.
     location: String,
     prefix: String,
     limits: ReplyCacheLimits,
     call_timeout: Duration,
+    /// Replicas that must acknowledge each write (`WAIT`); 0: the master's answer is enough.
+    replicas: u32,
     /// `None` once closed.
-    connection: RwLock<Option<ConnectionManager>>,
+    connection: RwLock<Option<RedisConnection>>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -131,22 +101,22 @@ impl std::fmt::Debug for RedisStore {
             .field("location", &self.location)
             .field("prefix", &self.prefix)
             .field("limits", &self.limits)
+            .field("replicas", &self.replicas)
             .finish_non_exhaustive()
     }
 }
 
 impl RedisStore {
-    /// A store at `url` (`redis://[:password@]host[:port][/db]` or
-    /// `redis+unix:///path[?db=N]`) keeping its keys under `prefix`, with a reply cache
-    /// bounded by `limits`. Nothing is sent yet: a Redis that is down is reported by
-    /// the first call (see [`RedisStore::ping`]), and later calls succeed once it is
-    /// back. Fails with [`StoreError::Open`] only for a URL that cannot be used.
+    /// A store at `target` keeping its keys under `prefix`, with a reply cache bounded
+    /// by `limits`. Nothing is sent yet: a Redis that is down is reported by the first
+    /// call (see [`RedisStore::ping`]), and later calls succeed once it is back. Fails
+    /// with [`StoreError::Open`] only for a target that cannot be used.
     pub fn connect(
-        url: &str,
+        target: &RedisTarget,
         prefix: String,
         limits: ReplyCacheLimits,
     ) -> Result<Self, StoreError> {
-        let location = redact_url(url);
+        let location = target.redacted();
         let open_error = |reason: String| StoreError::Open {
             backend: BACKEND,
             location: location.clone(),
@@ -155,22 +125,29 @@ impl RedisStore {
         if prefix.is_empty() {
             return Err(open_error("the key prefix is empty".into()));
         }
-        let client = Client::open(url).map_err(|e| open_error(e.to_string()))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(CALL_TIMEOUT))
-            .set_number_of_retries(CONNECT_RETRIES)
-            .set_max_delay(Duration::from_secs(1));
-        let connection = client
-            .get_connection_manager_lazy(config)
-            .map_err(|e| open_error(e.to_string()))?;
+        if matches!(target, RedisTarget::Cluster(nodes) if nodes.is_empty()) {
+            return Err(open_error("the cluster has no seed nodes".into()));
+        }
+        let connection =
+            RedisConnection::open(target, CALL_TIMEOUT).map_err(|e| open_error(e.to_string()))?;
         Ok(Self {
             location,
             prefix,
             limits,
             call_timeout: CALL_TIMEOUT,
+            replicas: 0,
             connection: RwLock::new(Some(connection)),
         })
+    }
+
+    /// Makes every write wait until `replicas` replicas have it (`WAIT`), so a write
+    /// the agent acknowledged survives the loss of its master; a write that fewer
+    /// replicas confirm within 2 s fails with a store error (it may still be on the
+    /// master).
+    #[must_use]
+    pub fn require_replicas(mut self, replicas: u32) -> Self {
+        self.replicas = replicas;
+        self
     }
 
     /// The key prefix.
@@ -178,10 +155,15 @@ impl RedisStore {
         &self.prefix
     }
 
-    /// Checks that Redis answers (`PING`).
+    /// Checks that Redis answers (`PING`; on a cluster, a node that holds the device's
+    /// slot).
     pub async fn ping(&self) -> Result<(), StoreError> {
+        let names = self.names_key();
         self.call("PING", false, |mut c| async move {
-            ::redis::cmd("PING").query_async::<String>(&mut c).await
+            ::redis::cmd("EXISTS")
+                .arg(&names)
+                .query_async::<u64>(&mut c)
+                .await
         })
         .await
         .map(drop)
@@ -203,10 +185,18 @@ impl RedisStore {
         format!("{}replies", self.prefix)
     }
 
+    fn reply_sizes_key(&self) -> String {
+        format!("{}reply_sizes", self.prefix)
+    }
+
+    fn reply_bytes_key(&self) -> String {
+        format!("{}reply_bytes", self.prefix)
+    }
+
     /// Runs `f` on the connection, bounded by the call timeout; errors name `key`.
     async fn call<T, F, Fut>(&self, key: &str, writing: bool, f: F) -> Result<T, StoreError>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: FnOnce(RedisConnection) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
         let connection = self
@@ -228,9 +218,13 @@ impl RedisStore {
                 self.call_timeout.as_secs()
             ),
         };
+        Err(self.failure(key, writing, reason))
+    }
+
+    fn failure(&self, key: &str, writing: bool, reason: String) -> StoreError {
         let reason = format!("redis at {}: {reason}", self.location);
         let key = key.to_owned();
-        Err(if writing {
+        if writing {
             StoreError::Write {
                 backend: BACKEND,
                 key,
@@ -242,32 +236,49 @@ impl RedisStore {
                 key,
                 reason,
             }
-        })
+        }
     }
-}
 
-/// A Redis error as a person reads it.
-fn describe(e: &RedisError) -> String {
-    if e.is_connection_refusal() {
-        "connection refused (is redis-server running?)".into()
-    } else if e.is_timeout() {
-        "timed out (is redis-server reachable?)".into()
-    } else if e.is_connection_dropped() {
-        format!("connection lost ({e}); reconnecting")
-    } else {
-        e.to_string()
-    }
-}
-
-/// `url` with any password or user name replaced by `***`, for messages and logs.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
-        None => url.to_owned(),
+    /// Runs a write `script` with `keys` and `args` (then `WAIT` when replicas are
+    /// required, on the same node: a pipeline is routed by its first key) and returns
+    /// the script's answer.
+    async fn write_script<T: FromRedisValue + Send + 'static>(
+        &self,
+        key: &str,
+        script: &'static str,
+        keys: Vec<String>,
+        args: Vec<Vec<u8>>,
+    ) -> Result<T, StoreError> {
+        let replicas = self.replicas;
+        let (answer, acknowledged): (T, Option<u32>) = self
+            .call(key, true, |mut c| async move {
+                let mut pipe = ::redis::pipe();
+                pipe.cmd("EVAL")
+                    .arg(script)
+                    .arg(keys.len())
+                    .arg(&keys)
+                    .arg(&args);
+                if replicas == 0 {
+                    let (answer,): (T,) = pipe.query_async(&mut c).await?;
+                    return Ok((answer, None));
+                }
+                pipe.cmd("WAIT").arg(replicas).arg(WAIT_TIMEOUT_MS);
+                let (answer, acked): (T, u32) = pipe.query_async(&mut c).await?;
+                Ok((answer, Some(acked)))
+            })
+            .await?;
+        match acknowledged {
+            Some(acked) if acked < replicas => Err(self.failure(
+                key,
+                true,
+                format!(
+                    "only {acked} of {replicas} replicas acknowledged the write within \
+                     {WAIT_TIMEOUT_MS} ms (store.redis_wait_replicas); it may be lost \
+                     if the master fails"
+                ),
+            )),
+            _ => Ok(answer),
+        }
     }
 }
 
@@ -287,7 +298,7 @@ fn encode<T: Serialize>(key: &str, value: &T) -> Result<String, StoreError> {
     })
 }
 
-/// The arguments of [`PUT_REPLY_SCRIPT`] that depend on the clock: seconds to keep the
+/// The arguments of [`scripts::PUT_REPLY`] that depend on the clock: seconds to keep the
 /// entry (at most 0 if it is already expired) and the expiry cutoff score.
 fn reply_times(stored_at: u64, limits: ReplyCacheLimits, now: u64) -> (i64, String) {
     let keep = if reply_expired(stored_at, limits.ttl_s, now) {
@@ -317,22 +328,14 @@ impl Store for RedisStore {
             reason: format!("cannot serialize the record: {e}"),
         })?;
         let (key, names) = (self.record_key(name), self.names_key());
-        self.call(name, true, |mut c| async move {
-            ::redis::pipe()
-                .atomic()
-                .cmd("SET")
-                .arg(&key)
-                .arg(&value)
-                .ignore()
-                .cmd("ZADD")
-                .arg(&names)
-                .arg(0)
-                .arg(name)
-                .ignore()
-                .exec_async(&mut c)
-                .await
-        })
+        self.write_script::<i64>(
+            name,
+            scripts::PUT_RECORD,
+            vec![key, names],
+            vec![value, name.as_bytes().to_vec()],
+        )
         .await
+        .map(drop)
     }
 
     async fn get_container(&self, name: &ContainerName) -> Result<Option<Container>, StoreError> {
@@ -352,18 +355,13 @@ impl Store for RedisStore {
 
     async fn delete_container(&self, name: &ContainerName) -> Result<bool, StoreError> {
         let (key, names) = (self.record_key(name.as_str()), self.names_key());
-        let (deleted, _unindexed): (u64, u64) = self
-            .call(name.as_str(), true, |mut c| async move {
-                ::redis::pipe()
-                    .atomic()
-                    .cmd("DEL")
-                    .arg(&key)
-                    .cmd("ZREM")
-                    .arg(&names)
-                    .arg(name.as_str())
-                    .query_async(&mut c)
-                    .await
-            })
+        let deleted: u64 = self
+            .write_script(
+                name.as_str(),
+                scripts::DELETE_RECORD,
+                vec![key, names],
+                vec![name.as_str().as_bytes().to_vec()],
+            )
             .await?;
         Ok(deleted > 0)
     }
@@ -381,7 +379,7 @@ impl Store for RedisStore {
         let flat: Vec<String> = self
             .call("containers", false, |mut c| async move {
                 ::redis::cmd("EVAL")
-                    .arg(LIST_SCRIPT)
+                    .arg(scripts::LIST_RECORDS)
                     .arg(1)
                     .arg(&names)
                     .arg(&record_prefix)
@@ -410,24 +408,22 @@ impl Store for RedisStore {
         )?;
         let (keep, cutoff) = reply_times(reply.stored_at, self.limits, unix_now());
         let (key, index, key_prefix) = (self.reply_key(id), self.replies_key(), self.reply_key(""));
-        let (stored_at, max_entries) = (reply.stored_at, self.limits.max_entries);
-        self.call(id, true, |mut c| async move {
-            ::redis::cmd("EVAL")
-                .arg(PUT_REPLY_SCRIPT)
-                .arg(2)
-                .arg(&key)
-                .arg(&index)
-                .arg(&value)
-                .arg(stored_at)
-                .arg(keep)
-                .arg(&cutoff)
-                .arg(max_entries)
-                .arg(&key_prefix)
-                .arg(id)
-                .exec_async(&mut c)
-                .await
-        })
-        .await
+        let args = [
+            value,
+            reply.stored_at.to_string(),
+            keep.to_string(),
+            cutoff,
+            self.limits.max_entries.to_string(),
+            key_prefix,
+            id.to_owned(),
+            self.limits.max_bytes.to_string(),
+        ]
+        .map(String::into_bytes)
+        .to_vec();
+        let keys = vec![key, index, self.reply_sizes_key(), self.reply_bytes_key()];
+        self.write_script::<i64>(id, scripts::PUT_REPLY, keys, args)
+            .await
+            .map(drop)
     }
 
     async fn get_reply(&self, id: &str) -> Result<Option<CachedReply>, StoreError> {
@@ -465,5 +461,4 @@ impl Store for RedisStore {
 }
 
 #[cfg(test)]
-#[path = "redis_tests.rs"]
 mod tests;

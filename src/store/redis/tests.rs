@@ -6,7 +6,8 @@ use super::*;
 use crate::store::conformance::LIMITS;
 
 fn store(url: &str) -> RedisStore {
-    RedisStore::connect(url, "ctrmgr:{gw-01}:".to_owned(), LIMITS).expect("a valid URL")
+    let target = RedisTarget::Server(url.to_owned());
+    RedisStore::connect(&target, "ctrmgr:{gw-01}:".to_owned(), LIMITS).expect("a valid URL")
 }
 
 #[test]
@@ -16,16 +17,24 @@ fn key_schema_is_pinned() {
     assert_eq!(s.names_key(), "ctrmgr:{gw-01}:names");
     assert_eq!(s.reply_key("req-7"), "ctrmgr:{gw-01}:r:req-7");
     assert_eq!(s.replies_key(), "ctrmgr:{gw-01}:replies");
+    assert_eq!(s.reply_sizes_key(), "ctrmgr:{gw-01}:reply_sizes");
+    assert_eq!(s.reply_bytes_key(), "ctrmgr:{gw-01}:reply_bytes");
     assert_eq!(s.backend(), "redis");
     assert_eq!(s.prefix(), "ctrmgr:{gw-01}:");
 }
 
 #[test]
 fn bad_url_and_empty_prefix_are_open_errors() {
-    let e = RedisStore::connect("http://x", "p:".into(), LIMITS).unwrap_err();
+    let server = |url: &str| RedisTarget::Server(url.to_owned());
+    let e = RedisStore::connect(&server("http://x"), "p:".into(), LIMITS).unwrap_err();
     assert!(matches!(e, StoreError::Open { .. }), "{e}");
-    let e = RedisStore::connect("redis://127.0.0.1/0", String::new(), LIMITS).unwrap_err();
+    let e = RedisStore::connect(&server("redis://127.0.0.1/0"), String::new(), LIMITS).unwrap_err();
     assert!(e.to_string().contains("prefix is empty"), "{e}");
+    let e = RedisStore::connect(&RedisTarget::Cluster(vec![]), "p:".into(), LIMITS).unwrap_err();
+    assert!(e.to_string().contains("no seed nodes"), "{e}");
+    let bad_node = RedisTarget::Cluster(vec!["http://x".into()]);
+    let e = RedisStore::connect(&bad_node, "p:".into(), LIMITS).unwrap_err();
+    assert!(matches!(e, StoreError::Open { .. }), "{e}");
 }
 
 #[test]
@@ -43,6 +52,14 @@ fn credentials_never_reach_messages() {
         redact_url("redis+unix:///run/redis.sock"),
         "redis+unix:///run/redis.sock"
     );
+    let cluster = RedisTarget::Cluster(vec![
+        "redis://:pw@10.0.0.1:7001".into(),
+        "redis://10.0.0.2:7002".into(),
+    ]);
+    assert_eq!(
+        cluster.redacted(),
+        "cluster [redis://***@10.0.0.1:7001, redis://10.0.0.2:7002]"
+    );
 }
 
 #[test]
@@ -50,6 +67,7 @@ fn reply_times_follow_the_expiry_rule() {
     let limits = ReplyCacheLimits {
         max_entries: 3,
         ttl_s: 100,
+        max_bytes: 1 << 20,
     };
     assert_eq!(reply_times(1000, limits, 1000), (100, "900".to_owned()));
     assert_eq!(reply_times(1000, limits, 1099), (1, "999".to_owned()));
@@ -77,4 +95,18 @@ fn calls_fail_after_close_without_a_server() {
         let e = s.ping().await.unwrap_err();
         assert!(e.to_string().contains("closed"), "{e}");
     });
+}
+
+#[test]
+fn unreachable_cluster_is_a_clear_store_error() {
+    let target = RedisTarget::Cluster(vec!["redis://:pw@127.0.0.1:1".into()]);
+    let s = RedisStore::connect(&target, "ctrmgr:{gw-01}:".into(), LIMITS).expect("valid");
+    let e = smol::block_on(s.get_container(&ContainerName::parse("web").unwrap())).unwrap_err();
+    let message = e.to_string();
+    assert!(matches!(e, StoreError::Read { .. }), "{message}");
+    assert!(
+        message.contains("cluster [redis://***@127.0.0.1:1]"),
+        "{message}"
+    );
+    assert!(!message.contains("pw"), "{message}");
 }
