@@ -1,5 +1,6 @@
 //! Errors of the core and the contract's error codes they map onto.
 
+use super::model::RuntimeKind;
 use serde::{Deserialize, Serialize};
 
 /// The contract's error codes.
@@ -92,7 +93,7 @@ pub enum RuntimeError {
     #[error("{what} not found in {runtime}")]
     NotFound {
         /// The access path.
-        runtime: &'static str,
+        runtime: RuntimeKind,
         /// e.g. `container 'web'`.
         what: String,
     },
@@ -100,7 +101,7 @@ pub enum RuntimeError {
     #[error("{runtime}: {message}")]
     Conflict {
         /// The access path.
-        runtime: &'static str,
+        runtime: RuntimeKind,
         /// The engine's message.
         message: String,
     },
@@ -108,7 +109,7 @@ pub enum RuntimeError {
     #[error("{runtime} is unavailable: {reason}")]
     Unavailable {
         /// The access path.
-        runtime: &'static str,
+        runtime: RuntimeKind,
         /// Why (socket missing, binary missing, connection refused...).
         reason: String,
     },
@@ -116,7 +117,7 @@ pub enum RuntimeError {
     #[error("{runtime}: {message}")]
     Engine {
         /// The access path.
-        runtime: &'static str,
+        runtime: RuntimeKind,
         /// The engine's message.
         message: String,
     },
@@ -124,7 +125,7 @@ pub enum RuntimeError {
     #[error("{runtime} does not support {what}")]
     Unsupported {
         /// The access path.
-        runtime: &'static str,
+        runtime: RuntimeKind,
         /// What is not supported, and why.
         what: String,
     },

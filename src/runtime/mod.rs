@@ -6,7 +6,7 @@ pub mod cli;
 #[cfg(feature = "docker-api")]
 pub mod docker_api;
 #[cfg(any(feature = "docker-api", feature = "podman-api"))]
-pub(crate) mod encoding;
+pub(crate) mod engine_http;
 #[cfg(any(
     feature = "docker-cli",
     feature = "podman-cli",
@@ -15,12 +15,12 @@ pub(crate) mod encoding;
 ))]
 pub(crate) mod event_lines;
 #[cfg(any(feature = "docker-api", feature = "podman-api"))]
-pub(crate) mod http_api;
-#[cfg(any(feature = "docker-api", feature = "podman-api"))]
 pub(crate) mod log_frames;
 #[cfg(feature = "podman-api")]
 pub mod podman_api;
 #[cfg(any(feature = "docker-cli", feature = "podman-cli", feature = "podman-api"))]
 pub mod podman_restart;
 #[cfg(any(feature = "docker-api", feature = "podman-api"))]
-pub mod unix_socket;
+pub(crate) mod registry_auth;
+#[cfg(any(feature = "docker-api", feature = "podman-api"))]
+pub(crate) mod unix_time;

@@ -78,14 +78,14 @@ pub fn process_error(flavor: CliFlavor, binary: &str, sub: &str, e: &ProcessErro
         ProcessError::TimedOut(_) => format!("'{binary} {sub}': {e}"),
     };
     RuntimeError::Unavailable {
-        runtime: flavor.name(),
+        runtime: flavor.kind(),
         reason,
     }
 }
 
 /// Classifies the stderr of a run that exited with an error.
 pub fn failure(flavor: CliFlavor, subject: Subject<'_>, stderr: &str) -> RuntimeError {
-    let runtime = flavor.name();
+    let runtime = flavor.kind();
     let message = clean(stderr);
     let lower = message.to_ascii_lowercase();
     let has = |needles: &[&str]| {
@@ -159,6 +159,7 @@ fn clean(stderr: &str) -> String {
 mod tests {
     use super::*;
     use crate::core::error::ErrorCode;
+    use crate::core::model::RuntimeKind;
 
     fn name() -> ContainerName {
         ContainerName::parse("nope").unwrap()
@@ -182,7 +183,7 @@ mod tests {
         assert_eq!(
             e,
             RuntimeError::Unavailable {
-                runtime: "docker",
+                runtime: RuntimeKind::DockerCli,
                 reason: "Cannot connect to the Docker daemon at unix:///tmp/nonexist.sock. \
                          Is the docker daemon running?"
                     .into()
@@ -207,7 +208,7 @@ mod tests {
             assert_eq!(
                 failure(CliFlavor::Docker, Subject::container(&n), stderr),
                 RuntimeError::NotFound {
-                    runtime: "docker",
+                    runtime: RuntimeKind::DockerCli,
                     what: "container 'nope'".into()
                 },
                 "{stderr}"
@@ -245,7 +246,7 @@ mod tests {
         ] {
             assert_eq!(
                 failure(CliFlavor::Docker, Subject::image(&i), stderr),
-                RuntimeError::NotFound { runtime: "docker", what: "image '127.0.0.1:5000/nonexist:1'".into() },
+                RuntimeError::NotFound { runtime: RuntimeKind::DockerCli, what: "image '127.0.0.1:5000/nonexist:1'".into() },
                 "{stderr}"
             );
         }
@@ -263,7 +264,7 @@ mod tests {
         ] {
             assert_eq!(
                 podman(Subject::container(&n), stderr),
-                RuntimeError::NotFound { runtime: "podman", what: "container 'nope'".into() },
+                RuntimeError::NotFound { runtime: RuntimeKind::PodmanCli, what: "container 'nope'".into() },
                 "{stderr}"
             );
         }
@@ -282,7 +283,7 @@ mod tests {
         ] {
             assert_eq!(
                 podman(Subject::image(&i), stderr),
-                RuntimeError::NotFound { runtime: "podman", what: "image '127.0.0.1:5000/nonexist:1'".into() },
+                RuntimeError::NotFound { runtime: RuntimeKind::PodmanCli, what: "image '127.0.0.1:5000/nonexist:1'".into() },
                 "{stderr}"
             );
         }
@@ -291,7 +292,7 @@ mod tests {
         assert_eq!(
             podman(Subject::image(&i), refused),
             RuntimeError::Engine {
-                runtime: "podman",
+                runtime: RuntimeKind::PodmanCli,
                 message: "initializing source docker://127.0.0.1:5001/x:1: pinging container \
                           registry 127.0.0.1:5001: Get \"https://127.0.0.1:5001/v2/\": dial tcp \
                           127.0.0.1:5001: connect: connection refused"
@@ -310,7 +311,7 @@ mod tests {
         assert_eq!(
             e,
             RuntimeError::Engine {
-                runtime: "docker",
+                runtime: RuntimeKind::DockerCli,
                 message: "failed to create endpoint cli-probe on network bridge: could not find \
                           bridge docker0; failed to start containers: cli-probe"
                     .into()
@@ -329,7 +330,7 @@ mod tests {
         assert_eq!(
             failure(CliFlavor::Docker, Subject::default(), "  \n"),
             RuntimeError::Engine {
-                runtime: "docker",
+                runtime: RuntimeKind::DockerCli,
                 message: "the command failed without a message".into()
             }
         );
@@ -347,7 +348,7 @@ mod tests {
         assert_eq!(
             process_error(CliFlavor::Docker, "docker", "ps", &ProcessError::NotFound),
             RuntimeError::Unavailable {
-                runtime: "docker",
+                runtime: RuntimeKind::DockerCli,
                 reason: "cannot run 'docker': not found on PATH".into()
             }
         );

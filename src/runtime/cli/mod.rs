@@ -164,7 +164,7 @@ impl CliRuntime {
             (CliFlavor::Podman, Some(r)) => {
                 podman_restart::restart_supported(r.policy, self.systemd).map_err(|what| {
                     RuntimeError::Unsupported {
-                        runtime: self.flavor.name(),
+                        runtime: self.flavor.kind(),
                         what,
                     }
                 })
@@ -176,7 +176,7 @@ impl CliRuntime {
     /// An `Engine` error for output this adapter cannot read.
     fn unreadable(&self, sub: &str, problem: &str) -> RuntimeError {
         RuntimeError::Engine {
-            runtime: self.flavor.name(),
+            runtime: self.flavor.kind(),
             message: format!(
                 "unexpected output from '{} {sub}': {problem}",
                 self.binary_name()
@@ -298,7 +298,7 @@ impl Runtime for CliRuntime {
             .into_iter()
             .next()
             .ok_or_else(|| RuntimeError::NotFound {
-                runtime: self.flavor.name(),
+                runtime: self.flavor.kind(),
                 what: format!("container '{name}'"),
             })
     }
@@ -348,7 +348,7 @@ impl Runtime for CliRuntime {
                 let dir = smol::unblock(move || auth::AuthDir::create(flavor, &image, &a))
                     .await
                     .map_err(|e| RuntimeError::Engine {
-                        runtime: self.flavor.name(),
+                        runtime: self.flavor.kind(),
                         message: format!(
                             "cannot write temporary registry credentials under {}: {e}",
                             std::env::temp_dir().display()
@@ -471,12 +471,12 @@ mod tests {
         assert_eq!(
             smol::block_on(rt.start(&nope)),
             Err(RuntimeError::Unavailable {
-                runtime: "docker",
+                runtime: RuntimeKind::DockerCli,
                 reason: "cannot run 'docker': not found on PATH".into()
             })
         );
         let not_found = RuntimeError::NotFound {
-            runtime: "docker",
+            runtime: RuntimeKind::DockerCli,
             what: "container 'nope'".into(),
         };
         assert_eq!(

@@ -16,17 +16,21 @@ use crate::core::names::{ContainerName, ImageRef, SignalName};
 use crate::core::runtime::{
     EngineContainer, EngineEvents, LogOptions, PulledImage, Runtime, MANAGED_LABEL,
 };
-use crate::runtime::encoding::{self, path_and_query, percent_encode};
+use crate::runtime::engine_http::{
+    bool_str, container_path, image_path, path_and_query, pull_outcome, EngineReply, EngineRequest,
+    ReadMode, SocketClient,
+};
 use crate::runtime::event_lines;
-use crate::runtime::http_api::{self, bool_str, container_path, Read, Reply, Request, SocketApi};
 use crate::runtime::log_frames::log_lines;
+use crate::runtime::registry_auth;
+use crate::runtime::unix_time::since_query;
 use async_trait::async_trait;
 use parse::{ApiVersion, EngineVersion};
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-const RUNTIME: &str = "docker-api";
+const RUNTIME: RuntimeKind = RuntimeKind::DockerApi;
 /// The oldest API version accepted (Docker 20.10).
 const MIN_API: ApiVersion = (1, 41);
 /// The newest API version this adapter is written against.
@@ -40,7 +44,7 @@ const DEFAULT_STOP_S: u64 = 10;
 pub struct DockerApi {
     /// The socket client; its call timeout is how long one call may take (stop and
     /// restart add their grace period).
-    api_client: SocketApi,
+    api_client: SocketClient,
     /// The API version negotiated with the engine, once it answered.
     api: Mutex<Option<ApiVersion>>,
     /// Resource limits every created container gets.
@@ -62,7 +66,7 @@ impl DockerApi {
     /// the first call.
     pub fn new(socket: impl AsRef<Path>, call_timeout: Duration) -> Self {
         Self {
-            api_client: SocketApi::new(
+            api_client: SocketClient::new(
                 RUNTIME,
                 "is dockerd running?",
                 socket.as_ref(),
@@ -82,12 +86,12 @@ impl DockerApi {
     }
 
     /// A request limited by the call timeout.
-    fn request(&self, method: &'static str, path: String) -> Request {
+    fn request(&self, method: &'static str, path: String) -> EngineRequest {
         self.api_client.request(method, path)
     }
 
     /// Sends `req` to `path` exactly as given (no version prefix).
-    async fn send_raw(&self, req: Request) -> Result<Reply, RuntimeError> {
+    async fn send_raw(&self, req: EngineRequest) -> Result<EngineReply, RuntimeError> {
         self.api_client.send(req).await
     }
 
@@ -101,7 +105,7 @@ impl DockerApi {
     }
 
     /// Sends `req` under the negotiated `/vX.Y` prefix.
-    async fn send(&self, mut req: Request) -> Result<Reply, RuntimeError> {
+    async fn send(&self, mut req: EngineRequest) -> Result<EngineReply, RuntimeError> {
         let (major, minor) = self.api_version().await?;
         req.path = format!("/v{major}.{minor}{}", req.path);
         self.send_raw(req).await
@@ -127,7 +131,7 @@ impl DockerApi {
         action: &str,
         query: &[(&str, String)],
         grace_s: u64,
-    ) -> Result<Reply, RuntimeError> {
+    ) -> Result<EngineReply, RuntimeError> {
         let path = path_and_query(&container_path(name, action), query);
         let mut req = self.request("POST", path);
         req.timeout += Duration::from_secs(grace_s);
@@ -289,7 +293,7 @@ impl Runtime for DockerApi {
             ("tail", opts.tail.map_or("all".into(), |n| n.to_string())),
         ];
         if let Some(since) = &opts.since {
-            let unix = http_api::since_query(RUNTIME, since)?;
+            let unix = since_query(RUNTIME, since)?;
             query.push(("since", unix));
         }
         let path = path_and_query(&container_path(name, "/logs"), &query);
@@ -320,11 +324,11 @@ impl Runtime for DockerApi {
         let (from_image, tag) = encode::pull_params(image_ref);
         let path = path_and_query("/images/create", &[("fromImage", from_image), ("tag", tag)]);
         let mut req = self.request("POST", path);
-        req.registry_auth = auth.map(|a| encoding::registry_auth_header(image_ref, a));
-        req.read = Read::PullProgress;
+        req.registry_auth = auth.map(|a| registry_auth::registry_auth_header(image_ref, a));
+        req.read = ReadMode::PullProgress;
         let reply = self.send(req).await?;
-        http_api::pull_outcome(RUNTIME, image_ref, &reply)?;
-        let path = format!("/images/{}/json", percent_encode(image_ref.as_str()));
+        pull_outcome(RUNTIME, image_ref, &reply)?;
+        let path = image_path(image_ref, "/json");
         let reply = self
             .send(self.request("GET", path))
             .await?
@@ -342,10 +346,7 @@ impl Runtime for DockerApi {
     }
 
     async fn remove_image(&self, image_ref: &ImageRef, force: bool) -> Result<(), RuntimeError> {
-        let path = path_and_query(
-            &format!("/images/{}", percent_encode(image_ref.as_str())),
-            &[("force", bool_str(force))],
-        );
+        let path = path_and_query(&image_path(image_ref, ""), &[("force", bool_str(force))]);
         self.send(self.request("DELETE", path))
             .await?
             .check(RUNTIME, image(image_ref))

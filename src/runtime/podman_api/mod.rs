@@ -17,10 +17,14 @@ use crate::core::names::{ContainerName, ImageRef, SignalName};
 use crate::core::runtime::{
     EngineContainer, EngineEvents, LogOptions, PulledImage, Runtime, MANAGED_LABEL,
 };
-use crate::runtime::encoding::{self, path_and_query, percent_encode};
+use crate::runtime::engine_http::{
+    bool_str, container_path, image_path, path_and_query, pull_outcome, EngineReply, EngineRequest,
+    ReadMode, SocketClient,
+};
 use crate::runtime::event_lines;
-use crate::runtime::http_api::{self, bool_str, container_path, Read, Reply, Request, SocketApi};
 use crate::runtime::log_frames::log_lines;
+use crate::runtime::registry_auth;
+use crate::runtime::unix_time::since_query;
 use async_trait::async_trait;
 use reply::check;
 use spec::HostSupport;
@@ -28,7 +32,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-const RUNTIME: &str = "podman-api";
+const RUNTIME: RuntimeKind = RuntimeKind::PodmanApi;
 /// The path prefix of every libpod call (Podman 4 serves any version it speaks here).
 const API_PREFIX: &str = "/v4.0.0/libpod";
 /// The oldest libpod API major version accepted.
@@ -42,7 +46,7 @@ const DEFAULT_STOP_S: u64 = 10;
 pub struct PodmanApi {
     /// The socket client; its call timeout is how long one call may take (stop and
     /// restart add their grace period).
-    api_client: SocketApi,
+    api_client: SocketClient,
     /// Limits every created container gets as `r_limits`.
     ulimits: Vec<Ulimit>,
     /// What the host offers restart policies.
@@ -76,7 +80,7 @@ fn grace_s(timeout_s: Option<u32>) -> u64 {
 /// interface (a local mirror or test registry, plain HTTP like Docker allows there);
 /// every other registry is verified.
 fn is_loopback_registry(image: &ImageRef) -> bool {
-    let host = encoding::registry_of(image.as_str());
+    let host = registry_auth::registry_of(image.as_str());
     let host = host.rsplit_once(':').map_or(host, |(h, port)| {
         if port.bytes().all(|b| b.is_ascii_digit()) {
             h
@@ -97,7 +101,7 @@ impl PodmanApi {
     /// the first call.
     pub fn new(socket: impl AsRef<Path>, call_timeout: Duration) -> Self {
         Self {
-            api_client: SocketApi::new(
+            api_client: SocketClient::new(
                 RUNTIME,
                 "is `podman system service` running?",
                 socket.as_ref(),
@@ -119,13 +123,13 @@ impl PodmanApi {
     }
 
     /// A request limited by the call timeout, to a path under the libpod prefix.
-    fn request(&self, method: &'static str, path: String) -> Request {
+    fn request(&self, method: &'static str, path: String) -> EngineRequest {
         self.api_client
             .request(method, format!("{API_PREFIX}{path}"))
     }
 
     /// Sends `req`, checking the engine's version first if it never answered.
-    async fn send(&self, req: Request) -> Result<Reply, RuntimeError> {
+    async fn send(&self, req: EngineRequest) -> Result<EngineReply, RuntimeError> {
         let checked = self
             .checked
             .lock()
@@ -170,7 +174,7 @@ impl PodmanApi {
         action: &str,
         query: &[(&str, String)],
         grace_s: u64,
-    ) -> Result<Reply, RuntimeError> {
+    ) -> Result<EngineReply, RuntimeError> {
         let path = path_and_query(&container_path(name, action), query);
         let mut req = self.request("POST", path);
         req.timeout += Duration::from_secs(grace_s);
@@ -315,7 +319,7 @@ impl Runtime for PodmanApi {
             ("tail", opts.tail.map_or("all".into(), |n| n.to_string())),
         ];
         if let Some(since) = &opts.since {
-            let unix = http_api::since_query(RUNTIME, since)?;
+            let unix = since_query(RUNTIME, since)?;
             query.push(("since", unix));
         }
         let path = path_and_query(&container_path(name, "/logs"), &query);
@@ -350,11 +354,11 @@ impl Runtime for PodmanApi {
             query.push(("tlsVerify", bool_str(false)));
         }
         let mut req = self.request("POST", path_and_query("/images/pull", &query));
-        req.registry_auth = auth.map(|a| encoding::registry_auth_header(image_ref, a));
-        req.read = Read::PullProgress;
+        req.registry_auth = auth.map(|a| registry_auth::registry_auth_header(image_ref, a));
+        req.read = ReadMode::PullProgress;
         let reply = self.send(req).await?;
-        http_api::pull_outcome(RUNTIME, image_ref, &reply)?;
-        let path = format!("/images/{}/json", percent_encode(image_ref.as_str()));
+        pull_outcome(RUNTIME, image_ref, &reply)?;
+        let path = image_path(image_ref, "/json");
         let reply = check(
             self.send(self.request("GET", path)).await?,
             image(image_ref),
@@ -373,10 +377,7 @@ impl Runtime for PodmanApi {
     }
 
     async fn remove_image(&self, image_ref: &ImageRef, force: bool) -> Result<(), RuntimeError> {
-        let path = path_and_query(
-            &format!("/images/{}", percent_encode(image_ref.as_str())),
-            &[("force", bool_str(force))],
-        );
+        let path = path_and_query(&image_path(image_ref, ""), &[("force", bool_str(force))]);
         let reply = self.send(self.request("DELETE", path)).await?;
         check(reply, image(image_ref)).map(drop)
     }

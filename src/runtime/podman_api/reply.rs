@@ -4,7 +4,7 @@
 
 use super::RUNTIME;
 use crate::core::error::RuntimeError;
-use crate::runtime::http_api::Reply;
+use crate::runtime::engine_http::EngineReply;
 use serde::Deserialize;
 
 /// Causes that mean the named container or image does not exist.
@@ -37,7 +37,10 @@ fn cause(body: &[u8]) -> Option<String> {
 
 /// Ok for 2xx; otherwise NotFound (naming `what`), Conflict or Engine with libpod's
 /// message: by `cause` first, then by status as for Docker.
-pub(super) fn check(reply: Reply, what: impl FnOnce() -> String) -> Result<Reply, RuntimeError> {
+pub(super) fn check(
+    reply: EngineReply,
+    what: impl FnOnce() -> String,
+) -> Result<EngineReply, RuntimeError> {
     if reply.is_success() {
         return Ok(reply);
     }
@@ -70,8 +73,8 @@ mod tests {
     use super::*;
     use crate::core::error::ErrorCode;
 
-    fn reply(status: u16, body: &str) -> Reply {
-        Reply {
+    fn reply(status: u16, body: &str) -> EngineReply {
+        EngineReply {
             status,
             body: body.as_bytes().to_vec(),
             stream_error: None,
