@@ -129,7 +129,48 @@ pub enum RuntimeError {
         /// What is not supported, and why.
         what: String,
     },
+    /// The engine answered something this adapter cannot read (a reply or CLI output).
+    #[error("{runtime}: {source}")]
+    BadReply {
+        /// The access path.
+        runtime: RuntimeKind,
+        /// What was wrong with it.
+        #[source]
+        source: Cause,
+    },
 }
+
+/// The underlying error of a [`RuntimeError`], shared so that the error stays `Clone`;
+/// two causes are equal when they say the same.
+#[derive(Debug, Clone)]
+pub struct Cause(std::sync::Arc<dyn std::error::Error + Send + Sync>);
+
+impl Cause {
+    /// Keeps `error` as a cause.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(error))
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for Cause {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for Cause {}
 
 impl RuntimeError {
     /// The contract code for this error.
@@ -138,7 +179,7 @@ impl RuntimeError {
             RuntimeError::NotFound { .. } => ErrorCode::NotFound,
             RuntimeError::Conflict { .. } => ErrorCode::Conflict,
             RuntimeError::Unavailable { .. } => ErrorCode::RuntimeUnavailable,
-            RuntimeError::Engine { .. } => ErrorCode::RuntimeError,
+            RuntimeError::Engine { .. } | RuntimeError::BadReply { .. } => ErrorCode::RuntimeError,
             RuntimeError::Unsupported { .. } => ErrorCode::Unsupported,
         }
     }

@@ -6,6 +6,8 @@ pub mod cli;
 #[cfg(feature = "docker-api")]
 pub mod docker_api;
 #[cfg(any(feature = "docker-api", feature = "podman-api"))]
+pub mod engine_api;
+#[cfg(any(feature = "docker-api", feature = "podman-api"))]
 pub(crate) mod engine_http;
 #[cfg(any(
     feature = "docker-cli",
@@ -13,7 +15,21 @@ pub(crate) mod engine_http;
     feature = "docker-api",
     feature = "podman-api"
 ))]
+pub(crate) mod engine_words;
+#[cfg(any(
+    feature = "docker-cli",
+    feature = "podman-cli",
+    feature = "docker-api",
+    feature = "podman-api"
+))]
 pub(crate) mod event_lines;
+#[cfg(any(
+    feature = "docker-cli",
+    feature = "podman-cli",
+    feature = "docker-api",
+    feature = "podman-api"
+))]
+pub(crate) mod inspect;
 #[cfg(any(feature = "docker-api", feature = "podman-api"))]
 pub(crate) mod log_frames;
 #[cfg(feature = "podman-api")]

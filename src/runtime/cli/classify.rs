@@ -5,6 +5,7 @@ use super::process::ProcessError;
 use super::CliFlavor;
 use crate::core::error::RuntimeError;
 use crate::core::names::{ContainerName, ImageRef};
+use crate::runtime::engine_words::{mentions, CONFLICT, DAEMON_DOWN, NO_CONTAINER, NO_IMAGE};
 
 /// Longest engine message kept in an error, in characters.
 const MAX_MESSAGE: usize = 500;
@@ -36,37 +37,6 @@ impl<'a> Subject<'a> {
     }
 }
 
-const DAEMON_DOWN: &[&str] = &[
-    "Cannot connect to the Docker daemon",
-    "Is the docker daemon running",
-    "unable to connect to Podman",
-];
-
-const NO_CONTAINER: &[&str] = &["no such container", "no such object"];
-
-// "is not running": kill or pause of a stopped container (the engine API's 409).
-// Podman: "container state improper" (kill of a stopped or rm of a running container),
-// "image is in use" and "please force removal" (rmi of an image in use or by an id with
-// several tags).
-const CONFLICT: &[&str] = &[
-    "is already in use",
-    "conflict",
-    "is not running",
-    "cannot remove a running container",
-    "container state improper",
-    "image is in use",
-    "please force removal",
-];
-
-const NO_IMAGE: &[&str] = &[
-    "no such image",
-    "unable to find image",
-    "manifest unknown",
-    "pull access denied",
-    "not found",
-    "image not known",
-];
-
 /// A spawn failure or timeout: the engine could not be asked.
 pub fn process_error(flavor: CliFlavor, binary: &str, sub: &str, e: &ProcessError) -> RuntimeError {
     let reason = match e {
@@ -87,12 +57,7 @@ pub fn process_error(flavor: CliFlavor, binary: &str, sub: &str, e: &ProcessErro
 pub fn failure(flavor: CliFlavor, subject: Subject<'_>, stderr: &str) -> RuntimeError {
     let runtime = flavor.kind();
     let message = clean(stderr);
-    let lower = message.to_ascii_lowercase();
-    let has = |needles: &[&str]| {
-        needles
-            .iter()
-            .any(|n| lower.contains(&n.to_ascii_lowercase()))
-    };
+    let has = |phrases: &[&str]| mentions(&message, phrases);
     if has(DAEMON_DOWN) {
         return RuntimeError::Unavailable {
             runtime,

@@ -6,6 +6,7 @@ use super::wire::EngineReply;
 use crate::core::error::RuntimeError;
 use crate::core::model::RuntimeKind;
 use crate::core::names::ImageRef;
+use crate::runtime::engine_words::{mentions, PULL_MISSING};
 use serde_json::Value;
 
 /// The error of one line of a pull's progress stream, if it reports one.
@@ -44,8 +45,7 @@ pub(crate) fn pull_outcome(
 
 /// Whether a pull error means the image or tag does not exist.
 fn is_missing_image(message: &str) -> bool {
-    let m = message.to_ascii_lowercase();
-    m.contains("not found") || m.contains("manifest unknown") || m.contains("does not exist")
+    mentions(message, PULL_MISSING)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use crate::core::model::{ContainerSpec, RestartKind, Ulimit};
 use crate::core::runtime::MANAGED_LABEL;
-use crate::runtime::podman_restart::restart_supported;
+use crate::runtime::podman_restart::{restart_supported, RestartUnsupported};
 use serde_json::{json, Map, Value};
 
 /// The CFS period the CPU quota is expressed in (the engines' default, 100 ms).
@@ -23,7 +23,7 @@ pub(super) fn create_body(
     spec: &ContainerSpec,
     ulimits: &[Ulimit],
     host: HostSupport,
-) -> Result<Value, String> {
+) -> Result<Value, RestartUnsupported> {
     let mut labels: Map<String, Value> = spec
         .labels
         .iter()
@@ -256,10 +256,10 @@ mod tests {
         assert_eq!(always["restart_policy"], "always");
         assert!(always.get("restart_tries").is_none());
 
-        let err = with("always", NO_SYSTEMD).unwrap_err();
+        let err = with("always", NO_SYSTEMD).unwrap_err().to_string();
         assert!(err.contains("does not run systemd"), "{err}");
         for host in [SYSTEMD, NO_SYSTEMD] {
-            let err = with("unless-stopped", host).unwrap_err();
+            let err = with("unless-stopped", host).unwrap_err().to_string();
             assert!(err.contains("only 'always' containers at boot"), "{err}");
         }
     }
