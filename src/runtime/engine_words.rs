@@ -25,6 +25,7 @@ pub(crate) fn keeps_exit_code(state: ContainerState) -> bool {
 }
 
 /// CLI messages that mean the engine's daemon or service does not answer.
+#[cfg(any(feature = "docker-cli", feature = "podman-cli"))]
 pub(crate) const DAEMON_DOWN: &[&str] = &[
     "Cannot connect to the Docker daemon",
     "Is the docker daemon running",
@@ -32,12 +33,14 @@ pub(crate) const DAEMON_DOWN: &[&str] = &[
 ];
 
 /// CLI messages that mean the named container does not exist.
+#[cfg(any(feature = "docker-cli", feature = "podman-cli"))]
 pub(crate) const NO_CONTAINER: &[&str] = &["no such container", "no such object"];
 
 /// CLI messages that mean a conflict. "is not running": kill or pause of a stopped
 /// container (the engine API's 409). Podman: "container state improper" (kill of a
 /// stopped or rm of a running container), "image is in use" and "please force removal"
 /// (rmi of an image in use or by an id with several tags).
+#[cfg(any(feature = "docker-cli", feature = "podman-cli"))]
 pub(crate) const CONFLICT: &[&str] = &[
     "is already in use",
     "conflict",
@@ -49,6 +52,7 @@ pub(crate) const CONFLICT: &[&str] = &[
 ];
 
 /// CLI messages that mean the named image does not exist.
+#[cfg(any(feature = "docker-cli", feature = "podman-cli"))]
 pub(crate) const NO_IMAGE: &[&str] = &[
     "no such image",
     "unable to find image",
@@ -59,14 +63,17 @@ pub(crate) const NO_IMAGE: &[&str] = &[
 ];
 
 /// A pull error that means the image or tag does not exist (both REST APIs).
+#[cfg(any(feature = "docker-api", feature = "podman-api"))]
 pub(crate) const PULL_MISSING: &[&str] = &["not found", "manifest unknown", "does not exist"];
 
 /// libpod error `cause`s that mean the named container or image does not exist.
+#[cfg(feature = "podman-api")]
 pub(crate) const LIBPOD_MISSING: &[&str] =
     &["no such container", "no such image", "image not known"];
 
 /// libpod error `cause`s that mean a conflict: a name in use, a container in the wrong
 /// state, an image in use.
+#[cfg(feature = "podman-api")]
 pub(crate) const LIBPOD_CONFLICT: &[&str] = &[
     "that name is already in use",
     "container state improper",
@@ -109,8 +116,9 @@ mod tests {
 
     #[test]
     fn phrases_match_ignoring_case() {
-        assert!(mentions("Error: No such container: web", NO_CONTAINER));
-        assert!(mentions("manifest unknown: manifest unknown", PULL_MISSING));
-        assert!(!mentions("disk full", PULL_MISSING));
+        let missing = &["no such container", "manifest unknown"];
+        assert!(mentions("Error: No such container: web", missing));
+        assert!(mentions("Manifest Unknown: manifest unknown", missing));
+        assert!(!mentions("disk full", missing));
     }
 }

@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 pub(crate) struct Inspected {
     id: String,
     name: String,
-    /// Podman's normalized image name (`localhost/...` for a local image).
+    /// Podman's normalized image name (`localhost/...` for a local image); Docker has
+    /// no such field.
     #[serde(default)]
     image_name: Option<String>,
     state: InspectedState,
@@ -39,38 +40,23 @@ struct InspectedConfig {
     tty: bool,
 }
 
-/// Which field names a container's image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ImageField {
-    /// `Config.Image`, the reference the container was created from.
-    Config,
-    /// libpod's `ImageName` (falling back to `Config.Image`).
-    ImageName,
-}
-
 impl Inspected {
-    /// Whether the container has a TTY (its logs are then not multiplexed).
-    pub(crate) fn tty(&self) -> bool {
-        self.config.tty
-    }
-
-    /// The container as the core sees it, its image read from `image`. The name loses
-    /// Docker's leading `/`; the exit code is kept once the container stopped (exited or
-    /// dead).
-    pub(crate) fn into_container(self, image: ImageField) -> EngineContainer {
+    /// The container as the core sees it, and whether it has a TTY (its logs are then
+    /// not multiplexed). The name loses Docker's leading `/`; the image is Podman's
+    /// `ImageName` where there is one, else `Config.Image` (Podman 4.3 writes the same
+    /// normalized name in both, on the CLI and the API); the exit code is kept once the
+    /// container stopped (exited or dead).
+    pub(crate) fn into_engine(self) -> (EngineContainer, bool) {
         let state = container_state(&self.state.status);
-        let image = match (image, self.image_name) {
-            (ImageField::ImageName, Some(name)) => name,
-            _ => self.config.image,
-        };
-        EngineContainer {
+        let container = EngineContainer {
             id: self.id,
             name: self.name.trim_start_matches('/').to_owned(),
-            image,
+            image: self.image_name.unwrap_or(self.config.image),
             state,
             exit_code: self.state.exit_code.filter(|_| keeps_exit_code(state)),
             labels: self.config.labels.unwrap_or_default(),
-        }
+        };
+        (container, self.config.tty)
     }
 }
 
@@ -94,16 +80,20 @@ mod tests {
     }
 
     #[test]
-    fn image_from_config_or_libpod_name() {
+    fn image_from_libpod_name_else_config() {
         let body = r#"{"Id":"8e","Name":"/web","ImageName":"localhost/busybox:latest",
             "State":{"Status":"configured"},"Config":{"Image":"busybox","Tty":true}}"#;
-        let i = parse(body);
-        assert!(i.tty());
-        let c = i.into_container(ImageField::Config);
-        assert_eq!((c.name.as_str(), c.image.as_str()), ("web", "busybox"));
+        let (c, tty) = parse(body).into_engine();
+        assert!(tty);
+        assert_eq!(
+            (c.name.as_str(), c.image.as_str()),
+            ("web", "localhost/busybox:latest")
+        );
         assert_eq!((c.state, c.exit_code), (ContainerState::Created, None));
-        let c = parse(body).into_container(ImageField::ImageName);
-        assert_eq!(c.image, "localhost/busybox:latest");
+        let docker = r#"{"Id":"8e","Name":"/web","State":{"Status":"running"},
+            "Config":{"Image":"busybox"}}"#;
+        let (c, tty) = parse(docker).into_engine();
+        assert_eq!((c.image.as_str(), tty), ("busybox", false));
     }
 
     #[test]
@@ -112,7 +102,8 @@ mod tests {
             parse(&format!(
                 r#"{{"Id":"a","Name":"x","State":{{"Status":"{status}","ExitCode":137}},"Config":{{}}}}"#
             ))
-            .into_container(ImageField::Config)
+            .into_engine()
+            .0
             .exit_code
         };
         assert_eq!(with("exited"), Some(137));

@@ -1,5 +1,14 @@
 //! Runtime adapters: one per engine and access path, all implementing
 //! [`crate::core::runtime::Runtime`].
+//!
+//! - [`cli`]: the `docker` and `podman` command-line clients (one adapter, two flavors).
+//! - [`engine_api`]: one client of the engines' REST APIs, spoken in a small dialect per
+//!   engine: [`docker_api`] (Docker Engine API) and [`podman_api`] (libpod). Its HTTP
+//!   over the unix socket is `engine_http`.
+//! - Shared by every path: `inspect` (the Docker-shaped inspect model), `engine_words`
+//!   (state words and error phrases), `event_lines` (event streams), [`podman_restart`]
+//!   (the restart policies Podman can keep); by the REST paths: `registry_auth`,
+//!   `unix_time` (log `since`), `log_frames` (multiplexed logs).
 
 #[cfg(any(feature = "docker-cli", feature = "podman-cli"))]
 pub mod cli;

@@ -32,17 +32,9 @@ mod tests {
 
     #[test]
     fn base64url_matches_rfc4648_vectors() {
-        for (input, want) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(URL_SAFE.encode(input), want, "{input}");
-        }
+        // The URL-safe alphabet, padded (the standard vectors are pinned in cli/auth.rs).
+        assert_eq!(URL_SAFE.encode("f"), "Zg==");
+        assert_eq!(URL_SAFE.encode("foobar"), "Zm9vYmFy");
         assert_eq!(URL_SAFE.encode([0xfb, 0xff]), "-_8=");
     }
 

@@ -4,7 +4,7 @@
 
 use crate::core::model::{ImageInfo, Stats};
 use crate::core::runtime::EngineContainer;
-use crate::runtime::inspect::{ImageField, Inspected};
+use crate::runtime::inspect::Inspected;
 
 pub(super) use crate::runtime::inspect::image_id;
 
@@ -61,10 +61,7 @@ impl PartialEq for OutputError {
 pub fn inspect(text: &str) -> Result<Vec<EngineContainer>, OutputError> {
     let items: Vec<Inspected> =
         serde_json::from_str(text.trim()).map_err(OutputError::InspectJson)?;
-    Ok(items
-        .into_iter()
-        .map(|i| i.into_container(ImageField::Config))
-        .collect())
+    Ok(items.into_iter().map(|i| i.into_engine().0).collect())
 }
 
 /// The last non-empty line, e.g. the id `create` prints after any warnings.

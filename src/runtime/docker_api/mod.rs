@@ -14,7 +14,6 @@ use crate::runtime::engine_api::{
     bad_reply, with_dialect, CreateCall, Dialect, EngineApi, Negotiated, ReplyError,
 };
 use crate::runtime::engine_http::{bool_str, container_path, path_and_query};
-use crate::runtime::inspect::ImageField;
 use parse::{ApiVersion, EngineVersion};
 use std::path::Path;
 use std::time::Duration;
@@ -63,7 +62,6 @@ impl Dialect for Docker {
     const VERSION_PATH: &'static str = "/version";
     const API_NAME: &'static str = "";
     const STOP_TIMEOUT_KEY: &'static str = "t";
-    const IMAGE_FIELD: ImageField = ImageField::Config;
 
     fn negotiate(&self, body: &[u8]) -> Result<Negotiated, RuntimeError> {
         let version = parse::parse_version(body).map_err(|e| bad_reply(Self::KIND, e))?;

@@ -8,9 +8,9 @@ use super::replies::ReplyError;
 use crate::core::error::RuntimeError;
 use crate::core::model::{ContainerSpec, RuntimeKind, Stats, Ulimit};
 use crate::core::names::{ContainerName, ImageRef};
+use crate::core::runtime::MANAGED_LABEL;
 use crate::runtime::engine_http::EngineReply;
-use crate::runtime::inspect::ImageField;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// What the version call settled, cached until the adapter is dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +30,49 @@ pub(crate) struct CreateCall {
     pub(crate) body: Value,
 }
 
+/// The labels of a created container: the spec's, and the managed label (which the
+/// spec cannot override), as both engines' create bodies carry them.
+pub(crate) fn create_labels(spec: &ContainerSpec) -> Value {
+    let mut labels: Map<String, Value> = spec
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+        .collect();
+    labels.insert(MANAGED_LABEL.to_owned(), Value::from("true"));
+    Value::Object(labels)
+}
+
+/// A spec with every field set, for the dialects' create body tests: two host ports on
+/// one container port, a read-only and a read-write mount.
+#[cfg(test)]
+pub(crate) fn every_field_spec() -> ContainerSpec {
+    serde_json::from_value(serde_json::json!({
+        "name": "web",
+        "image": "127.0.0.1:5000/nginx:1",
+        "cmd": ["-g", "daemon off;"],
+        "entrypoint": ["nginx"],
+        "env": {"A": "1", "B": "x=y"},
+        "ports": [
+            {"host": 8080, "container": 80},
+            {"host": 8081, "container": 80},
+            {"host": 5353, "container": 53, "protocol": "udp"}
+        ],
+        "mounts": [
+            {"source": "/srv/www", "target": "/www", "read_only": true},
+            {"source": "/srv/data", "target": "/data"}
+        ],
+        "restart": {"policy": "on-failure", "max_retries": 3},
+        "resources": {"memory_bytes": 67108864, "cpu_millis": 500, "pids_limit": 64},
+        "labels": {"app": "web", "io.ctrmgr.managed": "false"},
+        "network": "host",
+        "user": "1000:1000",
+        "workdir": "/www",
+        "privileged": true,
+        "devices": ["/dev/ttyUSB0"]
+    }))
+    .expect("a valid spec")
+}
+
 /// One engine's REST dialect. Everything else (the calls, the status mapping, start and
 /// stop's 304, logs, pulls, images) is the same for both engines and lives in
 /// [`super::EngineApi`].
@@ -44,8 +87,6 @@ pub(crate) trait Dialect: std::fmt::Debug + Send + Sync + 'static {
     const API_NAME: &'static str;
     /// The query key of stop's timeout (`t` or `timeout`).
     const STOP_TIMEOUT_KEY: &'static str;
-    /// Which inspect field names a container's image.
-    const IMAGE_FIELD: ImageField;
 
     /// Reads the version call's body: the prefix to use, or `Unsupported` for an engine
     /// too old.

@@ -16,7 +16,9 @@ mod dialect;
 mod replies;
 mod runtime_impl;
 
-pub(crate) use dialect::{CreateCall, Dialect, Negotiated};
+#[cfg(test)]
+pub(crate) use dialect::every_field_spec;
+pub(crate) use dialect::{create_labels, CreateCall, Dialect, Negotiated};
 pub(crate) use replies::{from_json, ReplyError};
 
 use crate::core::error::{Cause, RuntimeError};
@@ -163,7 +165,7 @@ async fn inspect_with_tty<D: Dialect>(
 ) -> Result<(EngineContainer, bool), RuntimeError> {
     let reply = call(api, "GET", &container_path(name, "/json"), container(name)).await?;
     let call = call_name::<D>("GET", "/containers/{name}/json");
-    replies::parse_inspect(&reply.body, &call, D::IMAGE_FIELD).map_err(|e| bad_reply(D::KIND, e))
+    replies::parse_inspect(&reply.body, &call).map_err(|e| bad_reply(D::KIND, e))
 }
 
 /// A `BadReply` error of `runtime` for a reply it cannot read.

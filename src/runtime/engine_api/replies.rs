@@ -5,7 +5,7 @@
 use crate::core::model::ImageInfo;
 use crate::core::runtime::EngineContainer;
 use crate::runtime::engine_words::{container_state, keeps_exit_code};
-use crate::runtime::inspect::{image_id, ImageField, Inspected};
+use crate::runtime::inspect::{image_id, Inspected};
 use crate::runtime::log_frames::FrameError;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -23,6 +23,7 @@ pub(crate) enum ReplyError {
         source: serde_json::Error,
     },
     /// A field has a value this adapter cannot read.
+    #[cfg(feature = "docker-api")]
     #[error("{call}: {field} '{value}' is not {expected}")]
     Field {
         /// e.g. `GET /version`.
@@ -62,11 +63,8 @@ pub(crate) fn from_json<'a, T: Deserialize<'a>>(
 pub(crate) fn parse_inspect(
     body: &[u8],
     call: &str,
-    image: ImageField,
 ) -> Result<(EngineContainer, bool), ReplyError> {
-    let inspected: Inspected = from_json(body, call)?;
-    let tty = inspected.tty();
-    Ok((inspected.into_container(image), tty))
+    from_json::<Inspected>(body, call).map(Inspected::into_engine)
 }
 
 #[derive(Deserialize)]

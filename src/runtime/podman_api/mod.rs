@@ -17,7 +17,6 @@ use crate::runtime::engine_api::{
     bad_reply, with_dialect, CreateCall, Dialect, EngineApi, Negotiated, ReplyError,
 };
 use crate::runtime::engine_http::{bool_str, path_and_query, EngineReply};
-use crate::runtime::inspect::ImageField;
 use crate::runtime::registry_auth::registry_of;
 use spec::HostSupport;
 use std::path::Path;
@@ -75,7 +74,6 @@ impl Dialect for Podman {
     const VERSION_PATH: &'static str = "/v4.0.0/libpod/version";
     const API_NAME: &'static str = "/libpod";
     const STOP_TIMEOUT_KEY: &'static str = "timeout";
-    const IMAGE_FIELD: ImageField = ImageField::ImageName;
 
     fn negotiate(&self, body: &[u8]) -> Result<Negotiated, RuntimeError> {
         let version = parse::parse_version(body).map_err(|e| bad_reply(Self::KIND, e))?;

@@ -18,7 +18,7 @@ fn docker_inspect() {
         "State": {"Status": "exited", "ExitCode": 3},
         "Config": {"Image": "busybox", "Labels": {"io.ctrmgr.managed": "true"}, "Tty": false}
     }));
-    let (c, tty) = parse_inspect(&body, DOCKER_INSPECT, ImageField::Config).unwrap();
+    let (c, tty) = parse_inspect(&body, DOCKER_INSPECT).unwrap();
     assert_eq!(c.name, "web");
     assert_eq!(c.state, ContainerState::Exited);
     assert_eq!(c.exit_code, Some(3));
@@ -30,23 +30,18 @@ fn docker_inspect() {
         "State": {"Status": "running", "ExitCode": 0},
         "Config": {"Image": "busybox", "Labels": null}
     }));
-    let (c, _) = parse_inspect(&running, DOCKER_INSPECT, ImageField::Config).unwrap();
+    let (c, _) = parse_inspect(&running, DOCKER_INSPECT).unwrap();
     assert_eq!((c.state, c.exit_code), (ContainerState::Running, None));
     assert!(c.labels.is_empty());
 
-    assert!(parse_inspect(
-        &bytes(json!({"Id": "abc"})),
-        DOCKER_INSPECT,
-        ImageField::Config
-    )
-    .is_err());
+    assert!(parse_inspect(&bytes(json!({"Id": "abc"})), DOCKER_INSPECT).is_err());
 }
 
 #[test]
 fn libpod_inspect() {
     let call = "GET /libpod/containers/{name}/json";
     let running = br#"{"Id":"8ebb1b7eac1bc3f1f8358ca5e815fa6aebc569e78208f0dda7883f59a5877845","Name":"exp1","ImageName":"localhost/ctrmgr-test/busybox:latest","State":{"Status":"running","Running":true,"ExitCode":0,"StartedAt":"2026-11-29T03:41:46.245197328Z"},"Config":{"Labels":{"io.ctrmgr.managed":"true"},"Tty":false,"Image":"localhost/ctrmgr-test/busybox:latest"}}"#;
-    let (c, tty) = parse_inspect(running, call, ImageField::ImageName).unwrap();
+    let (c, tty) = parse_inspect(running, call).unwrap();
     assert_eq!(c.name, "exp1");
     assert_eq!(c.image, "localhost/ctrmgr-test/busybox:latest");
     assert_eq!((c.state, c.exit_code), (ContainerState::Running, None));
@@ -54,13 +49,13 @@ fn libpod_inspect() {
     assert!(!tty);
 
     let exited = br#"{"Id":"8e","Name":"exp1","ImageName":"busybox","State":{"Status":"exited","Running":false,"ExitCode":137},"Config":{"Labels":null,"Tty":true}}"#;
-    let (c, tty) = parse_inspect(exited, call, ImageField::ImageName).unwrap();
+    let (c, tty) = parse_inspect(exited, call).unwrap();
     assert_eq!((c.state, c.exit_code), (ContainerState::Exited, Some(137)));
     assert_eq!(c.image, "busybox");
     assert!(c.labels.is_empty());
     assert!(tty);
 
-    let err = parse_inspect(br#"{"Id":"8e"}"#, call, ImageField::ImageName).unwrap_err();
+    let err = parse_inspect(br#"{"Id":"8e"}"#, call).unwrap_err();
     assert!(
         err.to_string()
             .starts_with("unexpected reply to GET /libpod/containers/{name}/json: "),
@@ -144,4 +139,22 @@ fn libpod_images() {
         .map(|id| image_id(&id)),
         Ok("sha256:366e".into())
     );
+}
+
+#[test]
+fn bad_reply_keeps_its_source() {
+    use crate::core::error::ErrorCode;
+    use crate::core::model::RuntimeKind;
+    let problem = parse_id(b"[]", "GET /x").unwrap_err();
+    let err = crate::runtime::engine_api::bad_reply(RuntimeKind::DockerApi, problem);
+    assert_eq!(err.code(), ErrorCode::RuntimeError);
+    let text = err.to_string();
+    assert!(
+        text.starts_with("docker-api: unexpected reply to GET /x: "),
+        "{text}"
+    );
+    let source = std::error::Error::source(&err).unwrap();
+    assert_eq!(format!("docker-api: {source}"), text);
+    assert!(source.source().is_some(), "the JSON error is kept under it");
+    assert_eq!(err.clone(), err);
 }
