@@ -59,6 +59,10 @@ impl<D> EngineApi<D> {
     }
 }
 
+// The calls below are free functions, not methods: an inherent `impl<D: Dialect>` would
+// put the crate-private `Dialect` into the public face of `EngineApi` (rustc's
+// `private_bounds`); the `Runtime` impl in `runtime_impl.rs` is the public face.
+
 /// An adapter for the engine at `socket` speaking `dialect`; nothing is contacted
 /// until the first call.
 pub(crate) fn with_dialect<D: Dialect>(
