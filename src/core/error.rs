@@ -1,5 +1,6 @@
 //! Errors of the core and the contract's error codes they map onto.
 
+use super::model::RuntimeKind;
 use serde::{Deserialize, Serialize};
 
 /// The contract's error codes.
@@ -92,7 +93,7 @@ pub enum RuntimeError {
     #[error("{what} not found in {runtime}")]
     NotFound {
         /// The access path.
-        runtime: &'static str,
+        runtime: RuntimeKind,
         /// e.g. `container 'web'`.
         what: String,
     },
@@ -100,7 +101,7 @@ pub enum RuntimeError {
     #[error("{runtime}: {message}")]
     Conflict {
         /// The access path.
-        runtime: &'static str,
+        runtime: RuntimeKind,
         /// The engine's message.
         message: String,
     },
@@ -108,7 +109,7 @@ pub enum RuntimeError {
     #[error("{runtime} is unavailable: {reason}")]
     Unavailable {
         /// The access path.
-        runtime: &'static str,
+        runtime: RuntimeKind,
         /// Why (socket missing, binary missing, connection refused...).
         reason: String,
     },
@@ -116,7 +117,7 @@ pub enum RuntimeError {
     #[error("{runtime}: {message}")]
     Engine {
         /// The access path.
-        runtime: &'static str,
+        runtime: RuntimeKind,
         /// The engine's message.
         message: String,
     },
@@ -124,11 +125,52 @@ pub enum RuntimeError {
     #[error("{runtime} does not support {what}")]
     Unsupported {
         /// The access path.
-        runtime: &'static str,
+        runtime: RuntimeKind,
         /// What is not supported, and why.
         what: String,
     },
+    /// The engine answered something this adapter cannot read (a reply or CLI output).
+    #[error("{runtime}: {source}")]
+    BadReply {
+        /// The access path.
+        runtime: RuntimeKind,
+        /// What was wrong with it.
+        #[source]
+        source: Cause,
+    },
 }
+
+/// The underlying error of a [`RuntimeError`], shared so that the error stays `Clone`;
+/// two causes are equal when they say the same.
+#[derive(Debug, Clone)]
+pub struct Cause(std::sync::Arc<dyn std::error::Error + Send + Sync>);
+
+impl Cause {
+    /// Keeps `error` as a cause.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(error))
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for Cause {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for Cause {}
 
 impl RuntimeError {
     /// The contract code for this error.
@@ -137,7 +179,7 @@ impl RuntimeError {
             RuntimeError::NotFound { .. } => ErrorCode::NotFound,
             RuntimeError::Conflict { .. } => ErrorCode::Conflict,
             RuntimeError::Unavailable { .. } => ErrorCode::RuntimeUnavailable,
-            RuntimeError::Engine { .. } => ErrorCode::RuntimeError,
+            RuntimeError::Engine { .. } | RuntimeError::BadReply { .. } => ErrorCode::RuntimeError,
             RuntimeError::Unsupported { .. } => ErrorCode::Unsupported,
         }
     }

@@ -80,7 +80,7 @@ impl FakeEngine {
     fn check(&self) -> Result<(), RuntimeError> {
         if self.unavailable.load(Ordering::SeqCst) {
             return Err(RuntimeError::Unavailable {
-                runtime: self.kind.as_str(),
+                runtime: self.kind,
                 reason: "down".into(),
             });
         }
@@ -97,7 +97,7 @@ impl FakeEngine {
         let c = map
             .get_mut(name.as_str())
             .ok_or_else(|| RuntimeError::NotFound {
-                runtime: self.kind.as_str(),
+                runtime: self.kind,
                 what: format!("container '{name}'"),
             })?;
         Ok(f(c))
@@ -203,7 +203,7 @@ impl Runtime for FakeEngine {
         let mut streams = self.streams.lock().unwrap();
         if streams.is_empty() {
             return Err(RuntimeError::Unavailable {
-                runtime: self.kind.as_str(),
+                runtime: self.kind,
                 reason: "no stream queued".into(),
             });
         }

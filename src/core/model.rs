@@ -202,18 +202,6 @@ pub enum ContainerState {
 }
 
 impl ContainerState {
-    /// Maps an engine's state word (Docker's and Podman's) onto the contract's states.
-    pub fn from_engine(s: &str) -> Self {
-        match s.to_ascii_lowercase().as_str() {
-            "created" | "configured" | "initialized" => ContainerState::Created,
-            "running" | "up" => ContainerState::Running,
-            "paused" => ContainerState::Paused,
-            "restarting" => ContainerState::Restarting,
-            "dead" | "removing" => ContainerState::Dead,
-            _ => ContainerState::Exited,
-        }
-    }
-
     /// Whether `list` without `all` shows it.
     pub fn is_active(self) -> bool {
         matches!(

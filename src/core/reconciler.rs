@@ -56,6 +56,8 @@ enum Access {
     Poll(Arc<dyn Runtime>),
     /// No access path answered; the reason of the last one.
     Unavailable(RuntimeError),
+    /// The engine has no access path at all.
+    NoPath,
 }
 
 /// Opens the first access path that answers, in preference order.
@@ -71,10 +73,7 @@ async fn open(paths: &[Arc<dyn Runtime>]) -> Access {
             Err(e) => last = Some(e),
         }
     }
-    Access::Unavailable(last.unwrap_or_else(|| RuntimeError::Unavailable {
-        runtime: "reconciler",
-        reason: "no access path".into(),
-    }))
+    last.map_or(Access::NoPath, Access::Unavailable)
 }
 
 /// Follows one engine forever; returns at once when the agent has no path to it.
@@ -110,6 +109,7 @@ async fn watch_engine(service: &ContainerService, engine: Engine) {
             Access::Unavailable(e) => {
                 log::warn!("{engine:?} not reconciled: {e}; retrying");
             }
+            Access::NoPath => return,
         }
         smol::Timer::after(backoff.next_wait()).await;
     }

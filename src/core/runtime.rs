@@ -112,7 +112,7 @@ pub trait Runtime: Send + Sync {
     /// `Unsupported`: the core then falls back to reconciling every 30 s.
     async fn watch(&self) -> Result<EngineEvents, RuntimeError> {
         Err(RuntimeError::Unsupported {
-            runtime: self.kind().as_str(),
+            runtime: self.kind(),
             what: "event streams".into(),
         })
     }

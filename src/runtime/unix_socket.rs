@@ -1,6 +1,5 @@
 //! HTTP/1.1 over a unix socket for ureq: a `Connector` that opens a configured socket
-//! path whatever the URL's host, and a resolver that never asks DNS. Shared by the
-//! engine REST adapters (Docker Engine API, and later the libpod API).
+//! path whatever the URL's host, and a resolver that never asks DNS.
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4};

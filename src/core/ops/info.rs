@@ -21,7 +21,7 @@ impl ContainerService {
                     let timeout = async {
                         smol::Timer::after(VERSION_TIMEOUT).await;
                         Err(crate::core::error::RuntimeError::Unavailable {
-                            runtime: rt.kind().as_str(),
+                            runtime: rt.kind(),
                             reason: "no answer within 5 s".into(),
                         })
                     };

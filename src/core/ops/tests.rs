@@ -149,7 +149,7 @@ fn failed_start_keeps_the_created_record() {
     run(async {
         let f = fixture();
         *f.docker_api.fail_start.lock().unwrap() = Some(RuntimeError::Engine {
-            runtime: "docker-api",
+            runtime: RuntimeKind::DockerApi,
             message: "exec format error".into(),
         });
         let r = f

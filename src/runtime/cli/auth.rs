@@ -5,6 +5,8 @@
 use super::CliFlavor;
 use crate::core::model::RegistryAuth;
 use crate::core::names::ImageRef;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -73,7 +75,7 @@ impl Drop for AuthDir {
 
 /// `{"auths": {REGISTRY: {"auth": base64(user:pass)}}}`, the format both CLIs read.
 fn config_json(flavor: CliFlavor, image: &ImageRef, auth: &RegistryAuth) -> String {
-    let token = base64(format!("{}:{}", auth.username, auth.password).as_bytes());
+    let token = STANDARD.encode(format!("{}:{}", auth.username, auth.password));
     serde_json::json!({ "auths": { registry_key(flavor, image): { "auth": token } } }).to_string()
 }
 
@@ -91,28 +93,6 @@ fn registry_key(flavor: CliFlavor, image: &ImageRef) -> String {
         (false, CliFlavor::Docker) => "https://index.docker.io/v1/".to_owned(),
         (false, CliFlavor::Podman) => "docker.io".to_owned(),
     }
-}
-
-/// Standard base64 with padding (RFC 4648).
-fn base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -139,9 +119,9 @@ mod tests {
             ("foobar", "Zm9vYmFy"),
             ("user:p:ss", "dXNlcjpwOnNz"),
         ] {
-            assert_eq!(base64(plain.as_bytes()), encoded, "{plain}");
+            assert_eq!(STANDARD.encode(plain), encoded, "{plain}");
         }
-        assert_eq!(base64(&[0xff, 0xfe]), "//4=");
+        assert_eq!(STANDARD.encode([0xff, 0xfe]), "//4=");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use super::process::ProcessError;
 use super::CliFlavor;
 use crate::core::error::RuntimeError;
 use crate::core::names::{ContainerName, ImageRef};
+use crate::runtime::engine_words::{mentions, CONFLICT, DAEMON_DOWN, NO_CONTAINER, NO_IMAGE};
 
 /// Longest engine message kept in an error, in characters.
 const MAX_MESSAGE: usize = 500;
@@ -36,37 +37,6 @@ impl<'a> Subject<'a> {
     }
 }
 
-const DAEMON_DOWN: &[&str] = &[
-    "Cannot connect to the Docker daemon",
-    "Is the docker daemon running",
-    "unable to connect to Podman",
-];
-
-const NO_CONTAINER: &[&str] = &["no such container", "no such object"];
-
-// "is not running": kill or pause of a stopped container (the engine API's 409).
-// Podman: "container state improper" (kill of a stopped or rm of a running container),
-// "image is in use" and "please force removal" (rmi of an image in use or by an id with
-// several tags).
-const CONFLICT: &[&str] = &[
-    "is already in use",
-    "conflict",
-    "is not running",
-    "cannot remove a running container",
-    "container state improper",
-    "image is in use",
-    "please force removal",
-];
-
-const NO_IMAGE: &[&str] = &[
-    "no such image",
-    "unable to find image",
-    "manifest unknown",
-    "pull access denied",
-    "not found",
-    "image not known",
-];
-
 /// A spawn failure or timeout: the engine could not be asked.
 pub fn process_error(flavor: CliFlavor, binary: &str, sub: &str, e: &ProcessError) -> RuntimeError {
     let reason = match e {
@@ -78,21 +48,16 @@ pub fn process_error(flavor: CliFlavor, binary: &str, sub: &str, e: &ProcessErro
         ProcessError::TimedOut(_) => format!("'{binary} {sub}': {e}"),
     };
     RuntimeError::Unavailable {
-        runtime: flavor.name(),
+        runtime: flavor.kind(),
         reason,
     }
 }
 
 /// Classifies the stderr of a run that exited with an error.
 pub fn failure(flavor: CliFlavor, subject: Subject<'_>, stderr: &str) -> RuntimeError {
-    let runtime = flavor.name();
+    let runtime = flavor.kind();
     let message = clean(stderr);
-    let lower = message.to_ascii_lowercase();
-    let has = |needles: &[&str]| {
-        needles
-            .iter()
-            .any(|n| lower.contains(&n.to_ascii_lowercase()))
-    };
+    let has = |phrases: &[&str]| mentions(&message, phrases);
     if has(DAEMON_DOWN) {
         return RuntimeError::Unavailable {
             runtime,
@@ -159,6 +124,7 @@ fn clean(stderr: &str) -> String {
 mod tests {
     use super::*;
     use crate::core::error::ErrorCode;
+    use crate::core::model::RuntimeKind;
 
     fn name() -> ContainerName {
         ContainerName::parse("nope").unwrap()
@@ -182,7 +148,7 @@ mod tests {
         assert_eq!(
             e,
             RuntimeError::Unavailable {
-                runtime: "docker",
+                runtime: RuntimeKind::DockerCli,
                 reason: "Cannot connect to the Docker daemon at unix:///tmp/nonexist.sock. \
                          Is the docker daemon running?"
                     .into()
@@ -207,7 +173,7 @@ mod tests {
             assert_eq!(
                 failure(CliFlavor::Docker, Subject::container(&n), stderr),
                 RuntimeError::NotFound {
-                    runtime: "docker",
+                    runtime: RuntimeKind::DockerCli,
                     what: "container 'nope'".into()
                 },
                 "{stderr}"
@@ -245,7 +211,7 @@ mod tests {
         ] {
             assert_eq!(
                 failure(CliFlavor::Docker, Subject::image(&i), stderr),
-                RuntimeError::NotFound { runtime: "docker", what: "image '127.0.0.1:5000/nonexist:1'".into() },
+                RuntimeError::NotFound { runtime: RuntimeKind::DockerCli, what: "image '127.0.0.1:5000/nonexist:1'".into() },
                 "{stderr}"
             );
         }
@@ -263,7 +229,7 @@ mod tests {
         ] {
             assert_eq!(
                 podman(Subject::container(&n), stderr),
-                RuntimeError::NotFound { runtime: "podman", what: "container 'nope'".into() },
+                RuntimeError::NotFound { runtime: RuntimeKind::PodmanCli, what: "container 'nope'".into() },
                 "{stderr}"
             );
         }
@@ -282,7 +248,7 @@ mod tests {
         ] {
             assert_eq!(
                 podman(Subject::image(&i), stderr),
-                RuntimeError::NotFound { runtime: "podman", what: "image '127.0.0.1:5000/nonexist:1'".into() },
+                RuntimeError::NotFound { runtime: RuntimeKind::PodmanCli, what: "image '127.0.0.1:5000/nonexist:1'".into() },
                 "{stderr}"
             );
         }
@@ -291,7 +257,7 @@ mod tests {
         assert_eq!(
             podman(Subject::image(&i), refused),
             RuntimeError::Engine {
-                runtime: "podman",
+                runtime: RuntimeKind::PodmanCli,
                 message: "initializing source docker://127.0.0.1:5001/x:1: pinging container \
                           registry 127.0.0.1:5001: Get \"https://127.0.0.1:5001/v2/\": dial tcp \
                           127.0.0.1:5001: connect: connection refused"
@@ -310,7 +276,7 @@ mod tests {
         assert_eq!(
             e,
             RuntimeError::Engine {
-                runtime: "docker",
+                runtime: RuntimeKind::DockerCli,
                 message: "failed to create endpoint cli-probe on network bridge: could not find \
                           bridge docker0; failed to start containers: cli-probe"
                     .into()
@@ -329,7 +295,7 @@ mod tests {
         assert_eq!(
             failure(CliFlavor::Docker, Subject::default(), "  \n"),
             RuntimeError::Engine {
-                runtime: "docker",
+                runtime: RuntimeKind::DockerCli,
                 message: "the command failed without a message".into()
             }
         );
@@ -347,7 +313,7 @@ mod tests {
         assert_eq!(
             process_error(CliFlavor::Docker, "docker", "ps", &ProcessError::NotFound),
             RuntimeError::Unavailable {
-                runtime: "docker",
+                runtime: RuntimeKind::DockerCli,
                 reason: "cannot run 'docker': not found on PATH".into()
             }
         );

@@ -35,7 +35,7 @@ fn events_argv(flavor: CliFlavor) -> Vec<String> {
 pub(super) async fn watch(rt: &CliRuntime) -> Result<EngineEvents, RuntimeError> {
     rt.version().await?;
     let unavailable = |reason: String| RuntimeError::Unavailable {
-        runtime: rt.flavor.name(),
+        runtime: rt.flavor.kind(),
         reason,
     };
     let mut child = Command::new(&rt.binary)

@@ -13,11 +13,6 @@ pub enum CliFlavor {
 }
 
 impl CliFlavor {
-    /// The contract's runtime name, also used in error messages: `docker` or `podman`.
-    pub fn name(self) -> &'static str {
-        self.kind().as_str()
-    }
-
     /// The runtime access path this flavor is.
     pub fn kind(self) -> RuntimeKind {
         match self {

@@ -14,7 +14,7 @@ mod parse;
 mod podman_logs;
 pub mod process;
 
-use crate::core::error::RuntimeError;
+use crate::core::error::{Cause, RuntimeError};
 use crate::core::model::{ContainerSpec, ImageInfo, RegistryAuth, RuntimeKind, Stats, Ulimit};
 use crate::core::names::{ContainerName, ImageRef, SignalName};
 use crate::core::runtime::{EngineContainer, EngineEvents, LogOptions, PulledImage, Runtime};
@@ -162,10 +162,10 @@ impl CliRuntime {
     fn check_restart_policy(&self, spec: &ContainerSpec) -> Result<(), RuntimeError> {
         match (self.flavor, &spec.restart) {
             (CliFlavor::Podman, Some(r)) => {
-                podman_restart::restart_supported(r.policy, self.systemd).map_err(|what| {
+                podman_restart::restart_supported(r.policy, self.systemd).map_err(|e| {
                     RuntimeError::Unsupported {
-                        runtime: self.flavor.name(),
-                        what,
+                        runtime: self.flavor.kind(),
+                        what: e.to_string(),
                     }
                 })
             }
@@ -173,14 +173,14 @@ impl CliRuntime {
         }
     }
 
-    /// An `Engine` error for output this adapter cannot read.
-    fn unreadable(&self, sub: &str, problem: &str) -> RuntimeError {
-        RuntimeError::Engine {
-            runtime: self.flavor.name(),
-            message: format!(
-                "unexpected output from '{} {sub}': {problem}",
-                self.binary_name()
-            ),
+    /// A `BadReply` error for output of `sub` this adapter cannot read.
+    fn unreadable(&self, sub: &str, problem: parse::OutputError) -> RuntimeError {
+        RuntimeError::BadReply {
+            runtime: self.flavor.kind(),
+            source: Cause::new(Unreadable {
+                command: format!("{} {sub}", self.binary_name()),
+                problem,
+            }),
         }
     }
 
@@ -213,8 +213,19 @@ impl CliRuntime {
             return Ok(Vec::new());
         }
         let out = self.call(argv::inspect(ids), Subject::default()).await?;
-        parse::inspect(&out.stdout_text()).map_err(|p| self.unreadable("container inspect", &p))
+        parse::inspect(&out.stdout_text()).map_err(|p| self.unreadable("container inspect", p))
     }
+}
+
+/// Output of one CLI command this adapter cannot read.
+#[derive(Debug, thiserror::Error)]
+#[error("unexpected output from '{command}': {problem}")]
+struct Unreadable {
+    /// The binary and subcommand, e.g. `docker stats`.
+    command: String,
+    /// What was wrong with it.
+    #[source]
+    problem: parse::OutputError,
 }
 
 #[async_trait]
@@ -230,7 +241,7 @@ impl Runtime for CliRuntime {
         let text = out.stdout_text();
         parse::last_line(&text)
             .map(str::to_owned)
-            .ok_or_else(|| self.unreadable("version", "no version printed"))
+            .ok_or_else(|| self.unreadable("version", parse::OutputError::Nothing("version")))
     }
 
     async fn create(&self, spec: &ContainerSpec) -> Result<String, RuntimeError> {
@@ -244,7 +255,7 @@ impl Runtime for CliRuntime {
         let text = out.stdout_text();
         parse::last_line(&text)
             .map(str::to_owned)
-            .ok_or_else(|| self.unreadable("create", "no container id printed"))
+            .ok_or_else(|| self.unreadable("create", parse::OutputError::Nothing("container id")))
     }
 
     async fn start(&self, name: &ContainerName) -> Result<(), RuntimeError> {
@@ -293,12 +304,12 @@ impl Runtime for CliRuntime {
             .call(argv::inspect([name.as_str()]), Subject::container(name))
             .await?;
         let found = parse::inspect(&out.stdout_text())
-            .map_err(|p| self.unreadable("container inspect", &p))?;
+            .map_err(|p| self.unreadable("container inspect", p))?;
         found
             .into_iter()
             .next()
             .ok_or_else(|| RuntimeError::NotFound {
-                runtime: self.flavor.name(),
+                runtime: self.flavor.kind(),
                 what: format!("container '{name}'"),
             })
     }
@@ -306,7 +317,9 @@ impl Runtime for CliRuntime {
     async fn list_managed(&self) -> Result<Vec<EngineContainer>, RuntimeError> {
         // A container removed between `ps` and `inspect` fails the inspect: list again.
         match self.list_once().await {
-            Err(RuntimeError::Engine { .. }) => self.list_once().await,
+            Err(RuntimeError::Engine { .. } | RuntimeError::BadReply { .. }) => {
+                self.list_once().await
+            }
             listed => listed,
         }
     }
@@ -333,7 +346,7 @@ impl Runtime for CliRuntime {
         let out = self
             .call(argv::stats(name, self.flavor), Subject::container(name))
             .await?;
-        parse::stats(&out.stdout_text()).map_err(|p| self.unreadable("stats", &p))
+        parse::stats(&out.stdout_text()).map_err(|p| self.unreadable("stats", p))
     }
 
     async fn pull(
@@ -348,7 +361,7 @@ impl Runtime for CliRuntime {
                 let dir = smol::unblock(move || auth::AuthDir::create(flavor, &image, &a))
                     .await
                     .map_err(|e| RuntimeError::Engine {
-                        runtime: self.flavor.name(),
+                        runtime: self.flavor.kind(),
                         message: format!(
                             "cannot write temporary registry credentials under {}: {e}",
                             std::env::temp_dir().display()
@@ -375,8 +388,9 @@ impl Runtime for CliRuntime {
             .call(argv::image_id(image), Subject::image(image))
             .await?;
         let text = out.stdout_text();
-        let id = parse::last_line(&text)
-            .ok_or_else(|| self.unreadable("image inspect", "no image id printed"))?;
+        let id = parse::last_line(&text).ok_or_else(|| {
+            self.unreadable("image inspect", parse::OutputError::Nothing("image id"))
+        })?;
         Ok(PulledImage {
             id: parse::image_id(id),
         })
@@ -384,7 +398,7 @@ impl Runtime for CliRuntime {
 
     async fn images(&self) -> Result<Vec<ImageInfo>, RuntimeError> {
         let out = self.call(argv::images(), Subject::default()).await?;
-        parse::images(&out.stdout_text()).map_err(|p| self.unreadable("images", &p))
+        parse::images(&out.stdout_text()).map_err(|p| self.unreadable("images", p))
     }
 
     async fn remove_image(&self, image: &ImageRef, force: bool) -> Result<(), RuntimeError> {
@@ -471,12 +485,12 @@ mod tests {
         assert_eq!(
             smol::block_on(rt.start(&nope)),
             Err(RuntimeError::Unavailable {
-                runtime: "docker",
+                runtime: RuntimeKind::DockerCli,
                 reason: "cannot run 'docker': not found on PATH".into()
             })
         );
         let not_found = RuntimeError::NotFound {
-            runtime: "docker",
+            runtime: RuntimeKind::DockerCli,
             what: "container 'nope'".into(),
         };
         assert_eq!(
@@ -507,7 +521,7 @@ mod tests {
         assert_eq!(smol::block_on(rt.create(&spec)).unwrap(), "61f05bab93cb");
         assert!(matches!(
             smol::block_on(rt.create(&spec)),
-            Err(RuntimeError::Engine { .. })
+            Err(RuntimeError::BadReply { .. })
         ));
     }
 
@@ -599,9 +613,12 @@ mod tests {
         assert_eq!((s.memory_limit_bytes, s.pids), (64 * 1024 * 1024, 1));
         let i = smol::block_on(rt.images()).unwrap();
         assert_eq!(i[0].tags, ["busybox:latest"]);
-        let RuntimeError::Engine { message, .. } = smol::block_on(rt.images()).unwrap_err() else {
-            panic!("expected an engine error");
+        let err = smol::block_on(rt.images()).unwrap_err();
+        assert_eq!(err.code(), crate::core::error::ErrorCode::RuntimeError);
+        let RuntimeError::BadReply { source, .. } = err else {
+            panic!("expected a bad reply");
         };
+        let message = source.to_string();
         assert!(
             message.starts_with("unexpected output from 'docker images'"),
             "{message}"

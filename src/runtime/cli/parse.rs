@@ -1,60 +1,67 @@
 //! Parsing what the CLI prints: `container inspect` JSON, `stats` and `images` template
 //! lines, human-readable sizes and percentages, and timestamped log lines.
-//! Parsers return a description of the problem; the caller names the command.
+//! Parsers return an [`OutputError`]; the caller names the command.
 
-use crate::core::model::{ContainerState, ImageInfo, Stats};
+use crate::core::model::{ImageInfo, Stats};
 use crate::core::runtime::EngineContainer;
-use serde::Deserialize;
-use std::collections::BTreeMap;
+use crate::runtime::inspect::Inspected;
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Inspected {
-    id: String,
-    name: String,
-    state: InspectedState,
-    config: InspectedConfig,
+pub(super) use crate::runtime::inspect::image_id;
+
+/// What was wrong with a CLI's output.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// `container inspect` printed no JSON array of containers.
+    #[error("inspect JSON: {0}")]
+    InspectJson(#[source] serde_json::Error),
+    /// The command printed nothing where a line was expected.
+    #[error("no {0} printed")]
+    Nothing(&'static str),
+    /// A size with no number.
+    #[error("'{0}' is not a size (no number)")]
+    NotASize(String),
+    /// A size with a unit not known here.
+    #[error("'{text}' has an unknown size unit '{unit}'")]
+    SizeUnit {
+        /// The whole size.
+        text: String,
+        /// Its unit.
+        unit: String,
+    },
+    /// A percentage that is not a number.
+    #[error("'{0}' is not a percentage")]
+    NotAPercentage(String),
+    /// A process count that is not a number.
+    #[error("'{0}' is not a process count")]
+    NotAProcessCount(String),
+    /// Memory usage not written `USED / LIMIT`.
+    #[error("memory usage '{0}' is not 'USED / LIMIT'")]
+    MemoryUsage(String),
+    /// A template line without the expected number of `|`-separated fields.
+    #[error("{command} line '{line}' does not have {fields} fields")]
+    Fields {
+        /// `stats` or `images`.
+        command: &'static str,
+        /// The line.
+        line: String,
+        /// How many fields it should have.
+        fields: usize,
+    },
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct InspectedState {
-    status: String,
-    #[serde(default)]
-    exit_code: Option<i64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct InspectedConfig {
-    #[serde(default)]
-    image: String,
-    #[serde(default)]
-    labels: Option<BTreeMap<String, String>>,
+/// Two output errors are equal when they say the same (tests compare them).
+impl PartialEq for OutputError {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
 }
 
 /// Parses the JSON array `container inspect` prints (docker's and podman's share the
-/// fields read here). The exit code is kept only for exited or dead containers.
-pub fn inspect(text: &str) -> Result<Vec<EngineContainer>, String> {
+/// fields read here, see [`Inspected`]).
+pub fn inspect(text: &str) -> Result<Vec<EngineContainer>, OutputError> {
     let items: Vec<Inspected> =
-        serde_json::from_str(text.trim()).map_err(|e| format!("inspect JSON: {e}"))?;
-    Ok(items
-        .into_iter()
-        .map(|i| {
-            let state = ContainerState::from_engine(&i.state.status);
-            let exit_code = matches!(state, ContainerState::Exited | ContainerState::Dead)
-                .then_some(i.state.exit_code)
-                .flatten();
-            EngineContainer {
-                id: i.id,
-                name: i.name.trim_start_matches('/').to_owned(),
-                image: i.config.image,
-                state,
-                exit_code,
-                labels: i.config.labels.unwrap_or_default(),
-            }
-        })
-        .collect())
+        serde_json::from_str(text.trim()).map_err(OutputError::InspectJson)?;
+    Ok(items.into_iter().map(|i| i.into_engine().0).collect())
 }
 
 /// The last non-empty line, e.g. the id `create` prints after any warnings.
@@ -62,19 +69,9 @@ pub fn last_line(text: &str) -> Option<&str> {
     text.lines().map(str::trim).rfind(|l| !l.is_empty())
 }
 
-/// An image id as docker prints it, `sha256:<hex>`: podman prints the bare hex in
-/// `image inspect` (and `sha256:<hex>` in `images --no-trunc`).
-pub fn image_id(id: &str) -> String {
-    if id.contains(':') {
-        id.to_owned()
-    } else {
-        format!("sha256:{id}")
-    }
-}
-
 /// Parses a size as the CLIs print it: `0B`, `608KiB`, `1.035MiB`, `1.98MB`, `4.26 GB`.
 /// Binary units (KiB...) are powers of 1024, SI units (kB, MB...) powers of 1000.
-pub fn size(text: &str) -> Result<u64, String> {
+pub fn size(text: &str) -> Result<u64, OutputError> {
     let t = text.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -82,7 +79,7 @@ pub fn size(text: &str) -> Result<u64, String> {
     let (num, unit) = t.split_at(split);
     let value: f64 = num
         .parse()
-        .map_err(|_| format!("'{t}' is not a size (no number)"))?;
+        .map_err(|_| OutputError::NotASize(t.to_owned()))?;
     let factor: f64 = match unit.trim() {
         "" | "B" => 1.0,
         "kB" | "KB" | "k" | "K" => 1e3,
@@ -93,14 +90,19 @@ pub fn size(text: &str) -> Result<u64, String> {
         "MiB" => 1024.0 * 1024.0,
         "GiB" => 1024.0 * 1024.0 * 1024.0,
         "TiB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        other => return Err(format!("'{t}' has an unknown size unit '{other}'")),
+        other => {
+            return Err(OutputError::SizeUnit {
+                text: t.to_owned(),
+                unit: other.to_owned(),
+            })
+        }
     };
     // Sizes are non-negative and far below 2^53: the rounded value fits a u64 exactly.
     Ok((value * factor).round() as u64)
 }
 
 /// Parses `1.23%`; `--` (no sample yet) is 0.
-pub fn percent(text: &str) -> Result<f64, String> {
+pub fn percent(text: &str) -> Result<f64, OutputError> {
     let t = text.trim();
     if t == "--" {
         return Ok(0.0);
@@ -108,21 +110,25 @@ pub fn percent(text: &str) -> Result<f64, String> {
     t.trim_end_matches('%')
         .trim()
         .parse()
-        .map_err(|_| format!("'{t}' is not a percentage"))
+        .map_err(|_| OutputError::NotAPercentage(t.to_owned()))
 }
 
 /// Parses one `CPUPerc|MemUsage|PIDs` line, MemUsage being `USED / LIMIT`.
-pub fn stats(text: &str) -> Result<Stats, String> {
-    let line = last_line(text).ok_or("stats printed nothing")?;
+pub fn stats(text: &str) -> Result<Stats, OutputError> {
+    let line = last_line(text).ok_or(OutputError::Nothing("stats line"))?;
     let fields: Vec<&str> = line.split('|').collect();
     let [cpu, mem, pids] = fields[..] else {
-        return Err(format!("stats line '{line}' does not have 3 fields"));
+        return Err(OutputError::Fields {
+            command: "stats",
+            line: line.to_owned(),
+            fields: 3,
+        });
     };
     let (used, limit) = match mem.trim() {
         "--" => ("--", "--"),
         m => m
             .split_once('/')
-            .ok_or_else(|| format!("memory usage '{m}' is not 'USED / LIMIT'"))?,
+            .ok_or_else(|| OutputError::MemoryUsage(m.to_owned()))?,
     };
     // `--` stands for "no sample" (a container that is not running).
     let bytes = |t: &str| if t.trim() == "--" { Ok(0) } else { size(t) };
@@ -130,7 +136,7 @@ pub fn stats(text: &str) -> Result<Stats, String> {
         "--" => 0,
         p => p
             .parse()
-            .map_err(|_| format!("'{p}' is not a process count"))?,
+            .map_err(|_| OutputError::NotAProcessCount(p.to_owned()))?,
     };
     Ok(Stats {
         cpu_percent: percent(cpu)?,
@@ -142,12 +148,16 @@ pub fn stats(text: &str) -> Result<Stats, String> {
 
 /// Parses `ID|Repository|Tag|Size` lines into one entry per image id, tags merged in the
 /// order printed; `<none>` repositories or tags give no tag.
-pub fn images(text: &str) -> Result<Vec<ImageInfo>, String> {
+pub fn images(text: &str) -> Result<Vec<ImageInfo>, OutputError> {
     let mut out: Vec<ImageInfo> = Vec::new();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let fields: Vec<&str> = line.split('|').collect();
         let [id, repo, tag, sz] = fields[..] else {
-            return Err(format!("images line '{line}' does not have 4 fields"));
+            return Err(OutputError::Fields {
+                command: "images",
+                line: line.to_owned(),
+                fields: 4,
+            });
         };
         let tag = (repo != "<none>" && tag != "<none>").then(|| format!("{repo}:{tag}"));
         let idx = match out.iter().position(|i| i.id == image_id(id)) {
@@ -210,6 +220,7 @@ fn stamp_key(stamp: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::model::ContainerState;
 
     /// `docker container inspect -- cli-probe4` (docker 28.2.2 CLI, engine 20.10),
     /// trimmed to the fields read plus a few neighbours.

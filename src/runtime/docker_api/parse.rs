@@ -1,11 +1,10 @@
-//! Engine API replies to domain types: version, container inspect and list, stats and
-//! images. Pure functions; an `Err` is a sentence saying what was wrong with the reply.
+//! Docker Engine API replies of its own shape: the version and a stats sample (the
+//! replies both engines write alike are read in `engine_api`). Pure functions.
 
-use crate::core::model::{ContainerState, ImageInfo, Stats};
-use crate::core::runtime::EngineContainer;
+use crate::core::model::Stats;
+use crate::runtime::engine_api::{from_json, ReplyError};
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 /// An Engine API version, `major.minor`.
 pub(super) type ApiVersion = (u32, u32);
@@ -27,13 +26,13 @@ struct VersionDto {
 }
 
 /// Parses a `GET /version` body.
-pub(super) fn parse_version(body: &[u8]) -> Result<EngineVersion, String> {
+pub(super) fn parse_version(body: &[u8]) -> Result<EngineVersion, ReplyError> {
     let dto: VersionDto = from_json(body, "GET /version")?;
-    let api = parse_api_version(&dto.api_version).ok_or_else(|| {
-        format!(
-            "GET /version: ApiVersion '{}' is not major.minor",
-            dto.api_version
-        )
+    let api = parse_api_version(&dto.api_version).ok_or_else(|| ReplyError::Field {
+        call: "GET /version".into(),
+        field: "ApiVersion",
+        value: dto.api_version.clone(),
+        expected: "major.minor",
     })?;
     Ok(EngineVersion {
         version: dto.version,
@@ -46,104 +45,10 @@ fn parse_api_version(s: &str) -> Option<ApiVersion> {
     Some((major.parse().ok()?, minor.parse().ok()?))
 }
 
-fn from_json<'a, T: Deserialize<'a>>(body: &'a [u8], what: &str) -> Result<T, String> {
-    serde_json::from_slice(body).map_err(|e| format!("unexpected reply to {what}: {e}"))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct InspectDto {
-    id: String,
-    name: String,
-    state: InspectStateDto,
-    config: InspectConfigDto,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct InspectStateDto {
-    status: String,
-    #[serde(default)]
-    exit_code: i64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct InspectConfigDto {
-    image: String,
-    #[serde(default)]
-    labels: Option<BTreeMap<String, String>>,
-    #[serde(default)]
-    tty: bool,
-}
-
-/// One inspected container and whether it has a TTY (its logs are then not multiplexed).
-pub(super) fn parse_inspect(body: &[u8]) -> Result<(EngineContainer, bool), String> {
-    let dto: InspectDto = from_json(body, "GET /containers/{name}/json")?;
-    let state = ContainerState::from_engine(&dto.state.status);
-    let container = EngineContainer {
-        id: dto.id,
-        name: dto.name.trim_start_matches('/').to_owned(),
-        image: dto.config.image,
-        state,
-        exit_code: (state == ContainerState::Exited).then_some(dto.state.exit_code),
-        labels: dto.config.labels.unwrap_or_default(),
-    };
-    Ok((container, dto.config.tty))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ListItemDto {
-    id: String,
-    #[serde(default)]
-    names: Vec<String>,
-    image: String,
-    state: String,
-    #[serde(default)]
-    status: String,
-    #[serde(default)]
-    labels: Option<BTreeMap<String, String>>,
-}
-
-/// Parses a `GET /containers/json` body. The list has no exit code field: it is read from
-/// the status text (`Exited (137) 5 seconds ago`).
-pub(super) fn parse_list(body: &[u8]) -> Result<Vec<EngineContainer>, String> {
-    let items: Vec<ListItemDto> = from_json(body, "GET /containers/json")?;
-    Ok(items
-        .into_iter()
-        .map(|item| {
-            let state = ContainerState::from_engine(&item.state);
-            let name = item
-                .names
-                .first()
-                .map(|n| n.trim_start_matches('/').to_owned())
-                .unwrap_or_default();
-            EngineContainer {
-                id: item.id,
-                name,
-                image: item.image,
-                state,
-                exit_code: if state == ContainerState::Exited {
-                    exit_code_from_status(&item.status)
-                } else {
-                    None
-                },
-                labels: item.labels.unwrap_or_default(),
-            }
-        })
-        .collect())
-}
-
-fn exit_code_from_status(status: &str) -> Option<i64> {
-    let rest = status.strip_prefix("Exited (")?;
-    rest.split_once(')')?.0.parse().ok()
-}
-
 /// Parses a `GET /containers/{name}/stats?stream=false` body the way the docker CLI
 /// computes its columns: CPU percent from the delta against `precpu_stats` (0 when there
 /// is no earlier sample), memory without the inactive page cache.
-pub(super) fn parse_stats(body: &[u8]) -> Result<Stats, String> {
+pub(super) fn parse_stats(body: &[u8]) -> Result<Stats, ReplyError> {
     let v: Value = from_json(body, "GET /containers/{name}/stats")?;
     let u = |ptr: &str| v.pointer(ptr).and_then(Value::as_u64);
     let cpu_delta = u("/cpu_stats/cpu_usage/total_usage")
@@ -180,44 +85,6 @@ pub(super) fn parse_stats(body: &[u8]) -> Result<Stats, String> {
     })
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ImageDto {
-    id: String,
-    #[serde(default)]
-    repo_tags: Option<Vec<String>>,
-    #[serde(default)]
-    size: u64,
-}
-
-/// Parses a `GET /images/json` body, leaving out the `<none>:<none>` placeholder tag.
-pub(super) fn parse_images(body: &[u8]) -> Result<Vec<ImageInfo>, String> {
-    let items: Vec<ImageDto> = from_json(body, "GET /images/json")?;
-    Ok(items
-        .into_iter()
-        .map(|i| ImageInfo {
-            id: i.id,
-            tags: i
-                .repo_tags
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|t| t != "<none>:<none>")
-                .collect(),
-            size_bytes: i.size,
-        })
-        .collect())
-}
-
-/// The id of an inspected image (`GET /images/{name}/json`).
-pub(super) fn parse_image_id(body: &[u8]) -> Result<String, String> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "PascalCase")]
-    struct ImageInspectDto {
-        id: String,
-    }
-    from_json::<ImageInspectDto>(body, "GET /images/{name}/json").map(|d| d.id)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,53 +106,6 @@ mod tests {
         );
         assert!(parse_version(&bytes(json!({"Version": "x", "ApiVersion": "one"}))).is_err());
         assert!(parse_version(b"<html>").is_err());
-    }
-
-    #[test]
-    fn inspect() {
-        let body = bytes(json!({
-            "Id": "abc", "Name": "/web",
-            "State": {"Status": "exited", "ExitCode": 3},
-            "Config": {"Image": "busybox", "Labels": {"io.ctrmgr.managed": "true"}, "Tty": false}
-        }));
-        let (c, tty) = parse_inspect(&body).unwrap();
-        assert_eq!(c.name, "web");
-        assert_eq!(c.state, ContainerState::Exited);
-        assert_eq!(c.exit_code, Some(3));
-        assert_eq!(c.labels["io.ctrmgr.managed"], "true");
-        assert!(!tty);
-
-        let running = bytes(json!({
-            "Id": "abc", "Name": "/web",
-            "State": {"Status": "running", "ExitCode": 0},
-            "Config": {"Image": "busybox", "Labels": null}
-        }));
-        let (c, _) = parse_inspect(&running).unwrap();
-        assert_eq!((c.state, c.exit_code), (ContainerState::Running, None));
-        assert!(c.labels.is_empty());
-
-        assert!(parse_inspect(&bytes(json!({"Id": "abc"}))).is_err());
-    }
-
-    #[test]
-    fn list() {
-        let body = bytes(json!([
-            {"Id": "a", "Names": ["/one"], "Image": "busybox", "State": "exited",
-             "Status": "Exited (137) 2 minutes ago", "Labels": {"k": "v"}},
-            {"Id": "b", "Names": ["/two"], "Image": "busybox", "State": "running",
-             "Status": "Up 3 seconds", "Labels": {}}
-        ]));
-        let list = parse_list(&body).unwrap();
-        assert_eq!(list.len(), 2);
-        assert_eq!(
-            (list[0].name.as_str(), list[0].exit_code),
-            ("one", Some(137))
-        );
-        assert_eq!(
-            (list[1].state, list[1].exit_code),
-            (ContainerState::Running, None)
-        );
-        assert!(parse_list(&bytes(json!({"not": "a list"}))).is_err());
     }
 
     #[test]
@@ -315,23 +135,5 @@ mod tests {
         assert_eq!(s.memory_bytes, 9_000);
 
         assert!(parse_stats(b"not json").is_err());
-    }
-
-    #[test]
-    fn images() {
-        let body = bytes(json!([
-            {"Id": "sha256:1", "RepoTags": ["busybox:latest", "<none>:<none>"], "Size": 42},
-            {"Id": "sha256:2", "RepoTags": null, "Size": 7}
-        ]));
-        let images = parse_images(&body).unwrap();
-        assert_eq!(images[0].tags, vec!["busybox:latest".to_owned()]);
-        assert!(images[1].tags.is_empty());
-        assert_eq!(images[1].size_bytes, 7);
-        assert!(parse_images(b"{}").is_err());
-        assert_eq!(
-            parse_image_id(br#"{"Id":"sha256:1","Size":3}"#),
-            Ok("sha256:1".into())
-        );
-        assert!(parse_image_id(b"[]").is_err());
     }
 }

@@ -2,21 +2,14 @@
 //! managed label and the agent's default ulimits.
 
 use crate::core::model::{ContainerSpec, RestartKind, Ulimit};
-use crate::core::runtime::MANAGED_LABEL;
+use crate::runtime::engine_api::create_labels;
 use serde_json::{json, Map, Value};
 
 /// The create body for `spec`, every container getting `ulimits` (`HostConfig.Ulimits`).
 pub(super) fn create_body(spec: &ContainerSpec, ulimits: &[Ulimit]) -> Value {
-    let mut labels: Map<String, Value> = spec
-        .labels
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-        .collect();
-    labels.insert(MANAGED_LABEL.to_owned(), Value::from("true"));
-
     let mut top = Map::new();
     top.insert("Image".into(), json!(spec.image.as_str()));
-    top.insert("Labels".into(), Value::Object(labels));
+    top.insert("Labels".into(), create_labels(spec));
     let env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     top.insert("Env".into(), json!(env));
     top.insert("HostConfig".into(), host_config(spec, ulimits));
@@ -131,6 +124,7 @@ fn host_config(spec: &ContainerSpec, ulimits: &[Ulimit]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::engine_api::every_field_spec;
 
     fn spec(json: Value) -> ContainerSpec {
         serde_json::from_value(json).unwrap()
@@ -152,30 +146,7 @@ mod tests {
 
     #[test]
     fn every_field_reaches_the_body() {
-        let body = create_body(
-            &spec(json!({
-                "name": "web",
-                "image": "127.0.0.1:5000/nginx:1",
-                "cmd": ["-g", "daemon off;"],
-                "entrypoint": ["nginx"],
-                "env": {"A": "1", "B": "x=y"},
-                "ports": [
-                    {"host": 8080, "container": 80},
-                    {"host": 8081, "container": 80},
-                    {"host": 5353, "container": 53, "protocol": "udp"}
-                ],
-                "mounts": [{"source": "/srv/www", "target": "/www", "read_only": true}],
-                "restart": {"policy": "on-failure", "max_retries": 3},
-                "resources": {"memory_bytes": 67108864, "cpu_millis": 500, "pids_limit": 64},
-                "labels": {"app": "web", "io.ctrmgr.managed": "false"},
-                "network": "host",
-                "user": "1000:1000",
-                "workdir": "/www",
-                "privileged": true,
-                "devices": ["/dev/ttyUSB0"]
-            })),
-            &[],
-        );
+        let body = create_body(&every_field_spec(), &[]);
         assert_eq!(
             body,
             json!({
@@ -196,7 +167,8 @@ mod tests {
                         "53/udp": [{"HostIp": "", "HostPort": "5353"}]
                     },
                     "Mounts": [
-                        {"Type": "bind", "Source": "/srv/www", "Target": "/www", "ReadOnly": true}
+                        {"Type": "bind", "Source": "/srv/www", "Target": "/www", "ReadOnly": true},
+                        {"Type": "bind", "Source": "/srv/data", "Target": "/data", "ReadOnly": false}
                     ],
                     "RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 3},
                     "Memory": 67108864,

@@ -2,22 +2,15 @@
 //! `cause` (`container state improper`, `image not known`...), so the cause decides
 //! between NotFound, Conflict and Engine where the status does not.
 
-use super::RUNTIME;
+use super::{Dialect, Podman};
 use crate::core::error::RuntimeError;
-use crate::runtime::http_api::Reply;
+use crate::core::model::RuntimeKind;
+use crate::runtime::engine_http::EngineReply;
+use crate::runtime::engine_words::{LIBPOD_CONFLICT, LIBPOD_MISSING};
 use serde::Deserialize;
 
-/// Causes that mean the named container or image does not exist.
-const MISSING: &[&str] = &["no such container", "no such image", "image not known"];
-
-/// Causes that mean a conflict: a name in use, a container in the wrong state, an
-/// image in use.
-const CONFLICTING: &[&str] = &[
-    "that name is already in use",
-    "container state improper",
-    "image is being used",
-    "image is in use by a container",
-];
+/// The access path named in every error.
+const RUNTIME: RuntimeKind = Podman::KIND;
 
 /// What start/restart failures with this text need from the person running the agent.
 const RLIMIT_HINT: &str = " (the container asked for rlimits above the host's hard limits: \
@@ -37,18 +30,21 @@ fn cause(body: &[u8]) -> Option<String> {
 
 /// Ok for 2xx; otherwise NotFound (naming `what`), Conflict or Engine with libpod's
 /// message: by `cause` first, then by status as for Docker.
-pub(super) fn check(reply: Reply, what: impl FnOnce() -> String) -> Result<Reply, RuntimeError> {
+pub(super) fn classify(
+    reply: EngineReply,
+    what: impl FnOnce() -> String,
+) -> Result<EngineReply, RuntimeError> {
     if reply.is_success() {
         return Ok(reply);
     }
     let cause = cause(&reply.body).unwrap_or_default();
-    if MISSING.contains(&cause.as_str()) {
+    if LIBPOD_MISSING.contains(&cause.as_str()) {
         return Err(RuntimeError::NotFound {
             runtime: RUNTIME,
             what: what(),
         });
     }
-    if CONFLICTING.contains(&cause.as_str()) {
+    if LIBPOD_CONFLICT.contains(&cause.as_str()) {
         return Err(RuntimeError::Conflict {
             runtime: RUNTIME,
             message: reply.message(),
@@ -70,8 +66,8 @@ mod tests {
     use super::*;
     use crate::core::error::ErrorCode;
 
-    fn reply(status: u16, body: &str) -> Reply {
-        Reply {
+    fn reply(status: u16, body: &str) -> EngineReply {
+        EngineReply {
             status,
             body: body.as_bytes().to_vec(),
             stream_error: None,
@@ -79,7 +75,7 @@ mod tests {
     }
 
     fn code(status: u16, body: &str) -> ErrorCode {
-        check(reply(status, body), || "container 'web'".into())
+        classify(reply(status, body), || "container 'web'".into())
             .unwrap_err()
             .code()
     }
@@ -87,16 +83,16 @@ mod tests {
     /// Bodies captured from podman 4.3.1.
     #[test]
     fn libpod_causes() {
-        assert!(check(reply(204, ""), String::new).is_ok());
+        assert!(classify(reply(204, ""), String::new).is_ok());
         let missing = r#"{"cause":"no such container","message":"no container with name or ID \"web\" found: no such container","response":404}"#;
-        let err = check(reply(404, missing), || "container 'web'".into()).unwrap_err();
+        let err = classify(reply(404, missing), || "container 'web'".into()).unwrap_err();
         assert_eq!(err.to_string(), "container 'web' not found in podman-api");
         let no_image = r#"{"cause":"image not known","message":"127.0.0.1:5000/x:1: image not known","response":500}"#;
         assert_eq!(code(500, no_image), ErrorCode::NotFound);
         let in_use = r#"{"cause":"that name is already in use","message":"creating container storage: the container name \"web\" is already in use by 8ebb. You have to remove that container to be able to reuse that name: that name is already in use","response":500}"#;
         assert_eq!(code(500, in_use), ErrorCode::Conflict);
         let improper = r#"{"cause":"container state improper","message":"can only kill running containers. 6333 is in state created: container state improper","response":500}"#;
-        let err = check(reply(500, improper), String::new).unwrap_err();
+        let err = classify(reply(500, improper), String::new).unwrap_err();
         assert_eq!(
             err,
             RuntimeError::Conflict {
@@ -111,7 +107,7 @@ mod tests {
     #[test]
     fn engine_errors_keep_the_message_and_explain_rlimits() {
         let rlimit = r#"{"cause":"OCI permission denied","message":"runc: runc create failed: unable to start container process: error during container init: error setting rlimits for ready process: error setting rlimit type 6: operation not permitted: OCI permission denied","response":500}"#;
-        let err = check(reply(500, rlimit), String::new).unwrap_err();
+        let err = classify(reply(500, rlimit), String::new).unwrap_err();
         assert_eq!(err.code(), ErrorCode::RuntimeError);
         let text = err.to_string();
         assert!(
@@ -120,7 +116,7 @@ mod tests {
         );
         assert!(text.contains("default_ulimits"), "{text}");
         assert_eq!(
-            check(
+            classify(
                 reply(500, r#"{"cause":"boom","message":"boom"}"#),
                 String::new
             ),

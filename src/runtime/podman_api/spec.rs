@@ -3,8 +3,8 @@
 //! restart policies Podman cannot honour refused with the reason.
 
 use crate::core::model::{ContainerSpec, RestartKind, Ulimit};
-use crate::core::runtime::MANAGED_LABEL;
-use crate::runtime::podman_restart::restart_supported;
+use crate::runtime::engine_api::create_labels;
+use crate::runtime::podman_restart::{restart_supported, RestartUnsupported};
 use serde_json::{json, Map, Value};
 
 /// The CFS period the CPU quota is expressed in (the engines' default, 100 ms).
@@ -23,18 +23,11 @@ pub(super) fn create_body(
     spec: &ContainerSpec,
     ulimits: &[Ulimit],
     host: HostSupport,
-) -> Result<Value, String> {
-    let mut labels: Map<String, Value> = spec
-        .labels
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-        .collect();
-    labels.insert(MANAGED_LABEL.to_owned(), Value::from("true"));
-
+) -> Result<Value, RestartUnsupported> {
     let mut body = Map::new();
     body.insert("name".into(), json!(spec.name.as_str()));
     body.insert("image".into(), json!(spec.image.as_str()));
-    body.insert("labels".into(), Value::Object(labels));
+    body.insert("labels".into(), create_labels(spec));
     body.insert("env".into(), json!(spec.env));
     if !spec.cmd.is_empty() {
         body.insert("command".into(), json!(spec.cmd));
@@ -133,6 +126,7 @@ pub(super) fn create_body(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::engine_api::every_field_spec;
 
     const SYSTEMD: HostSupport = HostSupport { systemd: true };
     const NO_SYSTEMD: HostSupport = HostSupport { systemd: false };
@@ -172,36 +166,11 @@ mod tests {
     }
 
     /// The body the real podman 4.3 service accepted for this spec (the conformance suite
-    /// checks what it made of it).
+    /// checks what it made of it; two host ports on one container port were checked
+    /// against podman 4.3.1 too).
     #[test]
     fn every_field_reaches_the_body() {
-        let body = create_body(
-            &spec(json!({
-                "name": "web",
-                "image": "127.0.0.1:5000/nginx:1",
-                "cmd": ["-g", "daemon off;"],
-                "entrypoint": ["nginx"],
-                "env": {"A": "1", "B": "x=y"},
-                "ports": [
-                    {"host": 8080, "container": 80},
-                    {"host": 5353, "container": 53, "protocol": "udp"}
-                ],
-                "mounts": [
-                    {"source": "/srv/www", "target": "/www", "read_only": true},
-                    {"source": "/srv/data", "target": "/data"}
-                ],
-                "restart": {"policy": "on-failure", "max_retries": 3},
-                "resources": {"memory_bytes": 67108864, "cpu_millis": 500, "pids_limit": 64},
-                "labels": {"app": "web", "io.ctrmgr.managed": "false"},
-                "network": "host",
-                "user": "1000:1000",
-                "workdir": "/www",
-                "privileged": true,
-                "devices": ["/dev/ttyUSB0"]
-            })),
-            &nofile(),
-            NO_SYSTEMD,
-        );
+        let body = create_body(&every_field_spec(), &nofile(), NO_SYSTEMD);
         assert_eq!(
             body,
             Ok(json!({
@@ -213,6 +182,7 @@ mod tests {
                 "labels": {"app": "web", "io.ctrmgr.managed": "true"},
                 "portmappings": [
                     {"host_port": 8080, "container_port": 80, "protocol": "tcp"},
+                    {"host_port": 8081, "container_port": 80, "protocol": "tcp"},
                     {"host_port": 5353, "container_port": 53, "protocol": "udp"}
                 ],
                 "mounts": [
@@ -256,10 +226,10 @@ mod tests {
         assert_eq!(always["restart_policy"], "always");
         assert!(always.get("restart_tries").is_none());
 
-        let err = with("always", NO_SYSTEMD).unwrap_err();
+        let err = with("always", NO_SYSTEMD).unwrap_err().to_string();
         assert!(err.contains("does not run systemd"), "{err}");
         for host in [SYSTEMD, NO_SYSTEMD] {
-            let err = with("unless-stopped", host).unwrap_err();
+            let err = with("unless-stopped", host).unwrap_err().to_string();
             assert!(err.contains("only 'always' containers at boot"), "{err}");
         }
     }

@@ -1,0 +1,60 @@
+//! Registry credentials as the engines' REST APIs take them: the `X-Registry-Auth`
+//! header (Docker and libpod read the same base64url JSON) naming the registry host of
+//! the image reference.
+
+use crate::core::model::RegistryAuth;
+use crate::core::names::ImageRef;
+use base64::engine::general_purpose::URL_SAFE;
+use base64::Engine as _;
+
+/// The `X-Registry-Auth` header value for `auth` against the registry of `image`:
+/// base64 with the URL-safe alphabet and padding, as Docker decodes it.
+pub(crate) fn registry_auth_header(image: &ImageRef, auth: &RegistryAuth) -> String {
+    let body = serde_json::json!({
+        "username": auth.username,
+        "password": auth.password,
+        "serveraddress": registry_of(image.as_str()),
+    });
+    URL_SAFE.encode(body.to_string())
+}
+
+/// The registry host an image reference points at (Docker Hub when none is named).
+pub(crate) fn registry_of(image: &str) -> &str {
+    match image.split_once('/') {
+        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first,
+        _ => "https://index.docker.io/v1/",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64url_matches_rfc4648_vectors() {
+        // The URL-safe alphabet, padded (the standard vectors are pinned in cli/auth.rs).
+        assert_eq!(URL_SAFE.encode("f"), "Zg==");
+        assert_eq!(URL_SAFE.encode("foobar"), "Zm9vYmFy");
+        assert_eq!(URL_SAFE.encode([0xfb, 0xff]), "-_8=");
+    }
+
+    #[test]
+    fn auth_header_names_the_registry() {
+        let auth = RegistryAuth {
+            username: "u".into(),
+            password: "p".into(),
+        };
+        let image = ImageRef::parse("127.0.0.1:5000/a:1").unwrap();
+        let header = registry_auth_header(&image, &auth);
+        assert_eq!(
+            header,
+            URL_SAFE.encode(br#"{"password":"p","serveraddress":"127.0.0.1:5000","username":"u"}"#)
+        );
+        assert_eq!(registry_of("busybox"), "https://index.docker.io/v1/");
+        assert_eq!(
+            registry_of("library/busybox"),
+            "https://index.docker.io/v1/"
+        );
+        assert_eq!(registry_of("localhost/x"), "localhost");
+    }
+}
