@@ -63,7 +63,7 @@ fn main() -> ExitCode {
             return ExitCode::from(78);
         }
     };
-    ctrmgr::logging::init(config.log.level_filter().unwrap_or(log::LevelFilter::Info));
+    ctrmgr::logging::init(config.log.level.filter());
     let signals = match ctrmgr::signals::TerminationSignals::install() {
         Ok(s) => s,
         Err(e) => {
@@ -116,7 +116,7 @@ async fn run(
 ) -> Result<(), String> {
     let store = open_store(&config).await?;
     let runtimes = build_runtimes(&config);
-    let default_runtime = config.runtime.default_kind().map_err(|e| e.to_string())?;
+    let default_runtime = config.runtime.default;
     let policy = config.policy.policy().map_err(|e| e.to_string())?;
     let service = Arc::new(
         ContainerService::new(store.clone(), runtimes, default_runtime, config.device_id())
@@ -248,7 +248,7 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
         }
         #[cfg(not(all(feature = "lmdb", feature = "redis")))]
         other => Err(format!(
-            "store.backend: '{other:?}' is not built into this agent"
+            "store.backend: '{other}' is not built into this agent"
         )),
     }
 }
@@ -257,11 +257,7 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
 #[allow(clippy::vec_init_then_push)]
 fn build_runtimes(config: &Config) -> Vec<Arc<dyn Runtime>> {
     let timeout = Duration::from_secs(config.runtime.call_timeout_s);
-    // Config::load validated the ulimits already.
-    let ulimits = config.runtime.ulimits().unwrap_or_else(|e| {
-        log::warn!("{e}; containers are created without default ulimits");
-        Vec::new()
-    });
+    let ulimits = config.runtime.default_ulimits.clone();
     let mut runtimes: Vec<Arc<dyn Runtime>> = Vec::new();
     #[cfg(feature = "docker-cli")]
     runtimes.push(Arc::new(

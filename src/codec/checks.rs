@@ -5,7 +5,7 @@
 use super::MAX_ID_BYTES;
 use crate::core::clock::is_rfc3339;
 use crate::core::error::{ErrorBody, ErrorCode};
-use crate::core::model::RuntimeKind;
+use crate::core::model::{RuntimeKind, UnknownRuntime};
 use crate::core::names::printable;
 use crate::core::validate::FieldError;
 
@@ -35,15 +35,9 @@ pub(super) fn check_id(id: &str) -> Result<(), FieldError> {
 
 /// Parses the envelope's `runtime`.
 pub(super) fn parse_runtime(runtime: &str) -> Result<RuntimeKind, FieldError> {
-    RuntimeKind::parse(runtime).ok_or_else(|| {
-        FieldError::new(
-            "runtime",
-            format!(
-                "'{}' is not a runtime (use docker, docker-api, podman or podman-api)",
-                printable(runtime)
-            ),
-        )
-    })
+    runtime
+        .parse()
+        .map_err(|e: UnknownRuntime| FieldError::new("runtime", e.to_string()))
 }
 
 /// Checks a POSIX message queue name: `/` then 1-254 characters, no further `/`.

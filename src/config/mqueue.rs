@@ -2,6 +2,7 @@
 //! size). Compiled with or without the `mqueue` feature, so a config file is valid on
 //! every build.
 
+use super::check::{in_range, invalid, is_name};
 use super::ConfigError;
 use serde::Deserialize;
 
@@ -59,7 +60,6 @@ pub fn is_queue_name(name: &str) -> bool {
 impl MqueueConfig {
     /// Checks every key; the error names the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key: &'static str, problem: String| ConfigError::Invalid { key, problem };
         if !is_queue_name(&self.request_queue) {
             return Err(invalid(
                 "mqueue.request_queue",
@@ -89,12 +89,7 @@ impl MqueueConfig {
             ));
         }
         if let Some(group) = &self.group {
-            let ok = !group.is_empty()
-                && group.len() <= 32
-                && group
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-            if !ok {
+            if group.is_empty() || !is_name(group, 32, "._-") {
                 return Err(invalid(
                     "mqueue.group",
                     format!(
@@ -104,25 +99,16 @@ impl MqueueConfig {
                 ));
             }
         }
-        if !(1..=MAX_MESSAGES_LIMIT).contains(&self.max_messages) {
-            return Err(invalid(
-                "mqueue.max_messages",
-                format!(
-                    "{} is out of range 1..={MAX_MESSAGES_LIMIT}",
-                    self.max_messages
-                ),
-            ));
-        }
-        if !(MIN_MESSAGE_SIZE..=MAX_MESSAGE_SIZE).contains(&self.message_size) {
-            return Err(invalid(
-                "mqueue.message_size",
-                format!(
-                    "{} is out of range {MIN_MESSAGE_SIZE}..={MAX_MESSAGE_SIZE}",
-                    self.message_size
-                ),
-            ));
-        }
-        Ok(())
+        in_range(
+            "mqueue.max_messages",
+            self.max_messages,
+            1..=MAX_MESSAGES_LIMIT,
+        )?;
+        in_range(
+            "mqueue.message_size",
+            self.message_size,
+            MIN_MESSAGE_SIZE..=MAX_MESSAGE_SIZE,
+        )
     }
 }
 

@@ -1,5 +1,6 @@
 //! `[policy]`: what requests may ask of the engines (see `crate::core::policy`).
 
+use super::check::invalid;
 use super::ConfigError;
 use crate::core::names::AbsPath;
 use crate::core::policy::{MountRoot, Policy};
@@ -60,7 +61,6 @@ impl Default for PolicyConfig {
 impl PolicyConfig {
     /// The validated policy.
     pub fn policy(&self) -> Result<Policy, ConfigError> {
-        let invalid = |key: &'static str, problem: String| ConfigError::Invalid { key, problem };
         let mut mount_roots = Vec::new();
         for root in &self.mount_roots {
             AbsPath::parse(&root.path).map_err(|e| invalid("policy.mount_roots.path", e.0))?;
@@ -75,7 +75,7 @@ impl PolicyConfig {
         if self.allowed_images.iter().any(String::is_empty) {
             return Err(invalid(
                 "policy.allowed_images",
-                "an empty prefix would allow every image; remove it or the list".into(),
+                "an empty prefix would allow every image; remove it or the list",
             ));
         }
         let nonzero = |v: u64| (v > 0).then_some(v);
