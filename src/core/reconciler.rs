@@ -108,7 +108,7 @@ async fn watch_engine(service: &ContainerService, engine: Engine) {
                 }
             }
             Access::Unavailable(e) => {
-                log::warn!("{engine:?} not reconciled: {e}; retrying");
+                log::warn!("{engine} not reconciled: {e}; retrying");
             }
         }
         smol::Timer::after(backoff.next_wait()).await;

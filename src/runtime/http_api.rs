@@ -375,17 +375,6 @@ pub(crate) fn pull_outcome(
     })
 }
 
-/// A log request's `since` as the unix time both engines take.
-pub(crate) fn since_query(runtime: &'static str, since: &str) -> Result<String, RuntimeError> {
-    encoding::rfc3339_to_unix(since).ok_or_else(|| RuntimeError::Engine {
-        runtime,
-        message: format!(
-            "since '{}' is not an RFC 3339 time after 1970 (e.g. 2026-11-29T10:00:00Z)",
-            crate::core::names::printable(since)
-        ),
-    })
-}
-
 /// `true` or `false`, as query values.
 pub(crate) fn bool_str(b: bool) -> String {
     if b { "true" } else { "false" }.to_owned()

@@ -289,8 +289,7 @@ impl Runtime for DockerApi {
             ("tail", opts.tail.map_or("all".into(), |n| n.to_string())),
         ];
         if let Some(since) = &opts.since {
-            let unix = http_api::since_query(RUNTIME, since)?;
-            query.push(("since", unix));
+            query.push(("since", since.unix_query()));
         }
         let path = path_and_query(&container_path(name, "/logs"), &query);
         let reply = self
