@@ -123,7 +123,7 @@ async fn run(
             .with_policy(policy),
     );
     // Keeps records true to the engines (start-up reconcile, then their event streams).
-    let reconciler = executor.spawn(ctrmgr::core::reconciler::run(service.clone()));
+    let reconciler = executor.spawn(ctrmgr::core::reconciler_task::run(service.clone()));
     let metrics = Arc::new(Metrics::default());
     let (trigger, shutdown) = Shutdown::new();
     let mut transports: Vec<smol::Task<()>> = Vec::new();

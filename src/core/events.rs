@@ -6,7 +6,7 @@ use serde::{Serialize, Serializer};
 use std::sync::Mutex;
 
 /// What happened to a container: a client's op, or what the reconciler saw in the engine
-/// (see [`crate::core::reconcile`]).
+/// (see [`crate::core::reconcile_records`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum EventAction {
     /// A client created it.

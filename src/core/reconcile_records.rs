@@ -1,9 +1,9 @@
-//! Reconciliation of records with what an engine really runs, one container at a time
-//! (under its name lock, re-inspected) or a whole engine at once: vanished containers
-//! become `missing`, labelled containers without a record (and of this device or of
-//! none) are adopted, state and exit
-//! code follow the engine, and a container a client stopped is stopped again when the
-//! engine brings it back by itself.
+//! How records are made true to what an engine really runs (when is decided by
+//! [`super::reconciler_task`]), one container at a time (under its name lock,
+//! re-inspected) or a whole engine at once: vanished containers become `missing`,
+//! labelled containers without a record (and of this device or of none) are adopted,
+//! state and exit code follow the engine, and a container a client stopped is stopped
+//! again when the engine brings it back by itself.
 
 use super::clock;
 use super::error::{CoreError, RuntimeError};

@@ -4,8 +4,7 @@
 
 use super::*;
 use crate::core::command::{Command, Request};
-use crate::core::events::ContainerEvent;
-use crate::core::events::EventAction;
+use crate::core::events::{ContainerEvent, EventAction};
 use crate::core::fake_engine::FakeEngine;
 use crate::core::model::*;
 use crate::core::names::*;
