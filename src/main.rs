@@ -117,7 +117,7 @@ async fn run(
     let store = open_store(&config).await?;
     let runtimes = build_runtimes(&config);
     let default_runtime = config.runtime.default;
-    let policy = config.policy.policy().map_err(|e| e.to_string())?;
+    let policy = config.policy.clone();
     let service = Arc::new(
         ContainerService::new(store.clone(), runtimes, default_runtime, config.device_id())
             .with_policy(policy),

@@ -22,6 +22,7 @@ pub use rest::RestConfig;
 pub use runtime::RuntimeConfig;
 pub use store::{StoreBackend, StoreConfig};
 
+use crate::core::policy::Policy;
 use serde::Deserialize;
 use std::path::Path;
 
@@ -39,8 +40,9 @@ pub struct Config {
     pub rest: RestConfig,
     /// `[log]`
     pub log: LogConfig,
-    /// `[policy]`
-    pub policy: policy::PolicyConfig,
+    /// `[policy]`, validated into the core's policy.
+    #[serde(deserialize_with = "policy::validated")]
+    pub policy: Policy,
     /// `[mqtt]`
     pub mqtt: mqtt::MqttConfig,
     /// `[dbus]`
@@ -69,13 +71,13 @@ impl Config {
         Ok(config)
     }
 
-    /// Checks every section (each checks its own ranges and cross-key rules).
+    /// Checks every section (each checks its own ranges and cross-key rules; `[policy]`
+    /// and the typed values were checked while the file was read).
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.agent.validate()?;
         self.store.validate()?;
         self.runtime.validate()?;
         self.rest.validate()?;
-        self.policy.policy()?;
         self.mqtt.validate()?;
         self.dbus.validate()?;
         self.mqueue.validate()
@@ -156,6 +158,44 @@ mod tests {
             let e = parse(text).unwrap_err().to_string();
             assert!(e.contains(key), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn typed_values_say_what_is_wrong() {
+        for (text, said) in [
+            (
+                "[runtime]\ndefault = \"lxc\"\n",
+                "runtime.default: 'lxc' is not a runtime",
+            ),
+            (
+                "[log]\nlevel = \"loud\"\n",
+                "log.level: 'loud' is not a level",
+            ),
+            (
+                "[rest]\nlisten = \"nowhere\"\n",
+                "rest.listen: 'nowhere' is not an address",
+            ),
+            (
+                "[runtime]\ndefault_ulimits = [\"files=1\"]\n",
+                "runtime.default_ulimits: 'files' is not a ulimit name",
+            ),
+            (
+                "[mqueue]\nrequest_queue = \"/a/b\"\n",
+                "mqueue.request_queue: '/a/b' is not a queue name",
+            ),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(said) && e.contains("line"), "{text}: {e}");
+        }
+        let c = parse(
+            "[runtime]\ndefault = \"podman\"\ndefault_ulimits = [\"nofile=1024:20000\"]\n\
+             [log]\nlevel = \"debug\"\n[rest]\nlisten = \"127.0.0.1:9000\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.runtime.default, RuntimeKind::PodmanCli);
+        assert_eq!(c.runtime.default_ulimits[0].hard, 20_000);
+        assert_eq!(c.log.level.filter(), ::log::LevelFilter::Debug);
+        assert_eq!(c.rest.listen.port(), 9000);
     }
 
     #[test]

@@ -102,9 +102,12 @@ impl MqueueConfig {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<MqueueConfig, String> {
-        let config: MqueueConfig = toml::from_str(text).map_err(|e| e.to_string())?;
-        config.validate().map_err(|e| e.to_string())?;
+    fn parse(text: &str) -> Result<MqueueConfig, ConfigError> {
+        let config: MqueueConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: "test.toml".into(),
+            message: e.to_string(),
+        })?;
+        config.validate()?;
         Ok(config)
     }
 
@@ -132,10 +135,10 @@ mod tests {
             ("message_size = 16", "mqueue.message_size"),
             ("message_size = 20000000", "mqueue.message_size"),
         ] {
-            let e = parse(text).unwrap_err();
+            let e = parse(text).unwrap_err().to_string();
             assert!(e.contains(key), "{text}: {e}");
         }
-        let e = parse("queue = \"/x\"").unwrap_err();
+        let e = parse("queue = \"/x\"").unwrap_err().to_string();
         assert!(e.contains("queue"), "{e}");
     }
 }

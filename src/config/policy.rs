@@ -1,10 +1,11 @@
-//! `[policy]`: what requests may ask of the engines (see `crate::core::policy`).
+//! `[policy]`: what requests may ask of the engines (see `crate::core::policy`), read as
+//! written and validated into the core's `Policy` while the file is read.
 
 use super::check::invalid;
 use super::ConfigError;
 use crate::core::names::AbsPath;
 use crate::core::policy::{MountRoot, Policy};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 /// `[policy]` as written in the config file.
 #[derive(Debug, Clone, Deserialize)]
@@ -56,6 +57,13 @@ impl Default for PolicyConfig {
             max_pids: 0,
         }
     }
+}
+
+/// Reads `[policy]` and validates it into the core's [`Policy`] (the error names the key).
+pub(super) fn validated<'de, D: Deserializer<'de>>(d: D) -> Result<Policy, D::Error> {
+    PolicyConfig::deserialize(d)?
+        .policy()
+        .map_err(serde::de::Error::custom)
 }
 
 impl PolicyConfig {
