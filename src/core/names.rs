@@ -246,8 +246,18 @@ pub fn printable(s: &str) -> String {
 }
 
 /// `TryFrom<String>` (through `parse`), `From<T> for String` and `Display` (through
-/// `as_str`) for validated string newtypes.
+/// `as_str`) for validated string newtypes; with `deref`, also `Deref<Target = str>` for
+/// those read as plain text everywhere (ids, queue names).
 macro_rules! string_newtype_impls {
+    (deref $($t:ty),*) => {$(
+        impl std::ops::Deref for $t {
+            type Target = str;
+            fn deref(&self) -> &str {
+                self.as_str()
+            }
+        }
+        $crate::core::names::string_newtype_impls!($t);
+    )*};
     ($($t:ty),*) => {$(
         impl TryFrom<String> for $t {
             type Error = $crate::core::names::InvalidValue;

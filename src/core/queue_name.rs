@@ -2,12 +2,12 @@
 //! (`[mqueue] request_queue`) and a client's reply queue (`reply_to`).
 
 use super::names::{printable, string_newtype_impls, InvalidValue};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A POSIX message queue name this agent uses: `/` then 1-254 letters, digits, `.`, `_`
 /// or `-` (no further `/`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
-#[serde(try_from = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct QueueName(String);
 
 impl QueueName {
@@ -35,15 +35,7 @@ impl QueueName {
     }
 }
 
-impl std::ops::Deref for QueueName {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-string_newtype_impls!(QueueName);
+string_newtype_impls!(deref QueueName);
 
 #[cfg(test)]
 mod tests {

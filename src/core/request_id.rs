@@ -2,11 +2,11 @@
 //! codec that reads it.
 
 use super::names::{string_newtype_impls, InvalidValue};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A request id: at most [`RequestId::MAX_BYTES`] bytes, any text.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
-#[serde(try_from = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct RequestId(String);
 
 impl RequestId {
@@ -30,15 +30,7 @@ impl RequestId {
     }
 }
 
-impl std::ops::Deref for RequestId {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-string_newtype_impls!(RequestId);
+string_newtype_impls!(deref RequestId);
 
 #[cfg(test)]
 mod tests {
