@@ -29,7 +29,9 @@ pub struct MqueueConfig {
 }
 
 fn request_queue<'de, D: Deserializer<'de>>(d: D) -> Result<QueueName, D::Error> {
-    parsed(d, "mqueue.request_queue", QueueName::parse)
+    parsed(d, "mqueue.request_queue", |s: &str| {
+        QueueName::parse(s).map_err(|e| format!("{e}; the default is /ctrmgr.req"))
+    })
 }
 
 impl Default for MqueueConfig {
