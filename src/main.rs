@@ -63,7 +63,7 @@ fn main() -> ExitCode {
             return ExitCode::from(78);
         }
     };
-    ctrmgr::logging::init(config.log.level_filter().unwrap_or(log::LevelFilter::Info));
+    ctrmgr::logging::init(config.log.level.filter());
     let signals = match ctrmgr::signals::TerminationSignals::install() {
         Ok(s) => s,
         Err(e) => {
@@ -116,14 +116,14 @@ async fn run(
 ) -> Result<(), String> {
     let store = open_store(&config).await?;
     let runtimes = build_runtimes(&config);
-    let default_runtime = config.runtime.default_kind().map_err(|e| e.to_string())?;
-    let policy = config.policy.policy().map_err(|e| e.to_string())?;
+    let default_runtime = config.runtime.default;
+    let policy = config.policy.clone();
     let service = Arc::new(
         ContainerService::new(store.clone(), runtimes, default_runtime, config.device_id())
             .with_policy(policy),
     );
     // Keeps records true to the engines (start-up reconcile, then their event streams).
-    let reconciler = executor.spawn(ctrmgr::core::reconciler::run(service.clone()));
+    let reconciler = executor.spawn(ctrmgr::core::reconciler_task::run(service.clone()));
     let metrics = Arc::new(Metrics::default());
     let (trigger, shutdown) = Shutdown::new();
     let mut transports: Vec<smol::Task<()>> = Vec::new();
@@ -254,7 +254,7 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
         }
         #[cfg(not(all(feature = "lmdb", feature = "redis")))]
         other => Err(format!(
-            "store.backend: '{other:?}' is not built into this agent"
+            "store.backend: '{other}' is not built into this agent"
         )),
     }
 }
@@ -263,11 +263,7 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
 #[allow(clippy::vec_init_then_push)]
 fn build_runtimes(config: &Config) -> Vec<Arc<dyn Runtime>> {
     let timeout = Duration::from_secs(config.runtime.call_timeout_s);
-    // Config::load validated the ulimits already.
-    let ulimits = config.runtime.ulimits().unwrap_or_else(|e| {
-        log::warn!("{e}; containers are created without default ulimits");
-        Vec::new()
-    });
+    let ulimits = config.runtime.default_ulimits.clone();
     let mut runtimes: Vec<Arc<dyn Runtime>> = Vec::new();
     #[cfg(feature = "docker-cli")]
     runtimes.push(Arc::new(

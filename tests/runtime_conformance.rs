@@ -20,6 +20,7 @@ use ctrmgr::core::error::{ErrorCode, RuntimeError};
 use ctrmgr::core::model::{ContainerSpec, ContainerState, Engine, RegistryAuth};
 use ctrmgr::core::names::{ContainerName, ImageRef, SignalName};
 use ctrmgr::core::runtime::{LogOptions, Runtime, MANAGED_LABEL};
+use ctrmgr::core::since::Since;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -391,12 +392,12 @@ mod cases {
         assert_eq!(ctx.rt.logs(name, &tail).await.expect("logs"), vec!["bye"]);
         let future = LogOptions {
             tail: None,
-            since: Some("2999-01-01T00:00:00Z".into()),
+            since: Some(Since::parse("2999-01-01T00:00:00Z").expect("valid")),
         };
         assert!(ctx.rt.logs(name, &future).await.expect("logs").is_empty());
         let past = LogOptions {
             tail: None,
-            since: Some("2000-01-01T00:00:00+02:00".into()),
+            since: Some(Since::parse("2000-01-01T00:00:00+02:00").expect("valid")),
         };
         assert_eq!(ctx.rt.logs(name, &past).await.expect("logs").len(), 4);
     }

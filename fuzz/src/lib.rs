@@ -7,9 +7,6 @@ pub mod mqueue;
 mod codec {
     pub use ctrmgr::codec::*;
 }
-mod config {
-    pub use ctrmgr::config::*;
-}
 mod core {
     pub use ctrmgr::core::*;
 }
@@ -74,7 +71,7 @@ fn reply_to_request(request: &Request) -> Reply {
         },
         _ => OpResult::Logs { lines: Vec::new() },
     };
-    Reply::ok(request.id.clone(), result)
+    Reply::ok(request.id.clone().map(String::from), result)
 }
 
 /// Encodes `reply` as JSON and reads it back: it must be the same reply.

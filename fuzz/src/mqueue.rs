@@ -9,7 +9,7 @@ mod framing;
 
 use crate::check_decoded;
 use ctrmgr::codec::{decode_request, protobuf, Format};
-use ctrmgr::config::mqueue::is_queue_name;
+use ctrmgr::core::queue_name::QueueName;
 use ctrmgr::core::error::ErrorCode;
 use ctrmgr::core::reply::Reply;
 use framing::{frame_reply, DoesNotFit, Framed};
@@ -25,7 +25,10 @@ pub fn check_message(message_size: usize, message: &[u8]) {
     let reply = check_decoded(format, decoded);
     if refused {
         if let Some(queue) = envelope::reply_to_of_undecodable(format, message) {
-            assert!(is_queue_name(&queue), "recovered reply_to {queue:?}");
+            assert!(
+                QueueName::parse(&queue).is_ok(),
+                "recovered reply_to {queue:?}"
+            );
         }
     }
     let whole = ctrmgr::codec::encode_reply(framing::reply_format(format), &reply);

@@ -1,15 +1,16 @@
 //! The JSON codec: the contract's envelope and every op's arguments as serde DTOs with
 //! unknown fields refused; each failure names the field.
 
-use super::checks::{
-    check_id, check_queue_name, check_since, check_timeout, field_error, invalid, parse_runtime,
-};
+use super::checks::{check_timeout, field_error, invalid, parse_runtime};
 use super::{DecodeError, MAX_ID_BYTES};
 use crate::core::command::{Command, Request};
 use crate::core::error::{ErrorBody, ErrorCode};
 use crate::core::model::{ContainerSpec, RegistryAuth};
 use crate::core::names::{printable, ContainerName, ImageRef, SignalName};
+use crate::core::queue_name::QueueName;
 use crate::core::reply::Reply;
+use crate::core::request_id::RequestId;
+use crate::core::since::Since;
 use crate::core::validate::{parse_label_filter, validate_spec, FieldError};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -20,14 +21,14 @@ use serde_json::{Map, Value};
 #[serde(deny_unknown_fields)]
 struct Envelope {
     #[serde(default)]
-    id: Option<String>,
+    id: Option<RequestId>,
     op: String,
     #[serde(default)]
     runtime: Option<String>,
     #[serde(default)]
     args: Option<Map<String, Value>>,
     #[serde(default)]
-    reply_to: Option<String>,
+    reply_to: Option<QueueName>,
 }
 
 #[derive(Deserialize)]
@@ -76,7 +77,7 @@ struct LogsArgs {
     #[serde(default)]
     tail: Option<u32>,
     #[serde(default)]
-    since: Option<String>,
+    since: Option<Since>,
 }
 
 #[derive(Deserialize)]
@@ -128,9 +129,6 @@ pub fn decode_value(value: Value) -> Result<Request, DecodeError> {
             "request must be a JSON object (the envelope)",
         )));
     }
-    if let Some(raw) = value.get("id").and_then(Value::as_str) {
-        check_id(raw).map_err(|e| fail(field_error(e)))?;
-    }
     let env: Envelope = from_value(value, "").map_err(|e| fail(field_error(e)))?;
     let runtime = env
         .runtime
@@ -138,9 +136,6 @@ pub fn decode_value(value: Value) -> Result<Request, DecodeError> {
         .map(parse_runtime)
         .transpose()
         .map_err(|e| fail(field_error(e)))?;
-    if let Some(q) = &env.reply_to {
-        check_queue_name(q).map_err(|e| fail(field_error(e)))?;
-    }
     let args = Value::Object(env.args.unwrap_or_default());
     let command = decode_command(&env.op, args).map_err(|e| fail(field_error(e)))?;
     Ok(Request {
@@ -216,11 +211,10 @@ fn decode_command(op: &str, args: Value) -> Result<Command, FieldError> {
         }
         "logs" => {
             let a: LogsArgs = from_value(args, "args")?;
-            check_since(a.since.as_deref())?;
             Command::Logs {
+                since: a.since,
                 name: a.name,
                 tail: a.tail,
-                since: a.since,
             }
         }
         "stats" => Command::Stats {

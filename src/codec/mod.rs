@@ -43,7 +43,7 @@ pub struct DecodeError {
 }
 
 /// Longest request id accepted.
-pub const MAX_ID_BYTES: usize = 128;
+pub const MAX_ID_BYTES: usize = crate::core::request_id::RequestId::MAX_BYTES;
 
 /// Decodes a request in `format`.
 pub fn decode_request(format: Format, bytes: &[u8]) -> Result<Request, DecodeError> {

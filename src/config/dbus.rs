@@ -1,7 +1,8 @@
 //! `[dbus]`: which bus the D-Bus transport joins, who may call it (on top of the bus
-//! policy), its request size limit and its reconnect back-off. Compiled with or without the `dbus` feature, so a config file is
-//! valid on every build.
+//! policy), its request size limit and its reconnect back-off. Compiled with or without
+//! the `dbus` feature, so a config file is valid on every build.
 
+use super::check::{in_range, invalid, is_name};
 use super::ConfigError;
 use serde::Deserialize;
 
@@ -72,7 +73,6 @@ impl DbusConfig {
 
     /// Checks every key; the error names the key and the problem.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key: &'static str, problem: String| ConfigError::Invalid { key, problem };
         if let BusChoice::Address(address) = self.bus_choice() {
             // Transport name, a colon, then key=value pairs: the D-Bus address grammar.
             let transport_ok = address.split_once(':').is_some_and(|(t, _)| {
@@ -88,21 +88,16 @@ impl DbusConfig {
                 ));
             }
         }
-        if !(256..=64 * 1024 * 1024).contains(&self.max_message_bytes) {
-            return Err(invalid(
-                "dbus.max_message_bytes",
-                format!("{} is out of range 256..=67108864", self.max_message_bytes),
-            ));
-        }
-        if !(RECONNECT_MIN_BACKOFF_S..=3600).contains(&self.reconnect_max_backoff_s) {
-            return Err(invalid(
-                "dbus.reconnect_max_backoff_s",
-                format!(
-                    "{} is out of range {RECONNECT_MIN_BACKOFF_S}..=3600",
-                    self.reconnect_max_backoff_s
-                ),
-            ));
-        }
+        in_range(
+            "dbus.max_message_bytes",
+            self.max_message_bytes,
+            256..=64 * 1024 * 1024,
+        )?;
+        in_range(
+            "dbus.reconnect_max_backoff_s",
+            self.reconnect_max_backoff_s,
+            RECONNECT_MIN_BACKOFF_S..=3600,
+        )?;
         for (key, ids) in [
             ("dbus.allowed_uids", &self.allowed_uids),
             ("dbus.allowed_gids", &self.allowed_gids),
@@ -115,11 +110,7 @@ impl DbusConfig {
             }
         }
         let group = &self.allowed_group;
-        let group_ok = group.len() <= 64
-            && group
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-$".contains(c));
-        if !group_ok {
+        if !is_name(group, 64, "._-$") {
             return Err(invalid(
                 "dbus.allowed_group",
                 format!(

@@ -2,6 +2,7 @@
 //! the MQTT transport. Compiled with or without the `mqtt` feature, so a config file is
 //! valid on every build.
 
+use super::check::{in_range, invalid};
 use super::ConfigError;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -106,11 +107,10 @@ impl MqttConfig {
 
     /// Checks every key; the error names the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key: &'static str, problem: String| ConfigError::Invalid { key, problem };
         if self.enabled == Some(true) && self.host.as_deref().is_none_or(str::is_empty) {
             return Err(invalid(
                 "mqtt.host",
-                "must name the broker when mqtt.enabled = true".into(),
+                "must name the broker when mqtt.enabled = true",
             ));
         }
         if let Some(host) = &self.host {
@@ -125,11 +125,11 @@ impl MqttConfig {
             }
         }
         if self.port == Some(0) {
-            return Err(invalid("mqtt.port", "0 is not a port".into()));
+            return Err(invalid("mqtt.port", "0 is not a port"));
         }
         if let Some(id) = &self.client_id {
             if id.is_empty() || id.len() > 128 {
-                return Err(invalid("mqtt.client_id", "must be 1-128 bytes long".into()));
+                return Err(invalid("mqtt.client_id", "must be 1-128 bytes long"));
             }
         }
         check_topic_level("mqtt.prefix", &self.prefix, true)?;
@@ -139,52 +139,40 @@ impl MqttConfig {
         if self.password.is_some() && self.password_file.is_some() {
             return Err(invalid(
                 "mqtt.password_file",
-                "set either mqtt.password or mqtt.password_file, not both".into(),
+                "set either mqtt.password or mqtt.password_file, not both",
             ));
         }
         if (self.password.is_some() || self.password_file.is_some()) && self.username.is_none() {
             return Err(invalid(
                 "mqtt.username",
-                "a password is configured, so a username is needed too".into(),
+                "a password is configured, so a username is needed too",
             ));
         }
         if let Some(tls) = &self.tls {
             if tls.cert_file.is_some() != tls.key_file.is_some() {
                 return Err(invalid(
                     "mqtt.tls.key_file",
-                    "mqtt.tls.cert_file and mqtt.tls.key_file go together: set both or neither"
-                        .into(),
+                    "mqtt.tls.cert_file and mqtt.tls.key_file go together: set both or neither",
                 ));
             }
             if tls.server_name.as_deref() == Some("") {
                 return Err(invalid(
                     "mqtt.tls.server_name",
-                    "must not be empty (leave it out to use mqtt.host)".into(),
+                    "must not be empty (leave it out to use mqtt.host)",
                 ));
             }
         }
-        if !(5..=65_535).contains(&self.keep_alive_s) {
-            return Err(invalid(
-                "mqtt.keep_alive_s",
-                format!("{} is out of range 5..=65535", self.keep_alive_s),
-            ));
-        }
-        if !(256..=MAX_PAYLOAD_LIMIT).contains(&self.max_payload_bytes) {
-            return Err(invalid(
-                "mqtt.max_payload_bytes",
-                format!(
-                    "{} is out of range 256..={MAX_PAYLOAD_LIMIT}",
-                    self.max_payload_bytes
-                ),
-            ));
-        }
-        if !(1..=3600).contains(&self.reconnect_max_backoff_s) {
-            return Err(invalid(
-                "mqtt.reconnect_max_backoff_s",
-                format!("{} is out of range 1..=3600", self.reconnect_max_backoff_s),
-            ));
-        }
-        Ok(())
+        in_range("mqtt.keep_alive_s", self.keep_alive_s, 5..=65_535)?;
+        in_range(
+            "mqtt.max_payload_bytes",
+            self.max_payload_bytes,
+            256..=MAX_PAYLOAD_LIMIT,
+        )?;
+        in_range(
+            "mqtt.reconnect_max_backoff_s",
+            self.reconnect_max_backoff_s,
+            1..=3600,
+        )
     }
 }
 
@@ -194,13 +182,13 @@ fn check_topic_level(key: &'static str, value: &str, may_nest: bool) -> Result<(
     let empty_level = value.split('/').any(str::is_empty);
     if value.is_empty() || value.len() > 128 || value.contains(bad_char) || empty_level {
         let levels = if may_nest { "levels" } else { "a single level" };
-        return Err(ConfigError::Invalid {
+        return Err(invalid(
             key,
-            problem: format!(
+            format!(
                 "'{value}' must be 1-128 bytes of non-empty MQTT topic {levels} without '+', '#' \
                  or NUL"
             ),
-        });
+        ));
     }
     Ok(())
 }

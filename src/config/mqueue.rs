@@ -2,8 +2,10 @@
 //! size). Compiled with or without the `mqueue` feature, so a config file is valid on
 //! every build.
 
+use super::check::{in_range, invalid, is_name, parsed};
 use super::ConfigError;
-use serde::Deserialize;
+use crate::core::queue_name::QueueName;
+use serde::{Deserialize, Deserializer};
 
 /// `[mqueue]` as written in the config file.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -12,7 +14,8 @@ pub struct MqueueConfig {
     /// Serve the request queue at all.
     pub enabled: bool,
     /// Name of the request queue the agent creates, e.g. `/ctrmgr.req`.
-    pub request_queue: String,
+    #[serde(deserialize_with = "request_queue")]
+    pub request_queue: QueueName,
     /// Permission bits of the request queue (applied exactly, whatever the umask).
     pub mode: u32,
     /// Group the request queue is given, so its members may send requests.
@@ -25,11 +28,18 @@ pub struct MqueueConfig {
     pub message_size: u32,
 }
 
+fn request_queue<'de, D: Deserializer<'de>>(d: D) -> Result<QueueName, D::Error> {
+    parsed(d, "mqueue.request_queue", |s: &str| {
+        QueueName::parse(s).map_err(|e| format!("{e}; the default is /ctrmgr.req"))
+    })
+}
+
 impl Default for MqueueConfig {
     fn default() -> Self {
         Self {
             enabled: true,
-            request_queue: "/ctrmgr.req".into(),
+            request_queue: QueueName::parse("/ctrmgr.req")
+                .expect("the default queue name is valid"),
             mode: 0o660,
             group: None,
             max_messages: 10,
@@ -45,31 +55,9 @@ pub const MIN_MESSAGE_SIZE: u32 = 128;
 /// Largest message size (the kernel's `HARD_MSGSIZEMAX`, 16 MiB).
 const MAX_MESSAGE_SIZE: u32 = 16 * 1024 * 1024;
 
-/// Whether `name` is a POSIX message queue name this agent uses: `/` then 1-254 letters,
-/// digits, `.`, `_` or `-` (no further `/`).
-pub fn is_queue_name(name: &str) -> bool {
-    name.len() >= 2
-        && name.len() <= 255
-        && name.starts_with('/')
-        && name[1..]
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-}
-
 impl MqueueConfig {
     /// Checks every key; the error names the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key: &'static str, problem: String| ConfigError::Invalid { key, problem };
-        if !is_queue_name(&self.request_queue) {
-            return Err(invalid(
-                "mqueue.request_queue",
-                format!(
-                    "'{}' is not a queue name: '/' then 1-254 letters, digits, '.', '_' or '-' \
-                     (default /ctrmgr.req)",
-                    self.request_queue.escape_default()
-                ),
-            ));
-        }
         if self.mode > 0o777 {
             return Err(invalid(
                 "mqueue.mode",
@@ -89,12 +77,7 @@ impl MqueueConfig {
             ));
         }
         if let Some(group) = &self.group {
-            let ok = !group.is_empty()
-                && group.len() <= 32
-                && group
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-            if !ok {
+            if group.is_empty() || !is_name(group, 32, "._-") {
                 return Err(invalid(
                     "mqueue.group",
                     format!(
@@ -104,25 +87,16 @@ impl MqueueConfig {
                 ));
             }
         }
-        if !(1..=MAX_MESSAGES_LIMIT).contains(&self.max_messages) {
-            return Err(invalid(
-                "mqueue.max_messages",
-                format!(
-                    "{} is out of range 1..={MAX_MESSAGES_LIMIT}",
-                    self.max_messages
-                ),
-            ));
-        }
-        if !(MIN_MESSAGE_SIZE..=MAX_MESSAGE_SIZE).contains(&self.message_size) {
-            return Err(invalid(
-                "mqueue.message_size",
-                format!(
-                    "{} is out of range {MIN_MESSAGE_SIZE}..={MAX_MESSAGE_SIZE}",
-                    self.message_size
-                ),
-            ));
-        }
-        Ok(())
+        in_range(
+            "mqueue.max_messages",
+            self.max_messages,
+            1..=MAX_MESSAGES_LIMIT,
+        )?;
+        in_range(
+            "mqueue.message_size",
+            self.message_size,
+            MIN_MESSAGE_SIZE..=MAX_MESSAGE_SIZE,
+        )
     }
 }
 
@@ -130,16 +104,19 @@ impl MqueueConfig {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<MqueueConfig, String> {
-        let config: MqueueConfig = toml::from_str(text).map_err(|e| e.to_string())?;
-        config.validate().map_err(|e| e.to_string())?;
+    fn parse(text: &str) -> Result<MqueueConfig, ConfigError> {
+        let config: MqueueConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: "test.toml".into(),
+            message: e.to_string(),
+        })?;
+        config.validate()?;
         Ok(config)
     }
 
     #[test]
     fn defaults_follow_the_contract() {
         let c = parse("").unwrap();
-        assert_eq!(c.request_queue, "/ctrmgr.req");
+        assert_eq!(c.request_queue.as_str(), "/ctrmgr.req");
         assert_eq!(c.mode, 0o660);
         assert!(c.enabled && c.group.is_none());
         assert_eq!((c.max_messages, c.message_size), (10, 8192));
@@ -160,20 +137,10 @@ mod tests {
             ("message_size = 16", "mqueue.message_size"),
             ("message_size = 20000000", "mqueue.message_size"),
         ] {
-            let e = parse(text).unwrap_err();
+            let e = parse(text).unwrap_err().to_string();
             assert!(e.contains(key), "{text}: {e}");
         }
-        let e = parse("queue = \"/x\"").unwrap_err();
+        let e = parse("queue = \"/x\"").unwrap_err().to_string();
         assert!(e.contains("queue"), "{e}");
-    }
-
-    #[test]
-    fn queue_names() {
-        assert!(is_queue_name("/ctrmgr.req"));
-        assert!(is_queue_name("/app-1_reply"));
-        for bad in ["", "/", "x", "/a/b", "/a b", "/a\0"] {
-            assert!(!is_queue_name(bad), "{bad:?}");
-        }
-        assert!(!is_queue_name(&format!("/{}", "a".repeat(255))));
     }
 }

@@ -1,9 +1,11 @@
-//! `[policy]`: what requests may ask of the engines (see `crate::core::policy`).
+//! `[policy]`: what requests may ask of the engines (see `crate::core::policy`), read as
+//! written and validated into the core's `Policy` while the file is read.
 
+use super::check::invalid;
 use super::ConfigError;
 use crate::core::names::AbsPath;
 use crate::core::policy::{MountRoot, Policy};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 /// `[policy]` as written in the config file.
 #[derive(Debug, Clone, Deserialize)]
@@ -57,10 +59,16 @@ impl Default for PolicyConfig {
     }
 }
 
+/// Reads `[policy]` and validates it into the core's [`Policy`] (the error names the key).
+pub(super) fn validated<'de, D: Deserializer<'de>>(d: D) -> Result<Policy, D::Error> {
+    PolicyConfig::deserialize(d)?
+        .policy()
+        .map_err(serde::de::Error::custom)
+}
+
 impl PolicyConfig {
     /// The validated policy.
     pub fn policy(&self) -> Result<Policy, ConfigError> {
-        let invalid = |key: &'static str, problem: String| ConfigError::Invalid { key, problem };
         let mut mount_roots = Vec::new();
         for root in &self.mount_roots {
             AbsPath::parse(&root.path).map_err(|e| invalid("policy.mount_roots.path", e.0))?;
@@ -75,7 +83,7 @@ impl PolicyConfig {
         if self.allowed_images.iter().any(String::is_empty) {
             return Err(invalid(
                 "policy.allowed_images",
-                "an empty prefix would allow every image; remove it or the list".into(),
+                "an empty prefix would allow every image; remove it or the list",
             ));
         }
         let nonzero = |v: u64| (v > 0).then_some(v);

@@ -3,16 +3,19 @@
 
 use super::model::{ContainerSpec, RegistryAuth, RuntimeKind};
 use super::names::{ContainerName, ImageRef, SignalName};
+use super::queue_name::QueueName;
+use super::request_id::RequestId;
+use super::since::Since;
 
 /// A validated request: the envelope around one command.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
     /// Client's request id, the idempotency key.
-    pub id: Option<String>,
+    pub id: Option<RequestId>,
     /// Access path asked for; `None` means the recorded one or the default.
     pub runtime: Option<RuntimeKind>,
     /// POSIX MQ only: the client's reply queue.
-    pub reply_to: Option<String>,
+    pub reply_to: Option<QueueName>,
     /// What to do.
     pub command: Command,
 }
@@ -78,8 +81,8 @@ pub enum Command {
         name: ContainerName,
         /// Only the last N lines.
         tail: Option<u32>,
-        /// Only lines since this time (RFC 3339).
-        since: Option<String>,
+        /// Only lines since this instant.
+        since: Option<Since>,
     },
     /// Resource usage of a managed container.
     Stats {

@@ -2,18 +2,89 @@
 //! (transports that have an event channel: MQTT, D-Bus, REST server-sent events).
 
 use super::model::{Container, ContainerState, RuntimeKind};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use std::sync::Mutex;
+
+/// What happened to a container: a client's op, or what the reconciler saw in the engine
+/// (see [`crate::core::reconcile_records`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EventAction {
+    /// A client created it.
+    Create,
+    /// A client started it.
+    Start,
+    /// A client stopped it.
+    Stop,
+    /// A client restarted it.
+    Restart,
+    /// A client sent it a signal.
+    Kill,
+    /// A client removed it.
+    Remove,
+    /// A client's inspect found a change.
+    Inspect,
+    /// An op found that the engine no longer has it.
+    Missing,
+    /// The engine started (or restarted) it by itself.
+    EngineStart,
+    /// It exited (or died) in the engine.
+    EngineDie,
+    /// The engine no longer has it.
+    EngineDestroy,
+    /// The agent adopted it (labelled, but without a record).
+    EngineAdopt,
+    /// The engine paused it.
+    EnginePause,
+    /// The engine is restarting it.
+    EngineRestarting,
+    /// Any other change the engine made (a new id, back to `created`).
+    EngineUpdate,
+    /// The agent stopped it again because a client had stopped it.
+    IntentStop,
+}
+
+impl EventAction {
+    /// The contract's spelling: `create` ... `missing`, `engine:start` ...
+    /// `engine:update`, `intent:stop`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventAction::Create => "create",
+            EventAction::Start => "start",
+            EventAction::Stop => "stop",
+            EventAction::Restart => "restart",
+            EventAction::Kill => "kill",
+            EventAction::Remove => "remove",
+            EventAction::Inspect => "inspect",
+            EventAction::Missing => "missing",
+            EventAction::EngineStart => "engine:start",
+            EventAction::EngineDie => "engine:die",
+            EventAction::EngineDestroy => "engine:destroy",
+            EventAction::EngineAdopt => "engine:adopt",
+            EventAction::EnginePause => "engine:pause",
+            EventAction::EngineRestarting => "engine:restarting",
+            EventAction::EngineUpdate => "engine:update",
+            EventAction::IntentStop => "intent:stop",
+        }
+    }
+}
+
+impl std::fmt::Display for EventAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for EventAction {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
 
 /// One state change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContainerEvent {
-    /// What happened: a client's op (`create`, `start`, `stop`, `restart`, `kill`,
-    /// `remove`, `inspect`, `missing`) or what the reconciler saw in the engine
-    /// (`engine:start`, `engine:die`, `engine:destroy`, `engine:adopt`, `engine:pause`,
-    /// `engine:restarting`, `engine:update`, and `intent:stop`; see
-    /// [`crate::core::reconcile`]).
-    pub action: &'static str,
+    /// What happened.
+    pub action: EventAction,
     /// Container name.
     pub name: String,
     /// Access path.
@@ -28,7 +99,7 @@ pub struct ContainerEvent {
 
 impl ContainerEvent {
     /// The event for a record after `action`.
-    pub fn of(action: &'static str, c: &Container) -> Self {
+    pub fn of(action: EventAction, c: &Container) -> Self {
         Self {
             action,
             name: c.name.to_string(),
@@ -80,5 +151,23 @@ impl EventBus {
         self.subscribers
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_serialize_in_the_contract_spelling() {
+        for (action, text) in [
+            (EventAction::Create, "\"create\""),
+            (EventAction::Missing, "\"missing\""),
+            (EventAction::EngineRestarting, "\"engine:restarting\""),
+            (EventAction::IntentStop, "\"intent:stop\""),
+        ] {
+            assert_eq!(serde_json::to_string(&action).unwrap(), text);
+            assert_eq!(format!("\"{action}\""), text);
+        }
     }
 }

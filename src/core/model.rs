@@ -2,7 +2,7 @@
 //! the agent keeps and answers (`Container`, results). Serde gives them the contract's
 //! JSON shape, which is also how the stores persist them.
 
-use super::names::{AbsPath, ContainerName, ImageRef};
+use super::names::{printable, AbsPath, ContainerName, ImageRef};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -297,11 +297,6 @@ impl RuntimeKind {
         }
     }
 
-    /// Parses a contract name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
     /// The engine this path reaches.
     pub fn engine(self) -> Engine {
         match self {
@@ -314,6 +309,32 @@ impl RuntimeKind {
 impl std::fmt::Display for RuntimeKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for RuntimeKind {
+    type Err = UnknownRuntime;
+
+    /// Parses a contract name.
+    fn from_str(s: &str) -> Result<Self, UnknownRuntime> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownRuntime(s.to_owned()))
+    }
+}
+
+/// A runtime name that is none of the four access paths.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{}' is not a runtime (use docker, docker-api, podman or podman-api)", printable(.0))]
+pub struct UnknownRuntime(pub String);
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Engine::Docker => "Docker",
+            Engine::Podman => "Podman",
+        })
     }
 }
 
@@ -401,16 +422,27 @@ pub const ULIMIT_NAMES: &[&str] = &[
     "stack",
 ];
 
+/// Why a `name=soft[:hard]` ulimit was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UlimitError {
+    /// Not `name=soft[:hard]` with numbers.
+    #[error("'{}' is not a ulimit such as nofile=1024:20000", printable(.0))]
+    Shape(String),
+    /// The name is not one the engines know.
+    #[error("'{}' is not a ulimit name (one of {})", printable(.0), ULIMIT_NAMES.join(", "))]
+    UnknownName(String),
+    /// The soft limit is above the hard one.
+    #[error("'{}': the soft limit is above the hard limit", printable(.0))]
+    SoftAboveHard(String),
+}
+
 impl Ulimit {
     /// Parses `name=soft[:hard]` (hard defaults to soft).
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let bad = || format!("'{s}' is not a ulimit such as nofile=1024:20000");
+    pub fn parse(s: &str) -> Result<Self, UlimitError> {
+        let bad = || UlimitError::Shape(s.to_owned());
         let (name, limits) = s.split_once('=').ok_or_else(bad)?;
         if !ULIMIT_NAMES.contains(&name) {
-            return Err(format!(
-                "'{name}' is not a ulimit name (one of {})",
-                ULIMIT_NAMES.join(", ")
-            ));
+            return Err(UlimitError::UnknownName(name.to_owned()));
         }
         let (soft, hard) = match limits.split_once(':') {
             Some((a, b)) => (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?),
@@ -420,7 +452,7 @@ impl Ulimit {
             }
         };
         if soft > hard {
-            return Err(format!("'{s}': the soft limit is above the hard limit"));
+            return Err(UlimitError::SoftAboveHard(s.to_owned()));
         }
         Ok(Self {
             name: name.to_owned(),

@@ -4,7 +4,6 @@
 //! ever reach a CLI argv or an engine API URL.
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 /// Why a value was refused; the codec prefixes it with the field name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -246,11 +245,23 @@ pub fn printable(s: &str) -> String {
     out
 }
 
+/// `TryFrom<String>` (through `parse`), `From<T> for String` and `Display` (through
+/// `as_str`) for validated string newtypes; with `deref`, also `Deref<Target = str>` for
+/// those read as plain text everywhere (ids, queue names).
 macro_rules! string_newtype_impls {
+    (deref $($t:ty),*) => {$(
+        impl std::ops::Deref for $t {
+            type Target = str;
+            fn deref(&self) -> &str {
+                self.as_str()
+            }
+        }
+        $crate::core::names::string_newtype_impls!($t);
+    )*};
     ($($t:ty),*) => {$(
         impl TryFrom<String> for $t {
-            type Error = InvalidValue;
-            fn try_from(s: String) -> Result<Self, InvalidValue> {
+            type Error = $crate::core::names::InvalidValue;
+            fn try_from(s: String) -> Result<Self, $crate::core::names::InvalidValue> {
                 Self::parse(&s)
             }
         }
@@ -259,13 +270,14 @@ macro_rules! string_newtype_impls {
                 v.as_str().to_owned()
             }
         }
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
     )*};
 }
+pub(crate) use string_newtype_impls;
 string_newtype_impls!(ContainerName, ImageRef, AbsPath, SignalName);
 
 #[cfg(test)]

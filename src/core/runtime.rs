@@ -3,6 +3,7 @@
 use super::error::RuntimeError;
 use super::model::{ContainerSpec, ContainerState, ImageInfo, RegistryAuth, RuntimeKind, Stats};
 use super::names::{ContainerName, ImageRef, SignalName};
+use super::since::Since;
 use async_trait::async_trait;
 
 /// The label every managed container carries.
@@ -57,8 +58,8 @@ pub struct PulledImage {
 pub struct LogOptions {
     /// Only the last N lines.
     pub tail: Option<u32>,
-    /// Only lines since this RFC 3339 time.
-    pub since: Option<String>,
+    /// Only lines since this instant.
+    pub since: Option<Since>,
 }
 
 /// A container engine reached through one access path. Every method takes validated

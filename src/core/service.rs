@@ -4,7 +4,7 @@
 use super::clock;
 use super::command::{Command, Request};
 use super::error::{CoreError, ErrorBody, ErrorCode};
-use super::events::{ContainerEvent, EventBus};
+use super::events::{ContainerEvent, EventAction, EventBus};
 use super::locks::KeyedLocks;
 use super::model::{Container, ContainerState, RuntimeKind};
 use super::names::ContainerName;
@@ -86,7 +86,7 @@ impl ContainerService {
     /// Runs a request. A request whose `id` was answered before gets the stored reply and
     /// is not run again; concurrent requests with the same id wait for the first.
     pub async fn execute(&self, req: Request) -> Reply {
-        let Some(id) = req.id.clone() else {
+        let Some(id) = req.id.clone().map(String::from) else {
             return self.run(&req).await;
         };
         let _guard = self.ids.lock(&id).await;
@@ -130,10 +130,10 @@ impl ContainerService {
     async fn run(&self, req: &Request) -> Reply {
         let result = self.dispatch(req).await;
         match result {
-            Ok(result) => Reply::ok(req.id.clone(), result),
+            Ok(result) => Reply::ok(req.id.clone().map(String::from), result),
             Err(e) => {
                 log::debug!("{} failed: {e}", req.command.op());
-                Reply::err(req.id.clone(), ErrorBody::from(e))
+                Reply::err(req.id.clone().map(String::from), ErrorBody::from(e))
             }
         }
     }
@@ -149,7 +149,7 @@ impl ContainerService {
             Command::Remove { name, force } => self.remove(rt, name, *force).await,
             Command::Inspect { name } => self.inspect(rt, name).await,
             Command::List { all, label } => self.list(*all, label.as_ref()).await,
-            Command::Logs { name, tail, since } => self.logs(rt, name, *tail, since.clone()).await,
+            Command::Logs { name, tail, since } => self.logs(rt, name, *tail, *since).await,
             Command::Stats { name } => self.stats(rt, name).await,
             Command::Pull { image, auth } => self.pull(rt, image, auth.as_ref()).await,
             Command::Images => self.images(rt).await,
@@ -209,7 +209,7 @@ impl ContainerService {
         &self,
         rt: &Arc<dyn Runtime>,
         record: Container,
-        action: &'static str,
+        action: EventAction,
     ) -> Result<Container, CoreError> {
         let record = self.read_live(rt, record).await?;
         self.save(record, action).await
@@ -240,7 +240,7 @@ impl ContainerService {
     pub(super) async fn save(
         &self,
         mut record: Container,
-        action: &'static str,
+        action: EventAction,
     ) -> Result<Container, CoreError> {
         record.updated_at = clock::now_rfc3339();
         self.store.put_container(&record).await?;
@@ -257,7 +257,7 @@ impl ContainerService {
     ) -> CoreError {
         if matches!(error, super::error::RuntimeError::NotFound { .. }) {
             record.state = ContainerState::Missing;
-            if let Err(e) = self.save(record, "missing").await {
+            if let Err(e) = self.save(record, EventAction::Missing).await {
                 log::warn!("could not mark a vanished container missing: {e}");
             }
         }

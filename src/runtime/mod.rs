@@ -8,7 +8,7 @@
 //! - Shared by every path: `inspect` (the Docker-shaped inspect model), `engine_words`
 //!   (state words and error phrases), `event_lines` (event streams), [`podman_restart`]
 //!   (the restart policies Podman can keep); by the REST paths: `registry_auth`,
-//!   `unix_time` (log `since`), `log_frames` (multiplexed logs).
+//!   `log_frames` (multiplexed logs).
 
 #[cfg(any(feature = "docker-cli", feature = "podman-cli"))]
 pub mod cli;
@@ -50,5 +50,3 @@ pub(crate) mod registry_auth;
 // Also the transport of the ctrmgrctl client (feature `ctl`) to the agent's REST socket.
 #[cfg(any(feature = "docker-api", feature = "podman-api", feature = "ctl"))]
 pub mod unix_socket;
-#[cfg(any(feature = "docker-api", feature = "podman-api"))]
-pub(crate) mod unix_time;

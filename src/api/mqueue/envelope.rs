@@ -3,7 +3,7 @@
 //! string, or the Protobuf `Request`'s `reply_to` field read from the wire format.
 
 use crate::codec::Format;
-use crate::config::mqueue::is_queue_name;
+use crate::core::queue_name::QueueName;
 
 /// Field number of `reply_to` in `ctrmgr.v1.Request` (proto/ctrmgr.proto).
 const PROTOBUF_REPLY_TO_FIELD: u64 = 4;
@@ -18,7 +18,7 @@ pub(super) fn reply_to_of_undecodable(format: Format, bytes: &[u8]) -> Option<St
             .to_owned(),
         Format::Protobuf => protobuf_string_field(bytes, PROTOBUF_REPLY_TO_FIELD)?,
     };
-    is_queue_name(&reply_to).then_some(reply_to)
+    QueueName::parse(&reply_to).is_ok().then_some(reply_to)
 }
 
 /// The last top-level occurrence of string field `field` in a Protobuf message (the

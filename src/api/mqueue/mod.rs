@@ -118,7 +118,7 @@ pub enum MqueueError {
 /// Serves the request queue until `ctx.shutdown` fires, then unlinks it and closes it
 /// (requests already read finish as tasks the agent drains).
 pub async fn serve(ctx: ApiContext, config: MqueueConfig) -> Result<(), MqueueError> {
-    let name = config.request_queue.clone();
+    let name = config.request_queue.to_string();
     let group = group_id(config.group.as_deref())?;
     let queue = MessageQueue::create_request(&config, group)?;
     let message_size = queue

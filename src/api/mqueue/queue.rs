@@ -126,7 +126,7 @@ impl MessageQueue {
     /// Gives the queue its group, then its exact mode (`mq_open` applied the umask).
     fn set_owner(self, config: &MqueueConfig, group: Option<Gid>) -> Result<Self, MqueueError> {
         let fail = |what: String, source| MqueueError::Permissions {
-            queue: config.request_queue.clone(),
+            queue: config.request_queue.to_string(),
             what,
             source,
         };
@@ -199,7 +199,7 @@ pub(super) mod tests {
 
     fn config(name: &str) -> MqueueConfig {
         MqueueConfig {
-            request_queue: name.to_owned(),
+            request_queue: crate::core::queue_name::QueueName::parse(name).unwrap(),
             max_messages: 4,
             message_size: 256,
             mode: 0o640,

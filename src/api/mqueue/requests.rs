@@ -10,8 +10,8 @@ use super::{MqueueError, MAX_IN_FLIGHT};
 use crate::api::metrics::Transport;
 use crate::api::ApiContext;
 use crate::codec::{decode_request, Format};
-use crate::config::mqueue::is_queue_name;
 use crate::core::error::ErrorCode;
+use crate::core::queue_name::QueueName;
 use crate::core::reply::Reply;
 use async_io::Async;
 use nix::mqueue::mq_receive;
@@ -146,7 +146,7 @@ impl RequestHandler {
             (Some(q), _) if q == self.request_queue => {
                 Some("reply_to names the request queue itself")
             }
-            (Some(q), _) if !is_queue_name(q) => Some("reply_to is not a queue name"),
+            (Some(q), _) if QueueName::parse(q).is_err() => Some("reply_to is not a queue name"),
             (None, None) => Some(
                 "it has neither reply_to nor id, so its outcome could never be learnt \
                  (send a reply_to, or an id to fetch the reply later)",

@@ -134,7 +134,7 @@ mod tests {
             let (trigger, shutdown) = Shutdown::new();
             let mut body = SseBody::new(Box::pin(chunks(rx, shutdown)));
             let event = ContainerEvent {
-                action: "engine:die",
+                action: crate::core::events::EventAction::EngineDie,
                 name: "web".into(),
                 runtime: RuntimeKind::DockerApi,
                 state: ContainerState::Exited,

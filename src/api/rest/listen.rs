@@ -20,7 +20,7 @@ pub async fn start(ctx: &ApiContext, config: &RestConfig) -> Result<Vec<smol::Ta
         permits: Arc::new(smol::lock::Semaphore::new(config.max_in_flight)),
     };
     let mut tasks = Vec::new();
-    let listener = smol::net::TcpListener::bind(config.listen.as_str())
+    let listener = smol::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("rest.listen: cannot listen on {}: {e}", config.listen))?;
     log::info!(

@@ -4,7 +4,9 @@
 use super::spec::{self, parse_required, parse_str};
 use super::unknown_fields::{refuse_unknown, REQUEST};
 use super::wire::ctrmgr_v1 as pb;
-use crate::codec::checks::{check_id, check_queue_name, check_since, check_timeout, field_error};
+use crate::codec::checks::{
+    check_timeout, field_error, parse_id, parse_reply_to, parse_runtime, parse_since,
+};
 use crate::codec::DecodeError;
 use crate::core::command::{Command, Request};
 use crate::core::model::RegistryAuth;
@@ -14,24 +16,30 @@ use pb::request::Op;
 
 /// Validates a decoded request; `bytes` are its encoding, walked for unknown fields.
 pub(super) fn from_wire(message: pb::Request, bytes: &[u8]) -> Result<Request, DecodeError> {
-    let id = message.id.clone().filter(|id| check_id(id).is_ok());
+    let id = message.id.clone().filter(|id| parse_id(id).is_ok());
     let fail = |e: FieldError| DecodeError {
         id: id.clone(),
         error: field_error(e),
     };
     refuse_unknown(bytes, REQUEST, "request").map_err(fail)?;
-    if let Some(raw) = &message.id {
-        check_id(raw).map_err(fail)?;
-    }
+    let request_id = message
+        .id
+        .as_deref()
+        .map(parse_id)
+        .transpose()
+        .map_err(fail)?;
     let runtime = message
         .runtime
         .as_deref()
-        .map(crate::codec::checks::parse_runtime)
+        .map(parse_runtime)
         .transpose()
         .map_err(fail)?;
-    if let Some(q) = &message.reply_to {
-        check_queue_name(q).map_err(fail)?;
-    }
+    let reply_to = message
+        .reply_to
+        .as_deref()
+        .map(parse_reply_to)
+        .transpose()
+        .map_err(fail)?;
     let op = message.op.ok_or_else(|| {
         fail(FieldError::new(
             "op",
@@ -41,9 +49,9 @@ pub(super) fn from_wire(message: pb::Request, bytes: &[u8]) -> Result<Request, D
     })?;
     let command = command(op).map_err(fail)?;
     Ok(Request {
-        id: message.id,
+        id: request_id,
         runtime,
-        reply_to: message.reply_to,
+        reply_to,
         command,
     })
 }
@@ -102,11 +110,10 @@ fn command(op: Op) -> Result<Command, FieldError> {
         },
         Op::Logs(a) => {
             let name = name(a.name)?;
-            check_since(a.since.as_deref())?;
             Command::Logs {
+                since: parse_since(a.since.as_deref())?,
                 name,
                 tail: a.tail,
-                since: a.since,
             }
         }
         Op::Stats(a) => Command::Stats {

@@ -4,6 +4,7 @@
 
 use crate::core::clock;
 use crate::core::error::CoreError;
+use crate::core::events::EventAction;
 use crate::core::model::{Container, ContainerSpec, ContainerState, Intent, RuntimeKind};
 use crate::core::reply::OpResult;
 use crate::core::runtime::DEVICE_LABEL;
@@ -45,7 +46,7 @@ impl ContainerService {
             spec: spec.clone(),
             intent: Intent::Created,
         };
-        let record = match self.save(record, "create").await {
+        let record = match self.save(record, EventAction::Create).await {
             Ok(record) => record,
             Err(e) => {
                 // No record, no container: undo the create so nothing runs unmanaged.
@@ -71,7 +72,7 @@ impl ContainerService {
             intent: Intent::Running,
             ..record
         };
-        let record = self.refresh(rt, record, "start").await?;
+        let record = self.refresh(rt, record, EventAction::Start).await?;
         Ok(OpResult::Container(Box::new(record)))
     }
 }

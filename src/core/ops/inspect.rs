@@ -1,6 +1,7 @@
 //! `inspect`: the live state from the engine; the record is updated with it.
 
 use crate::core::error::CoreError;
+use crate::core::events::EventAction;
 use crate::core::model::RuntimeKind;
 use crate::core::names::ContainerName;
 use crate::core::reply::OpResult;
@@ -17,7 +18,7 @@ impl ContainerService {
         let before = (record.state, record.exit_code);
         let mut record = self.read_live(rt, record).await?;
         if (record.state, record.exit_code) != before {
-            record = self.save(record, "inspect").await?;
+            record = self.save(record, EventAction::Inspect).await?;
         }
         Ok(OpResult::Container(Box::new(record)))
     }

@@ -3,6 +3,7 @@
 //! `SIGHUP` that the process handles leaves the intent as it was.
 
 use crate::core::error::CoreError;
+use crate::core::events::EventAction;
 use crate::core::model::{Intent, RuntimeKind};
 use crate::core::names::{ContainerName, SignalName};
 use crate::core::reply::OpResult;
@@ -24,7 +25,7 @@ impl ContainerService {
         if ends_the_process(signal) || !record.state.is_active() {
             record.intent = Intent::Stopped;
         }
-        let record = self.save(record, "kill").await?;
+        let record = self.save(record, EventAction::Kill).await?;
         Ok(OpResult::Container(Box::new(record)))
     }
 }

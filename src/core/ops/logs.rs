@@ -6,6 +6,7 @@ use crate::core::names::ContainerName;
 use crate::core::reply::OpResult;
 use crate::core::runtime::LogOptions;
 use crate::core::service::ContainerService;
+use crate::core::since::Since;
 
 impl ContainerService {
     pub(in crate::core) async fn logs(
@@ -13,7 +14,7 @@ impl ContainerService {
         requested: Option<RuntimeKind>,
         name: &ContainerName,
         tail: Option<u32>,
-        since: Option<String>,
+        since: Option<Since>,
     ) -> Result<OpResult, CoreError> {
         let (_, rt) = self.managed(requested, name).await?;
         let lines = rt.logs(name, &LogOptions { tail, since }).await?;

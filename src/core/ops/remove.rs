@@ -3,7 +3,7 @@
 
 use crate::core::clock;
 use crate::core::error::{CoreError, RuntimeError};
-use crate::core::events::ContainerEvent;
+use crate::core::events::{ContainerEvent, EventAction};
 use crate::core::model::{ContainerState, RuntimeKind};
 use crate::core::names::ContainerName;
 use crate::core::reply::OpResult;
@@ -25,7 +25,8 @@ impl ContainerService {
         self.store.delete_container(name).await?;
         record.state = ContainerState::Missing;
         record.updated_at = clock::now_rfc3339();
-        self.events().publish(ContainerEvent::of("remove", &record));
+        self.events()
+            .publish(ContainerEvent::of(EventAction::Remove, &record));
         Ok(OpResult::Removed { name: name.clone() })
     }
 }

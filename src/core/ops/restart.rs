@@ -1,6 +1,7 @@
 //! `restart`: stops and starts a managed container.
 
 use crate::core::error::CoreError;
+use crate::core::events::EventAction;
 use crate::core::model::{Intent, RuntimeKind};
 use crate::core::names::ContainerName;
 use crate::core::reply::OpResult;
@@ -19,7 +20,7 @@ impl ContainerService {
             return Err(self.fail_missing(record, e).await);
         }
         record.intent = Intent::Running;
-        let record = self.refresh(rt, record, "restart").await?;
+        let record = self.refresh(rt, record, EventAction::Restart).await?;
         Ok(OpResult::Container(Box::new(record)))
     }
 }

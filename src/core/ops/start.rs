@@ -1,6 +1,7 @@
 //! `start`: starts a managed container and records its live state.
 
 use crate::core::error::CoreError;
+use crate::core::events::EventAction;
 use crate::core::model::{Intent, RuntimeKind};
 use crate::core::names::ContainerName;
 use crate::core::reply::OpResult;
@@ -18,7 +19,7 @@ impl ContainerService {
             return Err(self.fail_missing(record, e).await);
         }
         record.intent = Intent::Running;
-        let record = self.refresh(rt, record, "start").await?;
+        let record = self.refresh(rt, record, EventAction::Start).await?;
         Ok(OpResult::Container(Box::new(record)))
     }
 }

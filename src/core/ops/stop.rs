@@ -1,6 +1,7 @@
 //! `stop`: stops a managed container (SIGTERM, SIGKILL after the timeout).
 
 use crate::core::error::CoreError;
+use crate::core::events::EventAction;
 use crate::core::model::{Intent, RuntimeKind};
 use crate::core::names::ContainerName;
 use crate::core::reply::OpResult;
@@ -19,7 +20,7 @@ impl ContainerService {
             return Err(self.fail_missing(record, e).await);
         }
         record.intent = Intent::Stopped;
-        let record = self.refresh(rt, record, "stop").await?;
+        let record = self.refresh(rt, record, EventAction::Stop).await?;
         Ok(OpResult::Container(Box::new(record)))
     }
 }

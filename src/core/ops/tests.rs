@@ -8,6 +8,7 @@ use crate::core::fake_engine::FakeEngine;
 use crate::core::model::*;
 use crate::core::names::*;
 use crate::core::reply::{OpResult, Outcome, Reply};
+use crate::core::request_id::RequestId;
 use crate::core::runtime::*;
 use crate::core::service::ContainerService;
 use crate::core::store::{ReplyCacheLimits, Store};
@@ -291,7 +292,7 @@ fn repeated_id_returns_the_stored_reply_without_running_again() {
             spec: spec("web"),
             start: false,
         });
-        r1.id = Some("a1".into());
+        r1.id = Some(RequestId::parse("a1").unwrap());
         let first = f.service.execute(r1.clone()).await;
         let second = f.service.execute(r1).await;
         // The same on the wire (a record's intent is not part of a reply).
@@ -312,7 +313,7 @@ fn concurrent_requests_with_one_id_run_once() {
             spec: spec("web"),
             start: true,
         });
-        r.id = Some("same".into());
+        r.id = Some(RequestId::parse("same").unwrap());
         let tasks: Vec<_> = (0..8)
             .map(|_| {
                 let (f, r) = (f.clone(), r.clone());
@@ -337,7 +338,7 @@ fn transient_errors_are_not_cached() {
             spec: spec("web"),
             start: false,
         });
-        r.id = Some("retry".into());
+        r.id = Some(RequestId::parse("retry").unwrap());
         let first = f.service.execute(r.clone()).await;
         assert_eq!(code(&first), ErrorCode::RuntimeUnavailable);
         assert!(
@@ -433,7 +434,7 @@ fn events_follow_state_changes() {
             }))
             .await;
         let actions: Vec<_> = std::iter::from_fn(|| rx.try_recv().ok())
-            .map(|e| (e.action, e.state))
+            .map(|e| (e.action.as_str(), e.state))
             .collect();
         assert_eq!(
             actions,

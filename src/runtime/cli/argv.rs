@@ -511,7 +511,7 @@ mod tests {
         let n = ContainerName::parse("web").unwrap();
         let opts = LogOptions {
             tail: Some(10),
-            since: Some("2026-11-29T10:00:00Z".into()),
+            since: Some(crate::core::since::Since::parse("2026-11-29T10:00:00Z").unwrap()),
         };
         assert_eq!(
             logs(&n, &opts),

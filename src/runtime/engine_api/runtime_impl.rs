@@ -16,7 +16,6 @@ use crate::runtime::event_lines::managed_label_filter;
 use crate::runtime::inspect::image_id;
 use crate::runtime::log_frames::log_lines;
 use crate::runtime::registry_auth::registry_auth_header;
-use crate::runtime::unix_time::since_query;
 use async_trait::async_trait;
 
 /// Names an image in a NotFound.
@@ -114,7 +113,7 @@ impl<D: Dialect> Runtime for EngineApi<D> {
             ("tail", opts.tail.map_or("all".into(), |n| n.to_string())),
         ];
         if let Some(since) = &opts.since {
-            query.push(("since", since_query(D::KIND, since)?));
+            query.push(("since", since.unix_query()));
         }
         let path = path_and_query(&container_path(name, "/logs"), &query);
         let reply = call(self, "GET", &path, container(name)).await?;

@@ -3,10 +3,10 @@
 
 use super::errors::transport_error;
 use super::pull::pull_line_error;
-use crate::runtime::unix_socket::unix_socket_agent;
 use super::wire::{EngineReply, EngineRequest, ReadMode};
 use crate::core::error::RuntimeError;
 use crate::core::model::RuntimeKind;
+use crate::runtime::unix_socket::unix_socket_agent;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,5 +1,6 @@
-//! The reconciler task: for each engine, one access path (the API path when the agent
-//! has it and the engine answers there, else the CLI path) is watched. When its event
+//! The reconciler task, which decides *when* records are reconciled (how is
+//! [`super::reconcile_records`]): for each engine, one access path (the API path when the
+//! agent has it and the engine answers there, else the CLI path) is watched. When its event
 //! stream opens, the whole engine is reconciled (events may have been missed), then each
 //! event reconciles its container. A stream that ends or cannot open is retried with a
 //! capped back-off (1 s doubling to 60 s); an access path without an event stream is
@@ -107,7 +108,7 @@ async fn watch_engine(service: &ContainerService, engine: Engine) {
                 }
             }
             Access::Unavailable(e) => {
-                log::warn!("{engine:?} not reconciled: {e}; retrying");
+                log::warn!("{engine} not reconciled: {e}; retrying");
             }
             Access::NoPath => return,
         }
@@ -147,5 +148,5 @@ async fn follow(service: &ContainerService, rt: &Arc<dyn Runtime>, mut events: E
 }
 
 #[cfg(test)]
-#[path = "reconciler_tests.rs"]
+#[path = "reconciler_task_tests.rs"]
 mod tests;

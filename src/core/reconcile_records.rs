@@ -1,45 +1,29 @@
-//! Reconciliation of records with what an engine really runs, one container at a time
-//! (under its name lock, re-inspected) or a whole engine at once: vanished containers
-//! become `missing`, labelled containers without a record (and of this device or of
-//! none) are adopted, state and exit
-//! code follow the engine, and a container a client stopped is stopped again when the
-//! engine brings it back by itself.
+//! How records are made true to what an engine really runs (when is decided by
+//! [`super::reconciler_task`]), one container at a time (under its name lock,
+//! re-inspected) or a whole engine at once: vanished containers become `missing`,
+//! labelled containers without a record (and of this device or of none) are adopted,
+//! state and exit code follow the engine, and a container a client stopped is stopped
+//! again when the engine brings it back by itself.
 
 use super::clock;
 use super::error::{CoreError, RuntimeError};
+use super::events::EventAction;
 use super::model::{Container, ContainerSpec, ContainerState, Engine, Intent};
-use super::names::{ContainerName, ImageRef};
+use super::names::{ContainerName, ImageRef, InvalidValue};
 use super::runtime::{EngineContainer, Runtime, DEVICE_LABEL, MANAGED_LABEL};
 use super::service::ContainerService;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-/// Event action of a container the agent adopted (labelled, but without a record).
-pub const ACTION_ADOPT: &str = "engine:adopt";
-/// Event action of a record whose container the engine no longer has.
-pub const ACTION_DESTROY: &str = "engine:destroy";
-/// Event action of a container the engine started (or restarted) by itself.
-pub const ACTION_START: &str = "engine:start";
-/// Event action of a container that exited (or died) in the engine.
-pub const ACTION_DIE: &str = "engine:die";
-/// Event action of a container the engine paused.
-pub const ACTION_PAUSE: &str = "engine:pause";
-/// Event action of a container the engine is restarting.
-pub const ACTION_RESTARTING: &str = "engine:restarting";
-/// Event action of any other change the engine made (a new id, back to `created`).
-pub const ACTION_UPDATE: &str = "engine:update";
-/// Event action of a container the agent stopped again because a client had stopped it.
-pub const ACTION_INTENT_STOP: &str = "intent:stop";
-
 /// The event action of a record that changed from `before` to `after` in the engine.
-fn engine_action(before: ContainerState, after: ContainerState) -> &'static str {
+fn engine_action(before: ContainerState, after: ContainerState) -> EventAction {
     match after {
-        ContainerState::Missing => ACTION_DESTROY,
-        ContainerState::Running if before != ContainerState::Running => ACTION_START,
-        ContainerState::Exited | ContainerState::Dead => ACTION_DIE,
-        ContainerState::Paused => ACTION_PAUSE,
-        ContainerState::Restarting => ACTION_RESTARTING,
-        ContainerState::Running | ContainerState::Created => ACTION_UPDATE,
+        ContainerState::Missing => EventAction::EngineDestroy,
+        ContainerState::Running if before != ContainerState::Running => EventAction::EngineStart,
+        ContainerState::Exited | ContainerState::Dead => EventAction::EngineDie,
+        ContainerState::Paused => EventAction::EnginePause,
+        ContainerState::Restarting => EventAction::EngineRestarting,
+        ContainerState::Running | ContainerState::Created => EventAction::EngineUpdate,
     }
 }
 
@@ -60,8 +44,8 @@ fn adopted(
     rt: &Arc<dyn Runtime>,
     name: &ContainerName,
     live: EngineContainer,
-) -> Result<Container, String> {
-    let image = ImageRef::parse(&live.image).map_err(|e| e.to_string())?;
+) -> Result<Container, InvalidValue> {
+    let image = ImageRef::parse(&live.image)?;
     let mut labels = live.labels;
     labels.remove(MANAGED_LABEL);
     labels.remove(DEVICE_LABEL);
@@ -142,7 +126,7 @@ impl ContainerService {
                          but no record",
                         rt.kind()
                     );
-                    self.save(record, ACTION_ADOPT).await.map(Some)
+                    self.save(record, EventAction::EngineAdopt).await.map(Some)
                 }
                 Err(why) => {
                     log::warn!("container '{name}' in {} not adopted: {why}", rt.kind());
@@ -153,7 +137,9 @@ impl ContainerService {
             (Some(mut record), None) => {
                 record.state = ContainerState::Missing;
                 log::info!("container '{name}' vanished from {}: missing", rt.kind());
-                self.save(record, ACTION_DESTROY).await.map(Some)
+                self.save(record, EventAction::EngineDestroy)
+                    .await
+                    .map(Some)
             }
             (Some(record), Some(live)) => self.follow_live(rt, record, live).await,
         }
@@ -182,10 +168,10 @@ impl ContainerService {
                 log::warn!("stopping '{}' again failed: {e}", record.name);
             }
             record = self.read_live(rt, record).await?;
-            action = ACTION_INTENT_STOP;
+            action = EventAction::IntentStop;
         }
         // A container stopped again passed through `running`: that is news too.
-        if action != ACTION_INTENT_STOP
+        if action != EventAction::IntentStop
             && (record.state, record.exit_code, record.id.clone()) == before
         {
             return Ok(None);
@@ -236,12 +222,15 @@ mod tests {
     #[test]
     fn actions_follow_the_state_change() {
         use ContainerState::*;
-        assert_eq!(engine_action(Running, Exited), ACTION_DIE);
-        assert_eq!(engine_action(Exited, Exited), ACTION_DIE);
-        assert_eq!(engine_action(Exited, Running), ACTION_START);
-        assert_eq!(engine_action(Running, Missing), ACTION_DESTROY);
-        assert_eq!(engine_action(Running, Paused), ACTION_PAUSE);
-        assert_eq!(engine_action(Running, Restarting), ACTION_RESTARTING);
-        assert_eq!(engine_action(Running, Running), ACTION_UPDATE);
+        assert_eq!(engine_action(Running, Exited), EventAction::EngineDie);
+        assert_eq!(engine_action(Exited, Exited), EventAction::EngineDie);
+        assert_eq!(engine_action(Exited, Running), EventAction::EngineStart);
+        assert_eq!(engine_action(Running, Missing), EventAction::EngineDestroy);
+        assert_eq!(engine_action(Running, Paused), EventAction::EnginePause);
+        assert_eq!(
+            engine_action(Running, Restarting),
+            EventAction::EngineRestarting
+        );
+        assert_eq!(engine_action(Running, Running), EventAction::EngineUpdate);
     }
 }

@@ -4,11 +4,10 @@
 
 use super::*;
 use crate::core::command::{Command, Request};
-use crate::core::events::ContainerEvent;
+use crate::core::events::{ContainerEvent, EventAction};
 use crate::core::fake_engine::FakeEngine;
 use crate::core::model::*;
 use crate::core::names::*;
-use crate::core::reconcile::{ACTION_ADOPT, ACTION_DESTROY, ACTION_DIE, ACTION_INTENT_STOP};
 use crate::core::runtime::*;
 use crate::core::store::{ReplyCacheLimits, Store};
 use crate::store::memory::MemoryStore;
@@ -106,16 +105,16 @@ fn full_reconcile_marks_missing_adopts_and_follows() {
         );
         assert_eq!(record(&service, "other").await.unwrap(), p);
 
-        let mut actions: Vec<(String, &str)> = std::iter::from_fn(|| events.try_recv().ok())
+        let mut actions: Vec<(String, EventAction)> = std::iter::from_fn(|| events.try_recv().ok())
             .map(|e: ContainerEvent| (e.name, e.action))
             .collect();
         actions.sort();
         assert_eq!(
             actions,
             [
-                ("dies".to_owned(), ACTION_DIE),
-                ("gone".to_owned(), ACTION_DESTROY),
-                ("stray".to_owned(), ACTION_ADOPT)
+                ("dies".to_owned(), EventAction::EngineDie),
+                ("gone".to_owned(), EventAction::EngineDestroy),
+                ("stray".to_owned(), EventAction::EngineAdopt)
             ]
         );
         // A second pass finds nothing to change.
@@ -154,7 +153,7 @@ fn a_container_a_client_stopped_is_stopped_again() {
         let events = service.events().subscribe();
         let web = service.reconcile_name(&rt, &name("web")).await.unwrap();
         assert_eq!(web.map(|c| c.state), Some(ContainerState::Exited));
-        assert_eq!(events.try_recv().unwrap().action, ACTION_INTENT_STOP);
+        assert_eq!(events.try_recv().unwrap().action, EventAction::IntentStop);
         let api = service.reconcile_name(&rt, &name("api")).await.unwrap();
         assert_eq!(api.map(|c| c.state), Some(ContainerState::Exited));
         assert_eq!(*docker.stops.lock().unwrap(), ["web", "web"]);
@@ -187,7 +186,7 @@ fn events_update_records_and_a_reconnect_reconciles_everything() {
         let event = events.recv().await.unwrap();
         assert_eq!(
             (event.action, event.state),
-            (ACTION_DIE, ContainerState::Exited)
+            (EventAction::EngineDie, ContainerState::Exited)
         );
 
         // The engine goes away; while it is gone a container vanishes, another appears.

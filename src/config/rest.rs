@@ -1,0 +1,126 @@
+//! `[rest]`: the REST listeners (TCP address, optional unix socket), who may call them
+//! (bearer token, socket uids and gids) and their limits.
+
+use super::check::{in_range, invalid, parsed};
+use super::ConfigError;
+use crate::core::names::printable;
+use serde::{Deserialize, Deserializer};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// `[rest]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RestConfig {
+    /// Serve REST at all.
+    pub enabled: bool,
+    /// TCP address, e.g. `127.0.0.1:7470`.
+    #[serde(deserialize_with = "listen")]
+    pub listen: SocketAddr,
+    /// An extra unix-socket listener.
+    pub unix_socket: Option<PathBuf>,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+    /// Requests handled at once; more wait their turn.
+    pub max_in_flight: usize,
+    /// Bearer token required on TCP listeners (every route but `/healthz`).
+    pub token: Option<String>,
+    /// A file holding the token (first line), instead of `token`.
+    pub token_file: Option<PathBuf>,
+    /// Allow listening beyond loopback without a token (not recommended).
+    pub allow_remote_without_token: bool,
+    /// Users allowed on the unix socket besides root.
+    pub unix_socket_uids: Vec<u32>,
+    /// Groups allowed on the unix socket (the caller's primary gid).
+    pub unix_socket_gids: Vec<u32>,
+    /// Mode of the unix socket file.
+    pub unix_socket_mode: u32,
+}
+
+fn listen<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    parsed(d, "rest.listen", |s: &str| {
+        s.parse::<SocketAddr>().map_err(|_| {
+            format!(
+                "'{}' is not an address such as 127.0.0.1:7470",
+                printable(s)
+            )
+        })
+    })
+}
+
+impl Default for RestConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 7470)),
+            unix_socket: None,
+            max_body_bytes: 1024 * 1024,
+            max_in_flight: 64,
+            token: None,
+            token_file: None,
+            allow_remote_without_token: false,
+            unix_socket_uids: Vec::new(),
+            unix_socket_gids: Vec::new(),
+            unix_socket_mode: 0o660,
+        }
+    }
+}
+
+impl RestConfig {
+    /// Checks every key; the error names the key. A listener beyond loopback needs a
+    /// token, or the explicit `allow_remote_without_token`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.enabled {
+            let token = self.bearer_token()?;
+            let loopback = self.listen.ip().is_loopback();
+            if !loopback && token.is_none() && !self.allow_remote_without_token {
+                return Err(invalid(
+                    "rest.listen",
+                    format!(
+                        "{} is reachable beyond this device: set rest.token (or rest.token_file), \
+                         or rest.allow_remote_without_token = true to accept that risk",
+                        self.listen
+                    ),
+                ));
+            }
+        }
+        in_range("rest.max_in_flight", self.max_in_flight, 1..=4096)?;
+        in_range(
+            "rest.max_body_bytes",
+            self.max_body_bytes,
+            256..=64 * 1024 * 1024,
+        )
+    }
+
+    /// The bearer token from `token` or `token_file`.
+    pub fn bearer_token(&self) -> Result<Option<String>, ConfigError> {
+        let token = match (&self.token, &self.token_file) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "rest.token_file",
+                    "set rest.token or rest.token_file, not both",
+                ))
+            }
+            (Some(t), None) => Some(t.clone()),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    invalid(
+                        "rest.token_file",
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
+                Some(text.lines().next().unwrap_or_default().trim().to_owned())
+            }
+            (None, None) => None,
+        };
+        if let Some(t) = &token {
+            if t.len() < 16 || !t.chars().all(|c| c.is_ascii_graphic()) {
+                return Err(invalid(
+                    "rest.token",
+                    "must be at least 16 printable characters without spaces",
+                ));
+            }
+        }
+        Ok(token)
+    }
+}

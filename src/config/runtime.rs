@@ -1,0 +1,64 @@
+//! `[runtime]`: the engines' binaries and sockets, the default access path, call
+//! timeouts and the ulimits every container gets.
+
+use super::check::{invalid, parsed, parsed_list};
+use super::ConfigError;
+use crate::core::model::{RuntimeKind, Ulimit};
+use serde::{Deserialize, Deserializer};
+use std::path::PathBuf;
+
+/// `[runtime]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeConfig {
+    /// Access path used when a request names none (`docker`, `docker-api`, `podman`,
+    /// `podman-api`).
+    #[serde(deserialize_with = "default_kind")]
+    pub default: RuntimeKind,
+    /// docker CLI binary.
+    pub docker_bin: PathBuf,
+    /// Docker Engine API socket.
+    pub docker_socket: PathBuf,
+    /// podman CLI binary.
+    pub podman_bin: PathBuf,
+    /// libpod API socket.
+    pub podman_socket: PathBuf,
+    /// Seconds an engine call may take (pulls get ten times this).
+    pub call_timeout_s: u64,
+    /// Resource limits applied to every container on every access path, written
+    /// `["nofile=1024:20000", "nproc=1024:1024"]` (like dockerd's `--default-ulimit`).
+    #[serde(deserialize_with = "default_ulimits")]
+    pub default_ulimits: Vec<Ulimit>,
+}
+
+fn default_kind<'de, D: Deserializer<'de>>(d: D) -> Result<RuntimeKind, D::Error> {
+    parsed(d, "runtime.default", str::parse::<RuntimeKind>)
+}
+
+fn default_ulimits<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Ulimit>, D::Error> {
+    parsed_list(d, "runtime.default_ulimits", Ulimit::parse)
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            default: RuntimeKind::DockerApi,
+            docker_bin: PathBuf::from("docker"),
+            docker_socket: PathBuf::from("/var/run/docker.sock"),
+            podman_bin: PathBuf::from("podman"),
+            podman_socket: PathBuf::from("/run/podman/podman.sock"),
+            call_timeout_s: 120,
+            default_ulimits: Vec::new(),
+        }
+    }
+}
+
+impl RuntimeConfig {
+    /// Checks the keys the types do not: `call_timeout_s`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.call_timeout_s == 0 {
+            return Err(invalid("runtime.call_timeout_s", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
