@@ -54,7 +54,6 @@ fn req(command: Command) -> Request {
     Request {
         id: None,
         runtime: None,
-        reply_to: None,
         command,
     }
 }
