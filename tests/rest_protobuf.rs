@@ -188,6 +188,15 @@ fn errors_come_back_in_protobuf_with_their_status() {
 }
 
 #[test]
+fn every_op_over_execute_in_protobuf() {
+    require_docker();
+    let agent = Agent::start("");
+    let device = format!("test-{}", agent.url.rsplit(':').next().unwrap());
+    let format = ctrmgr::codec::Format::Protobuf;
+    contract::every_op(&contract::RestClient(&agent), format, &device);
+}
+
+#[test]
 fn not_found_is_404_in_protobuf() {
     require_docker();
     let agent = Agent::start("");

@@ -3,6 +3,8 @@
 //! fails loudly when they are not.
 #![allow(dead_code)]
 
+#[cfg(feature = "protobuf")]
+pub mod contract;
 pub mod hostile;
 pub mod private_dockerd;
 #[cfg(feature = "protobuf")]

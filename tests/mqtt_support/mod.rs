@@ -481,3 +481,60 @@ pub fn mosquitto_sub(port: u16, topic: &str, count: u32, wait_s: u32) -> String 
         .expect("mosquitto_sub is installed (package mosquitto-clients)");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// How an MQTT request reaches the agent and its reply comes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MqttRoute {
+    /// MQTT 5 Response Topic and Correlation Data; the format sniffed by the agent.
+    ResponseTopic,
+    /// Response Topic, and the format declared as the MQTT 5 content type.
+    Declared,
+    /// No properties: the reply goes to `ctrmgr/<device>/res` (JSON with an id only).
+    DefaultTopic,
+}
+
+/// The MQTT transport as a [`ContractClient`]: requests on the device's request topic.
+pub struct MqttClient<'a> {
+    /// The connected test client.
+    pub client: &'a TestClient,
+    /// The agent's device id.
+    pub device: String,
+    /// How requests and replies travel.
+    pub route: MqttRoute,
+}
+
+impl crate::common::contract::ContractClient for MqttClient<'_> {
+    fn transport(&self) -> &'static str {
+        "MQTT"
+    }
+
+    fn exchange(
+        &self,
+        format: ctrmgr::codec::Format,
+        bytes: &[u8],
+        _answerable: bool,
+    ) -> Option<Vec<u8>> {
+        let topic = format!("ctrmgr/{}/req", self.device);
+        let declared = crate::common::contract::content_type(format);
+        let reply = match self.route {
+            MqttRoute::ResponseTopic => self.client.request_to(&topic, bytes, None),
+            MqttRoute::Declared => self.client.request_to(&topic, bytes, Some(declared)),
+            MqttRoute::DefaultTopic => {
+                let res = format!("ctrmgr/{}/res", self.device);
+                self.client.subscribe(&res);
+                self.client
+                    .publish(&topic, bytes, PublishProperties::default());
+                let id = serde_json::from_slice::<Value>(bytes).unwrap()["id"].clone();
+                self.client
+                    .next_on(&res, REPLY_WAIT, |m| m.json()["id"] == id)
+                    .unwrap_or_else(|| panic!("no reply on {res} to a request with id {id}"))
+            }
+        };
+        assert_eq!(
+            reply.properties.content_type.as_deref(),
+            Some(declared),
+            "the reply names its format"
+        );
+        Some(reply.payload)
+    }
+}
