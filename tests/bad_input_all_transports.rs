@@ -5,10 +5,7 @@
 //! Each answers its error code on every transport, the agent keeps serving, and no
 //! record changes.
 
-mod common;
-mod dbus_support;
-mod mqtt_support;
-mod mqueue_support;
+use ctrmgr_testkit::{common, dbus_support, mqtt_support, mqueue_support};
 
 use common::contract::{reply_json, ContractClient, RestClient};
 use common::protobuf_envelope::request as protobuf_request;

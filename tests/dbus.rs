@@ -5,8 +5,7 @@
 //! `dbus_caller_check.rs`), every bad input, every op against dockerd, and a bus that
 //! comes up after the agent or restarts under it.
 
-mod common;
-mod dbus_support;
+use ctrmgr_testkit::{common, dbus_support};
 
 use common::*;
 use dbus_support::*;

@@ -2,8 +2,7 @@
 //! without a Response Topic and in Protobuf, the real `mosquitto_pub`/`mosquitto_sub` clients, duplicate
 //! delivery of one id, malformed and oversized payloads, and events.
 
-mod common;
-mod mqtt_support;
+use ctrmgr_testkit::{common, mqtt_support};
 
 use common::{contract, docker, docker_has, docker_rm, unique, Agent, IMAGE};
 use ctrmgr::codec::Format;

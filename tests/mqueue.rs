@@ -3,8 +3,7 @@
 //! reply, garbage and every hostile input of the contract, the no-`reply_to` rule, the
 //! queue's mode and group, its removal at SIGTERM, and a Python `posix_ipc` client.
 
-mod common;
-mod mqueue_support;
+use ctrmgr_testkit::{common, mqueue_support};
 
 use common::{code, contract, docker_has, docker_rm, require_docker, unique, Agent, IMAGE};
 use common::{hostile, protobuf_envelope};

@@ -2,7 +2,7 @@
 //! requests built with the generated prost types, replies checked to be Protobuf and
 //! decoded with the library's own decoder.
 
-mod common;
+use ctrmgr_testkit::common;
 
 use common::*;
 use ctrmgr::codec::protobuf::decode_reply;

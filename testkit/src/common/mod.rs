@@ -1,13 +1,10 @@
-//! Shared harness of the integration tests: starts the real `ctrmgr` binary with a
+//! The agent side of the harness: starts the real `ctrmgr` binary with a
 //! temporary config and talks HTTP to it; checks that the real services are there and
 //! fails loudly when they are not.
-#![allow(dead_code)]
 
-#[cfg(feature = "protobuf")]
 pub mod contract;
 pub mod hostile;
 pub mod private_dockerd;
-#[cfg(feature = "protobuf")]
 pub mod protobuf_envelope;
 
 use serde_json::Value;
@@ -39,6 +36,23 @@ pub struct Agent {
     pub url: String,
     http: ureq::Agent,
     _tmp: Option<tempfile::TempDir>,
+}
+
+/// The `ctrmgr` binary cargo built for the running test: integration tests run from
+/// `target/<profile>/deps/`, the binary sits in `target/<profile>/`.
+pub fn agent_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's own path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary sits in target/<profile>/deps");
+    let binary = profile_dir.join("ctrmgr");
+    assert!(
+        binary.is_file(),
+        "{} is missing: run the integration tests with `cargo test`, which builds it",
+        binary.display()
+    );
+    binary
 }
 
 /// A free TCP port on loopback.
@@ -162,7 +176,7 @@ impl Agent {
         let config_path = dir.join("ctrmgr.toml");
         std::fs::write(&config_path, config).unwrap();
         let log = std::fs::File::create(dir.join(format!("agent-{port}.log"))).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_ctrmgr"))
+        let child = Command::new(agent_binary())
             .arg("--config")
             .arg(&config_path)
             .stdout(Stdio::null())

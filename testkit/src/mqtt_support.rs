@@ -1,7 +1,6 @@
 //! Shared by the MQTT integration tests: a private Mosquitto per test (own port, own
 //! config file, killable and restartable), test certificates made with the `openssl`
 //! CLI, and an MQTT 5 test client (rumqttc's blocking `Client`) that does request/reply.
-#![allow(dead_code)]
 
 use rumqttc::v5::mqttbytes::v5::{Packet, Publish, PublishProperties};
 use rumqttc::v5::mqttbytes::QoS;

@@ -1,7 +1,6 @@
 //! POSIX MQ test clients: a reply queue made with nix's mq API (unlinked when dropped),
 //! sending to the agent's request queue, a minimal Protobuf wire writer/reader for
 //! `ctrmgr.v1` requests and replies, and the agent's `/metrics` counters.
-#![allow(dead_code)]
 
 use crate::common::Agent;
 use ctrmgr::codec::Format;
