@@ -152,7 +152,7 @@ impl Agent {
             std::fs::write(&id_file, &id).unwrap();
             id
         });
-        // POSIX MQ is off unless a test turns it on (tests/mqueue_support): each queue takes
+        // POSIX MQ is off unless a test turns it on (testkit/src/mqueue_support.rs): each queue takes
         // ~80 KiB of the user's RLIMIT_MSGQUEUE (800 KiB), which parallel agents would
         // exhaust; a test that turns it on still gets a queue name of its own.
         let mut config: toml::Table = toml::from_str(&format!(
