@@ -250,17 +250,17 @@ fn decode_args(op: Op, args: Map<String, Value>) -> Result<Command, FieldError> 
             let PullArgs { image, auth } = from_args(args)?;
             Command::Pull { image, auth }
         }
-        Op::Images => {
-            from_args::<NoArgs>(args)?;
-            Command::Images
-        }
         Op::RemoveImage => {
             let ImageArgs { image, force } = from_args(args)?;
             Command::RemoveImage { image, force }
         }
-        Op::Info => {
+        Op::Images | Op::Info => {
             from_args::<NoArgs>(args)?;
-            Command::Info
+            if op == Op::Images {
+                Command::Images
+            } else {
+                Command::Info
+            }
         }
     })
 }

@@ -53,6 +53,16 @@ fn name(value: String) -> Result<crate::core::names::ContainerName, FieldError> 
     parse_required("args", "name", value)
 }
 
+/// The name and grace period of stop and restart, checked.
+fn grace(
+    name_arg: String,
+    timeout_s: Option<u32>,
+) -> Result<(crate::core::names::ContainerName, Option<u32>), FieldError> {
+    let name = name(name_arg)?;
+    check_timeout(timeout_s)?;
+    Ok((name, timeout_s))
+}
+
 fn command(op: WireOp) -> Result<Command, FieldError> {
     Ok(match op {
         WireOp::Create(args) => {
@@ -68,20 +78,12 @@ fn command(op: WireOp) -> Result<Command, FieldError> {
             name: name(a.name)?,
         },
         WireOp::Stop(a) => {
-            let name = name(a.name)?;
-            check_timeout(a.timeout_s)?;
-            Command::Stop {
-                name,
-                timeout_s: a.timeout_s,
-            }
+            let (name, timeout_s) = grace(a.name, a.timeout_s)?;
+            Command::Stop { name, timeout_s }
         }
         WireOp::Restart(a) => {
-            let name = name(a.name)?;
-            check_timeout(a.timeout_s)?;
-            Command::Restart {
-                name,
-                timeout_s: a.timeout_s,
-            }
+            let (name, timeout_s) = grace(a.name, a.timeout_s)?;
+            Command::Restart { name, timeout_s }
         }
         WireOp::Kill(a) => Command::Kill {
             name: name(a.name)?,
