@@ -1,26 +1,7 @@
 //! The `ctrmgr` binary: wires config -> store -> runtimes -> service -> transports on one
 //! smol executor driven by the main thread, and shuts down cleanly on SIGTERM/SIGINT.
-// Each transport, store and runtime is wired behind its cargo feature: a build without
-// some of them leaves their shared wiring (the task list, the context) partly unused.
-#![cfg_attr(
-    not(all(
-        feature = "rest",
-        feature = "mqtt",
-        feature = "dbus",
-        feature = "mqueue",
-        feature = "lmdb",
-        feature = "redis",
-        feature = "docker-cli",
-        feature = "docker-api",
-        feature = "podman-cli",
-        feature = "podman-api"
-    )),
-    allow(unused_mut, unused_variables, unused_imports)
-)]
-
-use ctrmgr::api::metrics::Metrics;
 use ctrmgr::api::shutdown::Shutdown;
-use ctrmgr::config::{Config, StoreBackend};
+use ctrmgr::config::Config;
 use ctrmgr::core::runtime::Runtime;
 use ctrmgr::core::service::ContainerService;
 use ctrmgr::core::store::{ReplyCacheLimits, Store};
@@ -124,47 +105,9 @@ async fn run(
     );
     // Keeps records true to the engines (start-up reconcile, then their event streams).
     let reconciler = executor.spawn(ctrmgr::core::reconciler_task::run(service.clone()));
-    let metrics = Arc::new(Metrics::default());
     let (trigger, shutdown) = Shutdown::new();
-    let mut transports: Vec<smol::Task<()>> = Vec::new();
-
-    let ctx = ctrmgr::api::ApiContext {
-        service: service.clone(),
-        metrics: metrics.clone(),
-        shutdown: shutdown.clone(),
-        executor: executor.clone(),
-    };
-    #[cfg(feature = "rest")]
-    if config.rest.enabled {
-        transports.extend(ctrmgr::api::rest::start(&ctx, &config.rest).await?);
-    }
-    #[cfg(feature = "mqtt")]
-    if config.mqtt.is_enabled() {
-        let mqtt = ctrmgr::api::mqtt::serve(ctx.clone(), config.mqtt.clone());
-        transports.push(executor.spawn(async move {
-            if let Err(e) = mqtt.await {
-                log::error!("MQTT transport stopped: {e}");
-            }
-        }));
-    }
-    #[cfg(feature = "dbus")]
-    if config.dbus.enabled {
-        let dbus = ctrmgr::api::dbus::serve(ctx.clone(), config.dbus.clone());
-        transports.push(executor.spawn(async move {
-            if let Err(e) = dbus.await {
-                log::error!("D-Bus transport stopped: {e}");
-            }
-        }));
-    }
-    #[cfg(feature = "mqueue")]
-    if config.mqueue.enabled {
-        let mqueue = ctrmgr::api::mqueue::serve(ctx.clone(), config.mqueue.clone());
-        transports.push(executor.spawn(async move {
-            if let Err(e) = mqueue.await {
-                log::error!("POSIX message queue transport stopped: {e}");
-            }
-        }));
-    }
+    let ctx = ctrmgr::api::ApiContext::new(service.clone(), shutdown.clone(), executor.clone());
+    let transports = ctrmgr::api::transports::start(&ctx, &config).await?;
 
     log::info!(
         "ctrmgr {} ready: device '{}', store {}, default runtime {}",
@@ -208,9 +151,6 @@ async fn run(
     if left > 0 {
         log::warn!("{left} requests still in flight after {DRAIN_LIMIT:?}; exiting anyway");
     }
-    if let Some(path) = &config.rest.unix_socket {
-        let _ = std::fs::remove_file(path);
-    }
     store
         .close()
         .await
@@ -225,9 +165,9 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
         ttl_s: config.store.reply_cache_ttl_s,
         max_bytes: config.store.reply_cache_max_mb << 20,
     };
-    match config.store.backend {
+    match (config.store.backend, limits) {
         #[cfg(feature = "lmdb")]
-        StoreBackend::Lmdb => {
+        (ctrmgr::config::StoreBackend::Lmdb, limits) => {
             let map_size = usize::try_from(config.store.map_size_mb * 1024 * 1024)
                 .map_err(|_| "store.map_size_mb: too large for this device".to_owned())?;
             let store = ctrmgr::store::lmdb::LmdbStore::open(&config.store.path, map_size, limits)
@@ -235,7 +175,7 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
             Ok(Arc::new(store))
         }
         #[cfg(feature = "redis")]
-        StoreBackend::Redis => {
+        (ctrmgr::config::StoreBackend::Redis, limits) => {
             use ctrmgr::store::redis::{RedisStore, RedisTarget};
             let target = if config.store.redis_cluster_nodes.is_empty() {
                 RedisTarget::Server(config.store.redis_url.clone())
@@ -253,49 +193,54 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
             Ok(Arc::new(store))
         }
         #[cfg(not(all(feature = "lmdb", feature = "redis")))]
-        other => Err(format!(
+        (other, _) => Err(format!(
             "store.backend: '{other}' is not built into this agent"
         )),
     }
 }
 
-// Each push is behind its own feature, so `vec![...]` cannot express it.
-#[allow(clippy::vec_init_then_push)]
 fn build_runtimes(config: &Config) -> Vec<Arc<dyn Runtime>> {
     let timeout = Duration::from_secs(config.runtime.call_timeout_s);
     let ulimits = config.runtime.default_ulimits.clone();
-    let mut runtimes: Vec<Arc<dyn Runtime>> = Vec::new();
-    #[cfg(feature = "docker-cli")]
-    runtimes.push(Arc::new(
-        ctrmgr::runtime::cli::CliRuntime::new(
-            ctrmgr::runtime::cli::CliFlavor::Docker,
-            config.runtime.docker_bin.clone(),
-            timeout,
-        )
-        .with_pull_timeout(timeout * 10)
-        .with_default_ulimits(ulimits.clone())
-        .with_engine_socket(&config.runtime.docker_socket),
-    ));
-    #[cfg(feature = "docker-api")]
-    runtimes.push(Arc::new(
-        ctrmgr::runtime::docker_api::DockerApi::new(config.runtime.docker_socket.clone(), timeout)
+    let runtimes: Vec<Arc<dyn Runtime>> = vec![
+        #[cfg(feature = "docker-cli")]
+        (Arc::new(
+            ctrmgr::runtime::cli::CliRuntime::new(
+                ctrmgr::runtime::cli::CliFlavor::Docker,
+                config.runtime.docker_bin.clone(),
+                timeout,
+            )
+            .with_pull_timeout(timeout * 10)
+            .with_default_ulimits(ulimits.clone())
+            .with_engine_socket(&config.runtime.docker_socket),
+        ) as Arc<dyn Runtime>),
+        #[cfg(feature = "docker-api")]
+        (Arc::new(
+            ctrmgr::runtime::docker_api::DockerApi::new(
+                config.runtime.docker_socket.clone(),
+                timeout,
+            )
             .with_default_ulimits(ulimits.clone()),
-    ));
-    #[cfg(feature = "podman-cli")]
-    runtimes.push(Arc::new(
-        ctrmgr::runtime::cli::CliRuntime::new(
-            ctrmgr::runtime::cli::CliFlavor::Podman,
-            config.runtime.podman_bin.clone(),
-            timeout,
-        )
-        .with_pull_timeout(timeout * 10)
-        .with_default_ulimits(ulimits.clone()),
-    ));
-    #[cfg(feature = "podman-api")]
-    runtimes.push(Arc::new(
-        ctrmgr::runtime::podman_api::PodmanApi::new(config.runtime.podman_socket.clone(), timeout)
+        ) as Arc<dyn Runtime>),
+        #[cfg(feature = "podman-cli")]
+        (Arc::new(
+            ctrmgr::runtime::cli::CliRuntime::new(
+                ctrmgr::runtime::cli::CliFlavor::Podman,
+                config.runtime.podman_bin.clone(),
+                timeout,
+            )
+            .with_pull_timeout(timeout * 10)
             .with_default_ulimits(ulimits.clone()),
-    ));
+        ) as Arc<dyn Runtime>),
+        #[cfg(feature = "podman-api")]
+        (Arc::new(
+            ctrmgr::runtime::podman_api::PodmanApi::new(
+                config.runtime.podman_socket.clone(),
+                timeout,
+            )
+            .with_default_ulimits(ulimits.clone()),
+        ) as Arc<dyn Runtime>),
+    ];
     let _ = (timeout, ulimits);
     runtimes
 }

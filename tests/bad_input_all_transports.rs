@@ -5,40 +5,26 @@
 //! Each answers its error code on every transport, the agent keeps serving, and no
 //! record changes.
 
-mod common;
-mod dbus_support;
-mod mqtt_support;
-mod mqueue_support;
+use ctrmgr_testkit::{common, dbus_support, mqtt_support, mqueue_support};
 
+use common::contract::{reply_json, ContractClient, RestClient};
 use common::protobuf_envelope::request as protobuf_request;
 use common::{docker_has, hostile, require_docker, unique, Agent, IMAGE};
-use ctrmgr::codec::protobuf::decode_reply;
 use ctrmgr::codec::protobuf::wire::Message as _;
 use ctrmgr::codec::Format;
-use ctrmgr::core::reply::Reply;
-use dbus_support::{execute_proto, execute_raw, wait_for_agent, PrivateBus, RemovedAtEnd};
-use mqtt_support::{agent_mqtt_config, Broker, TestClient};
-use mqueue_support::{metric, send, ReplyQueue};
+use dbus_support::{wait_for_agent, DbusClient, PrivateBus, RemovedAtEnd};
+use mqtt_support::{agent_mqtt_config, Broker, MqttClient, MqttRoute, TestClient};
+use mqueue_support::{MqueueClient, ReplyQueue};
 use nix::errno::Errno;
 use nix::mqueue::{mq_close, mq_open, mq_send, MQ_OFlag};
 use nix::sys::stat::Mode;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Every transport's request size limit in this test.
 const LIMIT: usize = 64 * 1024;
 /// Read-only mount root of the test's policy.
 const RO_ROOT: &str = "/tmp/ctrmgr-hostile-ro-root";
-/// POSIX MQ requests that name no usable reply queue: counted, never answered.
-const UNANSWERABLE: &str = "ctrmgr_mqueue_unanswerable_total";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Transport {
-    Rest,
-    Mqtt,
-    Dbus,
-    Mqueue,
-}
 
 /// Builds a request's bytes, given the reply queue to name (POSIX MQ) or `None`.
 type RequestBytes = Box<dyn Fn(Option<&str>) -> Vec<u8>>;
@@ -54,7 +40,7 @@ struct Case {
     want: &'static str,
 }
 
-/// The agent and a client on each transport.
+/// The agent and what its transports need on the test's side.
 struct Transports {
     agent: Agent,
     broker: Broker,
@@ -63,7 +49,6 @@ struct Transports {
     bus: PrivateBus,
     dbus: zbus::blocking::Connection,
     queue: String,
-    replies: ReplyQueue,
 }
 
 impl Transports {
@@ -93,97 +78,45 @@ impl Transports {
             bus,
             dbus,
             queue,
-            replies: ReplyQueue::standard(),
         }
     }
 
-    /// Sends `case` over `transport`; the reply, or `None` when the transport has nobody
-    /// to answer (POSIX MQ bytes naming no reply queue).
-    fn send(&self, transport: Transport, case: &Case) -> Option<Reply> {
-        let content_type = match case.format {
-            Format::Json => "application/json",
-            Format::Protobuf => "application/x-protobuf",
-        };
-        let bytes = match transport {
-            Transport::Rest => {
-                let (_, _, reply) = self
-                    .agent
-                    .request_bytes(&(case.bytes)(None), Some(content_type));
-                reply
-            }
-            Transport::Mqtt => {
-                let topic = format!("ctrmgr/{}/req", self.device);
-                let reply = self
-                    .mqtt
-                    .request_to(&topic, &(case.bytes)(None), Some(content_type));
-                reply.payload
-            }
-            Transport::Dbus => match case.format {
-                // D-Bus strings are UTF-8 without NUL: send what a client could.
-                Format::Json => {
-                    let text = String::from_utf8_lossy(&(case.bytes)(None)).replace('\0', "");
-                    execute_raw(&self.dbus, &text).to_string().into_bytes()
-                }
-                Format::Protobuf => execute_proto(&self.dbus, &(case.bytes)(None)),
-            },
-            Transport::Mqueue => {
-                let unanswered = metric(&self.agent, UNANSWERABLE);
-                send(&self.queue, &(case.bytes)(Some(&self.replies.name)));
-                if !case.names_reply_queue {
-                    self.wait_unanswered(unanswered + 1, &case.label);
-                    return None;
-                }
-                self.replies.receive(&self.agent)
-            }
-        };
-        Some(read_reply(&bytes, &case.label))
-    }
-
-    /// Waits until the MQ transport has counted `count` unanswerable requests.
-    fn wait_unanswered(&self, count: u64, label: &str) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while metric(&self.agent, UNANSWERABLE) < count {
-            assert!(
-                Instant::now() < deadline,
-                "{label}: the MQ transport never counted it as unanswerable:\n{}",
-                self.agent.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// `info` succeeds over `transport` in `format`.
-    fn assert_serving(&self, transport: Transport, format: Format) {
-        let case = envelope_case(
-            "info",
-            json!({"id": "still-there", "op": "info"}),
-            format,
-            "",
-        );
-        let reply = self
-            .send(transport, &case.expect("info has both forms"))
-            .unwrap();
-        assert_eq!(
-            (reply.id.as_deref(), reply.error()),
-            (Some("still-there"), None),
-            "{transport:?} {format:?} stopped serving"
-        );
+    /// A contract client on each transport.
+    fn clients(&self) -> Vec<Box<dyn ContractClient + '_>> {
+        vec![
+            Box::new(RestClient(&self.agent)),
+            Box::new(MqttClient {
+                client: &self.mqtt,
+                device: self.device.clone(),
+                route: MqttRoute::Declared,
+            }),
+            Box::new(DbusClient(&self.dbus)),
+            Box::new(MqueueClient {
+                agent: &self.agent,
+                queue: self.queue.clone(),
+                replies: ReplyQueue::standard(),
+            }),
+        ]
     }
 }
 
-/// A reply in either encoding (a JSON reply starts with `{`, a Protobuf one never does).
-fn read_reply(bytes: &[u8], label: &str) -> Reply {
-    match Format::sniff(bytes) {
-        Format::Json => serde_json::from_slice(bytes).unwrap_or_else(|e| {
-            panic!(
-                "{label}: reply is not a JSON envelope ({e}): {}",
-                String::from_utf8_lossy(bytes)
-            )
-        }),
-        Format::Protobuf => decode_reply(bytes).unwrap_or_else(|e| {
-            panic!("{label}: reply is not ctrmgr.v1.Reply: {}", e.error.message)
-        }),
-    }
+/// Sends `case` through `client`; the reply as JSON, or `None` when the transport has
+/// nobody to answer (POSIX MQ bytes naming no reply queue).
+fn send(client: &dyn ContractClient, case: &Case) -> Option<Value> {
+    let bytes = (case.bytes)(client.reply_to());
+    let reply = client.exchange(case.format, &bytes, case.names_reply_queue)?;
+    Some(reply_json(&reply, &case.label))
+}
+
+/// `info` succeeds through `client` in `format`.
+fn assert_serving(client: &dyn ContractClient, format: Format) {
+    let reply = client.call(format, &json!({"id": "still-there", "op": "info"}));
+    assert_eq!(
+        (&reply["id"], &reply["ok"]),
+        (&json!("still-there"), &json!(true)),
+        "{} {format:?} stopped serving: {reply}",
+        client.transport()
+    );
 }
 
 /// `envelope` in `format`, or `None` when it has no Protobuf form.
@@ -380,35 +313,30 @@ fn every_hostile_input_on_every_transport_in_both_encodings() {
         cases.len()
     );
     let mut sent = 0;
-    for transport in [
-        Transport::Rest,
-        Transport::Mqtt,
-        Transport::Dbus,
-        Transport::Mqueue,
-    ] {
+    let mut mq_pending = None;
+    for client in t.clients() {
+        let transport = client.transport();
         for case in &cases {
-            if transport == Transport::Mqueue && case.want == "too_large" {
+            if client.reply_to().is_some() && case.want == "too_large" {
                 continue; // the kernel refuses it at the sender: checked below
             }
-            let label = format!("{transport:?}: {}", case.label);
-            if let Some(reply) = t.send(transport, case) {
-                let code = reply.error().map(|e| {
-                    serde_json::to_value(e.code)
-                        .unwrap()
-                        .as_str()
-                        .unwrap()
-                        .to_owned()
-                });
-                assert_eq!(code.as_deref(), Some(case.want), "{label}: {reply:?}");
+            let label = format!("{transport}: {}", case.label);
+            if let Some(reply) = send(client.as_ref(), case) {
+                assert_eq!(reply["error"]["code"], case.want, "{label}: {reply}");
                 assert!(
-                    !reply.error().unwrap().message.is_empty(),
+                    reply["error"]["message"]
+                        .as_str()
+                        .is_some_and(|m| !m.is_empty()),
                     "{label}: an error says why"
                 );
             }
             sent += 1;
         }
         for format in [Format::Json, Format::Protobuf] {
-            t.assert_serving(transport, format);
+            assert_serving(client.as_ref(), format);
+        }
+        if let Some(queue) = client.reply_to() {
+            mq_pending = Some(pending(queue));
         }
     }
     assert!(sent > 4 * 100, "{sent} requests sent");
@@ -427,6 +355,20 @@ fn every_hostile_input_on_every_transport_in_both_encodings() {
     for name in never {
         assert!(!docker_has(name), "{name} reached the engine");
     }
-    assert_eq!(t.replies.pending(), 0, "exactly one reply per MQ request");
+    assert_eq!(mq_pending, Some(0), "exactly one reply per MQ request");
     drop((t.broker, t.bus));
+}
+
+/// Messages waiting in the reply queue `name`.
+fn pending(name: &str) -> i64 {
+    let mqd = mq_open(
+        name,
+        MQ_OFlag::O_RDONLY | MQ_OFlag::O_NONBLOCK,
+        Mode::empty(),
+        None,
+    )
+    .unwrap();
+    let waiting = nix::mqueue::mq_getattr(&mqd).unwrap().curmsgs();
+    mq_close(mqd).unwrap();
+    waiting as i64
 }

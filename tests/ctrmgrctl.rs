@@ -2,7 +2,7 @@
 //! exit code of each error code, finding the agent (`--host`, `CTRMGR_HOST`), TCP with
 //! and without the bearer token, `logs -f`, and `pull` under a pseudo-terminal.
 
-mod common;
+use ctrmgr_testkit::common;
 
 use common::*;
 use serde_json::{json, Value};

@@ -3,8 +3,7 @@
 //! as uid 65534 in group `ctrmgr` (which the bus admits) are refused by an agent that
 //! allows no group, admitted by one that lists the uid, and root is always admitted.
 
-mod common;
-mod dbus_support;
+use ctrmgr_testkit::dbus_support;
 
 use dbus_support::*;
 use serde_json::Value;

@@ -3,7 +3,7 @@
 //! LMDB map filled. Each time: the right error, no crash, no lost or duplicated record,
 //! recovery without restarting the agent.
 
-mod common;
+use ctrmgr_testkit::common;
 
 use common::private_dockerd::PrivateDockerd;
 use common::*;

@@ -3,8 +3,7 @@
 //! presence (retained `online`, `offline` after SIGKILL and after SIGTERM), and TLS with
 //! client certificates (and a wrong CA that must not connect).
 
-mod common;
-mod mqtt_support;
+use ctrmgr_testkit::{common, mqtt_support};
 
 use common::{docker, docker_rm, unique, Agent, IMAGE};
 use mqtt_support::{agent_mqtt_config, Broker, TestCerts, TestClient, REPLY_WAIT};

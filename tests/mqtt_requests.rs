@@ -2,16 +2,15 @@
 //! without a Response Topic and in Protobuf, the real `mosquitto_pub`/`mosquitto_sub` clients, duplicate
 //! delivery of one id, malformed and oversized payloads, and events.
 
-mod common;
-mod mqtt_support;
+use ctrmgr_testkit::{common, mqtt_support};
 
-use common::{docker, docker_has, docker_rm, unique, Agent, IMAGE, REGISTRY_IMAGE};
-use mqtt_support::{agent_mqtt_config, Broker, TestClient, REPLY_WAIT};
+use common::{contract, docker, docker_has, docker_rm, unique, Agent, IMAGE};
+use ctrmgr::codec::Format;
+use mqtt_support::{agent_mqtt_config, Broker, MqttClient, MqttRoute, TestClient, REPLY_WAIT};
 use rumqttc::v5::mqttbytes::v5::PublishProperties;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// The agent's device id (the harness names it after its REST port).
 fn device_of(agent: &Agent) -> String {
@@ -29,175 +28,27 @@ fn setup(extra_mqtt_keys: &str) -> (Broker, Agent, TestClient, String) {
     (broker, agent, client, device)
 }
 
-/// How a request reaches the agent and its reply comes back.
-#[derive(Clone, Copy)]
-enum Route {
-    /// MQTT 5 Response Topic and Correlation Data.
-    ResponseTopic,
-    /// No properties: the reply goes to `ctrmgr/<device>/res`.
-    DefaultTopic,
-    /// The request in Protobuf (content type `application/x-protobuf`) with a Response
-    /// Topic; the reply must come back in Protobuf.
-    Protobuf,
-}
-
-fn call(client: &TestClient, device: &str, route: Route, envelope: Value) -> Value {
-    match route {
-        Route::ResponseTopic => client.call(device, &envelope),
-        Route::DefaultTopic => {
-            let res = format!("ctrmgr/{device}/res");
-            client.subscribe(&res);
-            client.publish(
-                &format!("ctrmgr/{device}/req"),
-                envelope.to_string().as_bytes(),
-                PublishProperties::default(),
-            );
-            let id = envelope["id"].clone();
-            let reply = client.next_on(&res, REPLY_WAIT, |m| m.json()["id"] == id);
-            reply
-                .unwrap_or_else(|| panic!("no reply on {res} to {envelope}"))
-                .json()
-        }
-        Route::Protobuf => {
-            let bytes = common::protobuf_envelope::to_protobuf(&envelope)
-                .unwrap_or_else(|| panic!("{envelope} has a Protobuf form"));
-            let reply = client.request_to(
-                &format!("ctrmgr/{device}/req"),
-                &bytes,
-                Some("application/x-protobuf"),
-            );
-            let reply = ctrmgr::codec::protobuf::decode_reply(&reply.payload)
-                .unwrap_or_else(|e| panic!("the reply to {envelope} is not Protobuf: {e:?}"));
-            serde_json::to_value(&reply).unwrap()
-        }
-    }
-}
-
-fn ok_result(reply: Value) -> Value {
-    assert_eq!(reply["ok"], true, "{reply}");
-    reply["result"].clone()
-}
-
-/// Every op of the contract over one route.
-fn every_op(client: &TestClient, device: &str, route: Route) {
-    let name = unique("mqtt-ops");
-    let id = |op: &str| format!("{name}-{op}");
-    let op = |op: &str, args: Value| {
-        call(
-            client,
-            device,
-            route,
-            json!({"id": id(op), "op": op, "args": args}),
-        )
+/// Every op of the contract over one route, in `format`.
+fn every_op(client: &TestClient, device: &str, route: MqttRoute, format: Format) {
+    let client = MqttClient {
+        client,
+        device: device.to_owned(),
+        route,
     };
-
-    let pulled = ok_result(op("pull", json!({"image": REGISTRY_IMAGE})));
-    assert_eq!(pulled["image"], REGISTRY_IMAGE);
-    let images = ok_result(call(
-        client,
-        device,
-        route,
-        json!({"id": id("images"), "op": "images"}),
-    ));
-    assert!(
-        images["images"].as_array().is_some_and(|a| !a.is_empty()),
-        "{images}"
-    );
-
-    let created = ok_result(op(
-        "create",
-        json!({"name": name, "image": IMAGE, "cmd": ["sh", "-c", "echo hello-mqtt; sleep 300"], "network": "none", "start": true}),
-    ));
-    assert_eq!(created["name"], name.as_str());
-    assert_eq!(created["state"], "running");
-    assert!(docker_has(&name));
-
-    assert_eq!(
-        ok_result(op("inspect", json!({"name": name})))["state"],
-        "running"
-    );
-    let list = ok_result(op("list", json!({"all": true})));
-    assert!(
-        list["containers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c["name"] == name.as_str()),
-        "{list}"
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let n = Instant::now();
-        let logs = call(
-            client,
-            device,
-            route,
-            json!({"op": "logs", "args": {"name": name, "tail": 10}}),
-        );
-        if ok_result(logs.clone())["lines"]
-            .to_string()
-            .contains("hello-mqtt")
-        {
-            break;
-        }
-        assert!(
-            n < deadline,
-            "logs never showed the container's output: {logs}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let stats = ok_result(op("stats", json!({"name": name})));
-    assert!(stats["memory_bytes"].is_u64(), "{stats}");
-
-    assert_eq!(
-        ok_result(op("stop", json!({"name": name, "timeout_s": 1})))["state"],
-        "exited"
-    );
-    assert_eq!(
-        ok_result(op("start", json!({"name": name})))["state"],
-        "running"
-    );
-    assert_eq!(
-        ok_result(op("restart", json!({"name": name, "timeout_s": 1})))["state"],
-        "running"
-    );
-    assert_eq!(
-        ok_result(op("kill", json!({"name": name})))["state"],
-        "exited"
-    );
-    assert_eq!(
-        ok_result(op("remove", json!({"name": name, "force": true})))["name"],
-        name.as_str()
-    );
-    assert!(!docker_has(&name));
-
-    let tag = format!("ctrmgr-test/{name}:latest");
-    docker(&["tag", IMAGE, &tag]);
-    assert_eq!(
-        ok_result(op("remove_image", json!({"image": tag})))["image"],
-        tag.as_str()
-    );
-
-    let info = ok_result(call(
-        client,
-        device,
-        route,
-        json!({"id": id("info"), "op": "info"}),
-    ));
-    assert_eq!(info["device_id"], device);
+    contract::every_op(&client, format, device);
 }
 
 #[test]
 fn every_op_in_json_with_and_without_a_response_topic() {
     let (_broker, _agent, client, device) = setup("");
-    every_op(&client, &device, Route::ResponseTopic);
-    every_op(&client, &device, Route::DefaultTopic);
+    every_op(&client, &device, MqttRoute::ResponseTopic, Format::Json);
+    every_op(&client, &device, MqttRoute::DefaultTopic, Format::Json);
 }
 
 #[test]
 fn every_op_in_protobuf() {
     let (_broker, _agent, client, device) = setup("");
-    every_op(&client, &device, Route::Protobuf);
+    every_op(&client, &device, MqttRoute::Declared, Format::Protobuf);
 }
 
 #[test]

@@ -3,22 +3,24 @@
 //! reply, garbage and every hostile input of the contract, the no-`reply_to` rule, the
 //! queue's mode and group, its removal at SIGTERM, and a Python `posix_ipc` client.
 
-mod common;
-mod mqueue_support;
+use ctrmgr_testkit::{common, mqueue_support};
 
-use common::{code, docker, docker_has, docker_rm, require_docker, unique, Agent, IMAGE};
-use common::{hostile, REGISTRY_IMAGE};
-use mqueue_support::{metric, pb, queue_name, send, start_agent, start_agent_on, ReplyQueue};
+use common::{code, contract, docker_has, docker_rm, require_docker, unique, Agent, IMAGE};
+use common::{hostile, protobuf_envelope};
+use ctrmgr::codec::protobuf::wire::{ctrmgr_v1 as pb, Message};
+use ctrmgr::codec::Format;
+use mqueue_support::{metric, queue_name, send, start_agent, start_agent_on};
+use mqueue_support::{MqueueClient, ReplyQueue, UNANSWERABLE};
 use nix::errno::Errno;
 use nix::mqueue::{mq_close, mq_getattr, mq_open, MQ_OFlag, MqAttr};
 use nix::sys::stat::{fstat, Mode};
+use pb::reply::Result as Answer;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 const FULL: &str = "ctrmgr_mqueue_reply_queue_full_total";
 const MISSING: &str = "ctrmgr_mqueue_reply_queue_missing_total";
 const TOO_LARGE: &str = "ctrmgr_mqueue_reply_too_large_total";
-const UNANSWERABLE: &str = "ctrmgr_mqueue_unanswerable_total";
 
 /// Removes the named containers when dropped, also when an assertion failed.
 struct Containers(Vec<String>);
@@ -67,81 +69,14 @@ fn ok_result(r: &Value, what: &str) -> Value {
 fn every_op_in_json() {
     require_docker();
     let (agent, queue) = start_agent("");
-    let client = ReplyQueue::standard();
-    let name = unique("mq-ops");
-    let tagged = format!("ctrmgr-test/{}:latest", unique("mq-img"));
-    let _cleanup = Containers(vec![name.clone()]);
-    let call = |envelope: Value| client.call(&agent, &queue, envelope);
-
-    let create = call(
-        json!({"id": format!("c-{name}"), "op": "create", "args": {"name": name,
-        "image": IMAGE, "cmd": ["sh", "-c", "echo hello-mq; sleep 300"], "network": "none",
-        "labels": {"mq-test": name}, "start": true}}),
-    );
-    assert_eq!(create["id"], format!("c-{name}"));
-    assert_eq!(ok_result(&create, "create")["state"], "running");
-    // Filtered by label: the agent may also list other tests' managed containers.
-    let label = format!("mq-test={name}");
-    let list = json!({"op": "list", "args": {"all": true, "label": label}});
-    let list = ok_result(&call(list), "list");
-    assert!(
-        list["containers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c["name"] == name),
-        "{list}"
-    );
-    let inspect = ok_result(
-        &call(json!({"op": "inspect", "args": {"name": name}})),
-        "inspect",
-    );
-    assert_eq!(inspect["state"], "running");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let logs = ok_result(
-            &call(json!({"op": "logs", "args": {"name": name, "tail": 10}})),
-            "logs",
-        );
-        if logs["lines"].to_string().contains("hello-mq") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no log line: {logs}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let stats = ok_result(
-        &call(json!({"op": "stats", "args": {"name": name}})),
-        "stats",
-    );
-    assert!(stats["memory_bytes"].is_u64(), "{stats}");
-    let stop = call(json!({"op": "stop", "args": {"name": name, "timeout_s": 0}}));
-    assert_eq!(ok_result(&stop, "stop")["state"], "exited");
-    let start = call(json!({"op": "start", "args": {"name": name}}));
-    assert_eq!(ok_result(&start, "start")["state"], "running");
-    let restart = call(json!({"op": "restart", "args": {"name": name, "timeout_s": 0}}));
-    assert_eq!(ok_result(&restart, "restart")["state"], "running");
-    let kill = call(json!({"op": "kill", "args": {"name": name, "signal": "SIGKILL"}}));
-    ok_result(&kill, "kill");
-    let remove = call(json!({"op": "remove", "args": {"name": name, "force": true}}));
-    assert_eq!(ok_result(&remove, "remove")["name"], name);
-    assert!(!docker_has(&name));
-
-    let images = ok_result(&call(json!({"op": "images"})), "images");
-    assert!(images["images"].to_string().contains(IMAGE), "{images}");
-    let pull = ok_result(
-        &call(json!({"op": "pull", "args": {"image": REGISTRY_IMAGE}})),
-        "pull",
-    );
-    assert_eq!(pull["image"], REGISTRY_IMAGE);
-    docker(&["tag", IMAGE, &tagged]);
-    let removed = call(json!({"op": "remove_image", "args": {"image": tagged}}));
-    assert_eq!(ok_result(&removed, "remove_image")["image"], tagged);
-    let info = ok_result(&call(json!({"op": "info"})), "info");
-    assert!(
-        info["device_id"].as_str().unwrap().starts_with("test-"),
-        "{info}"
-    );
-    assert_eq!(client.pending(), 0, "exactly one reply per request");
+    let device = format!("test-{}", agent.url.rsplit(':').next().unwrap());
+    let client = MqueueClient {
+        agent: &agent,
+        queue,
+        replies: ReplyQueue::standard(),
+    };
+    contract::every_op(&client, Format::Json, &device);
+    assert_eq!(client.replies.pending(), 0, "exactly one reply per request");
 }
 
 #[test]
@@ -151,57 +86,71 @@ fn protobuf_requests_get_protobuf_replies() {
     let client = ReplyQueue::standard();
     let name = unique("mq-pb");
     let _cleanup = Containers(vec![name.clone()]);
+    let request = |envelope: Value| {
+        let mut request = protobuf_envelope::request(&envelope).unwrap();
+        request.reply_to = Some(client.name.clone());
+        request.encode_to_vec()
+    };
     let call = |bytes: Vec<u8>| {
         send(&queue, &bytes);
-        pb::reply(&client.receive(&agent))
+        pb::Reply::decode(client.receive(&agent).as_slice()).unwrap()
     };
 
-    let info = call(pb::request("pb-info", &client.name, 18, &[]));
+    let info = call(request(json!({"id": "pb-info", "op": "info"})));
     assert_eq!(
-        (info.id.as_deref(), info.ok, info.result_field),
-        (Some("pb-info"), true, 12)
+        (
+            info.id.as_deref(),
+            info.ok,
+            matches!(info.result, Some(Answer::Info(_)))
+        ),
+        (Some("pb-info"), true, true)
     );
-    let mut args = Vec::new();
-    pb::bytes_field(1, name.as_bytes(), &mut args);
-    pb::bytes_field(2, IMAGE.as_bytes(), &mut args);
-    for arg in ["sleep", "300"] {
-        pb::bytes_field(3, arg.as_bytes(), &mut args);
-    }
-    pb::bytes_field(11, b"none", &mut args);
-    pb::varint_field(16, 1, &mut args);
-    let create = call(pb::request("pb-create", &client.name, 5, &args));
-    assert!(create.ok && create.result_field == 4, "{create:?}");
+    let create_envelope = json!({"id": "pb-create", "op": "create", "args": {"name": name,
+        "image": IMAGE, "cmd": ["sleep", "300"], "network": "none", "start": true}});
+    let create = call(request(create_envelope.clone()));
+    assert!(
+        create.ok && matches!(create.result, Some(Answer::Container(_))),
+        "{create:?}"
+    );
     assert!(docker_has(&name));
-    let mut list_args = Vec::new();
-    pb::varint_field(1, 1, &mut list_args);
-    let list = call(pb::request("pb-list", &client.name, 12, &list_args));
-    assert!(list.ok && list.result_field == 5, "{list:?}");
-    assert!(String::from_utf8_lossy(&list.result).contains(&name));
+    let list = call(request(
+        json!({"id": "pb-list", "op": "list", "args": {"all": true}}),
+    ));
+    let Some(Answer::List(listed)) = &list.result else {
+        panic!("{list:?}");
+    };
+    assert!(list.ok);
+    assert!(listed.containers.iter().any(|c| c.name == name));
 
-    let mut missing = Vec::new();
-    pb::bytes_field(1, b"no-such-container-here", &mut missing);
-    let r = call(pb::request("pb-missing", &client.name, 6, &missing));
+    let error = |reply: &pb::Reply| match &reply.result {
+        Some(Answer::Error(e)) => e.code.clone(),
+        other => panic!("expected an error, got {other:?}"),
+    };
+    let missing =
+        json!({"id": "pb-missing", "op": "start", "args": {"name": "no-such-container-here"}});
+    let r = call(request(missing));
     assert_eq!(
-        (r.id.as_deref(), r.ok, r.code.as_str()),
+        (r.id.as_deref(), r.ok, error(&r).as_str()),
         (Some("pb-missing"), false, "not_found")
     );
-    let mut hostile = Vec::new();
-    pb::bytes_field(1, b"--privileged", &mut hostile);
-    let r = call(pb::request("pb-hostile", &client.name, 6, &hostile));
-    assert_eq!(r.code, "invalid_request", "{r:?}");
+    let hostile = json!({"id": "pb-hostile", "op": "start", "args": {"name": "--privileged"}});
+    let r = call(request(hostile));
+    assert_eq!(error(&r), "invalid_request", "{r:?}");
     // An unknown field and a truncated message still carry a readable reply_to.
-    let mut unknown = pb::request("pb-unknown", &client.name, 18, &[]);
-    pb::varint_field(99, 1, &mut unknown);
-    assert_eq!(call(unknown).code, "invalid_request");
-    let mut truncated = pb::request("pb-cut", &client.name, 5, &args);
+    let mut unknown = request(json!({"id": "pb-unknown", "op": "info"}));
+    unknown.extend([0x98, 0x06, 0x01]); // field 99, varint 1
+    assert_eq!(error(&call(unknown)), "invalid_request");
+    let mut truncated = request(create_envelope);
     truncated.truncate(truncated.len() - 5);
-    assert_eq!(call(truncated).code, "invalid_request");
+    assert_eq!(error(&call(truncated)), "invalid_request");
 
-    let mut remove_args = Vec::new();
-    pb::bytes_field(1, name.as_bytes(), &mut remove_args);
-    pb::varint_field(2, 1, &mut remove_args);
-    let removed = call(pb::request("pb-remove", &client.name, 10, &remove_args));
-    assert!(removed.ok && removed.result_field == 10, "{removed:?}");
+    let removed = call(request(
+        json!({"id": "pb-remove", "op": "remove", "args": {"name": name, "force": true}}),
+    ));
+    assert!(
+        removed.ok && matches!(removed.result, Some(Answer::Remove(_))),
+        "{removed:?}"
+    );
     assert!(!docker_has(&name));
     // Garbage names no reply queue: counted, and the agent goes on.
     send(&queue, &[0xff, 0xfe, 0x00, 0x7b]);

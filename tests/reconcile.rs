@@ -4,7 +4,7 @@
 //! burst of creates loses and duplicates nothing; a container a client stopped stays
 //! stopped when a private dockerd's `always` policy brings it back.
 
-mod common;
+use ctrmgr_testkit::common;
 
 use common::private_dockerd::PrivateDockerd;
 use common::{docker, require_docker, unique, Agent, IMAGE};

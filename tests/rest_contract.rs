@@ -1,7 +1,7 @@
 //! The contract over REST: the bad-input matrix, idempotency, persistence across
 //! `kill -9`, an unreachable engine, clean shutdown and the process's command line.
 
-mod common;
+use ctrmgr_testkit::common;
 
 use common::*;
 use serde_json::json;

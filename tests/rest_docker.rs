@@ -1,7 +1,7 @@
 //! The agent end to end over REST against the real dockerd, through both Docker access
 //! paths (`docker` CLI and `docker-api`): every op, every spec field seen by the engine.
 
-mod common;
+use ctrmgr_testkit::common;
 
 use common::*;
 use serde_json::{json, Value};

@@ -2,7 +2,7 @@
 //! requests built with the generated prost types, replies checked to be Protobuf and
 //! decoded with the library's own decoder.
 
-mod common;
+use ctrmgr_testkit::common;
 
 use common::*;
 use ctrmgr::codec::protobuf::decode_reply;
@@ -185,6 +185,15 @@ fn errors_come_back_in_protobuf_with_their_status() {
         "args.name: '--privileged' is not a valid container name (letters, digits, '_', \
          '.', '-'; must start with a letter or digit)"
     );
+}
+
+#[test]
+fn every_op_over_execute_in_protobuf() {
+    require_docker();
+    let agent = Agent::start("");
+    let device = format!("test-{}", agent.url.rsplit(':').next().unwrap());
+    let format = ctrmgr::codec::Format::Protobuf;
+    contract::every_op(&contract::RestClient(&agent), format, &device);
 }
 
 #[test]

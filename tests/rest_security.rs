@@ -2,7 +2,7 @@
 //! naming it and nothing reaches the engine; the bearer token; the unix socket's
 //! SO_PEERCRED check; no remote listener without a token.
 
-mod common;
+use ctrmgr_testkit::common;
 
 use common::*;
 use serde_json::json;

@@ -3,7 +3,7 @@
 //! fault tests on a private server this file starts and kills: the store, then the
 //! whole agent, while Redis is down and after it is back.
 
-mod common;
+use ctrmgr_testkit::common;
 
 use common::{code, docker_has, docker_rm, free_port, require_docker, unique, Agent, IMAGE};
 use ctrmgr::core::error::StoreError;

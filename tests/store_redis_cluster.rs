@@ -5,7 +5,7 @@
 //! error for the failover window and resume without a restart, and nothing acknowledged
 //! (with `WAIT 1`) is lost.
 
-mod common;
+use ctrmgr_testkit::common;
 
 use common::{require_docker, unique, Agent, IMAGE};
 use ctrmgr::core::error::StoreError;

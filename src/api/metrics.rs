@@ -1,12 +1,28 @@
-//! Counters for `GET /metrics` (Prometheus text format), shared by every transport.
+//! Counters for `GET /metrics` (Prometheus text format), shared by every transport:
+//! requests by transport and outcome, and the gauges each part of the agent registers.
 
 use crate::core::error::ErrorCode;
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
-/// Request counters by transport and outcome.
-#[derive(Debug, Default)]
+/// One gauge: its name, its help text and its value now.
+pub type Gauge = (&'static str, &'static str, u64);
+
+/// Reads a group of gauges when `/metrics` is rendered.
+type GaugeSource = Box<dyn Fn() -> Vec<Gauge> + Send + Sync>;
+
+/// Request counters by transport and outcome, and the registered gauges.
+#[derive(Default)]
 pub struct Metrics {
     requests: [[AtomicU64; OUTCOMES]; TRANSPORTS],
+    gauges: Mutex<Vec<GaugeSource>>,
+}
+
+impl fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
 }
 
 /// The transports that count requests.
@@ -20,6 +36,13 @@ pub enum Transport {
     Dbus = 2,
     /// POSIX message queues.
     Mqueue = 3,
+}
+
+impl Transport {
+    /// Its name in metrics labels (and its cargo feature).
+    pub fn name(self) -> &'static str {
+        TRANSPORT_NAMES[self as usize]
+    }
 }
 
 const TRANSPORTS: usize = 4;
@@ -37,8 +60,16 @@ impl Metrics {
         self.requests[transport as usize][slot].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The Prometheus text exposition, with extra gauges appended.
-    pub fn render(&self, gauges: &[(&str, &str, u64)]) -> String {
+    /// Adds gauges to every rendering (in the order registered), read by `source` then.
+    pub fn register_gauges(&self, source: impl Fn() -> Vec<Gauge> + Send + Sync + 'static) {
+        self.gauges
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(Box::new(source));
+    }
+
+    /// The Prometheus text exposition: the request counters, then every gauge.
+    pub fn render(&self) -> String {
         let mut out = String::from(
             "# HELP ctrmgr_requests_total Requests answered, by transport and outcome.\n\
              # TYPE ctrmgr_requests_total counter\n",
@@ -56,7 +87,11 @@ impl Metrics {
                 ));
             }
         }
-        for (name, help, value) in gauges {
+        let sources = self
+            .gauges
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (name, help, value) in sources.iter().flat_map(|source| source()) {
             out.push_str(&format!(
                 "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
             ));
@@ -74,7 +109,8 @@ mod tests {
         let m = Metrics::default();
         m.count(Transport::Rest, None);
         m.count(Transport::Rest, Some(ErrorCode::NotFound));
-        let text = m.render(&[("ctrmgr_in_flight", "Requests in flight.", 2)]);
+        m.register_gauges(|| vec![("ctrmgr_in_flight", "Requests in flight.", 2)]);
+        let text = m.render();
         assert!(text.contains("ctrmgr_requests_total{transport=\"rest\",outcome=\"ok\"} 1\n"));
         assert!(
             text.contains("ctrmgr_requests_total{transport=\"rest\",outcome=\"not_found\"} 1\n")

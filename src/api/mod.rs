@@ -2,14 +2,18 @@
 
 #[cfg(feature = "dbus")]
 pub mod dbus;
+#[cfg(any(feature = "mqtt", feature = "dbus"))]
+mod event_feed;
 pub mod metrics;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
 #[cfg(feature = "mqueue")]
 pub mod mqueue;
+pub mod pipeline;
 #[cfg(feature = "rest")]
 pub mod rest;
 pub mod shutdown;
+pub mod transports;
 
 use crate::core::service::ContainerService;
 use std::sync::Arc;
@@ -26,6 +30,48 @@ pub struct ApiContext {
     pub shutdown: shutdown::Shutdown,
     /// The one executor (main thread) to spawn tasks on.
     pub executor: Arc<smol::Executor<'static>>,
+}
+
+impl ApiContext {
+    /// The context of one agent, with the agent-wide gauges registered: requests in
+    /// flight and events lost by slow subscribers. Transports add theirs.
+    pub fn new(
+        service: Arc<ContainerService>,
+        shutdown: shutdown::Shutdown,
+        executor: Arc<smol::Executor<'static>>,
+    ) -> Self {
+        let metrics = Arc::new(metrics::Metrics::default());
+        let (in_flight, events) = (shutdown.clone(), service.clone());
+        metrics.register_gauges(move || {
+            vec![
+                (
+                    "ctrmgr_in_flight_requests",
+                    "Requests being handled.",
+                    in_flight.in_flight() as u64,
+                ),
+                (
+                    "ctrmgr_events_dropped_total",
+                    "Events lost by slow subscribers.",
+                    events.events().dropped(),
+                ),
+            ]
+        });
+        Self {
+            service,
+            metrics,
+            shutdown,
+            executor,
+        }
+    }
+
+    /// The request pipeline of `transport`.
+    pub fn pipeline(
+        &self,
+        transport: metrics::Transport,
+        limit: pipeline::Limit,
+    ) -> pipeline::Pipeline {
+        pipeline::Pipeline::new(self, transport, limit)
+    }
 }
 
 impl std::fmt::Debug for ApiContext {

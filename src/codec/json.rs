@@ -1,12 +1,13 @@
 //! The JSON codec: the contract's envelope and every op's arguments as serde DTOs with
 //! unknown fields refused; each failure names the field.
 
-use super::checks::{check_timeout, field_error, invalid, parse_runtime};
+use super::checks::{check_timeout, field_error, invalid, parse_id, parse_runtime};
 use super::{DecodeError, MAX_ID_BYTES};
 use crate::core::command::{Command, Request};
 use crate::core::error::{ErrorBody, ErrorCode};
 use crate::core::model::{ContainerSpec, RegistryAuth};
 use crate::core::names::{printable, ContainerName, ImageRef, SignalName};
+use crate::core::op::Op;
 use crate::core::queue_name::QueueName;
 use crate::core::reply::Reply;
 use crate::core::request_id::RequestId;
@@ -27,7 +28,10 @@ struct Envelope {
     runtime: Option<String>,
     #[serde(default)]
     args: Option<Map<String, Value>>,
+    /// POSIX MQ addressing: checked here (a `QueueName`) like every envelope field, and
+    /// read by that transport from the bytes itself.
     #[serde(default)]
+    #[allow(dead_code)]
     reply_to: Option<QueueName>,
 }
 
@@ -114,8 +118,8 @@ pub fn decode_request(bytes: &[u8]) -> Result<Request, DecodeError> {
     decode_value(value)
 }
 
-/// Decodes a request already parsed as JSON (REST builds these from routes).
-pub fn decode_value(value: Value) -> Result<Request, DecodeError> {
+/// Decodes a request already parsed as JSON.
+fn decode_value(value: Value) -> Result<Request, DecodeError> {
     let id = match value.get("id") {
         Some(Value::String(s)) if s.len() <= MAX_ID_BYTES => Some(s.clone()),
         _ => None,
@@ -136,23 +140,53 @@ pub fn decode_value(value: Value) -> Result<Request, DecodeError> {
         .map(parse_runtime)
         .transpose()
         .map_err(|e| fail(field_error(e)))?;
-    let args = Value::Object(env.args.unwrap_or_default());
-    let command = decode_command(&env.op, args).map_err(|e| fail(field_error(e)))?;
+    // `reply_to`, the POSIX MQ transport's addressing field, was checked by serde (a
+    // `QueueName`) like every field of the envelope; that transport reads it itself.
+    let op = Op::parse(&env.op).ok_or_else(|| {
+        fail(field_error(FieldError::new(
+            "op",
+            format!("'{}' is not an op ({})", printable(&env.op), Op::names()),
+        )))
+    })?;
+    let args = env.args.unwrap_or_default();
+    let command = decode_args(op, args).map_err(|e| fail(field_error(e)))?;
     Ok(Request {
         id: env.id,
         runtime,
-        reply_to: env.reply_to,
         command,
     })
 }
 
-fn decode_command(op: &str, args: Value) -> Result<Command, FieldError> {
+/// Builds a request from parts a transport has already split, with the envelope's
+/// checks and messages: REST's resource routes take the op from the route, the id from
+/// `Idempotency-Key`, the runtime from `?runtime=` and the args from the path, the query
+/// and the body.
+pub fn decode_parts(
+    id: Option<String>,
+    op: Op,
+    runtime: Option<&str>,
+    args: Map<String, Value>,
+) -> Result<Request, DecodeError> {
+    let fail = |e: FieldError| DecodeError {
+        id: id.clone().filter(|id| id.len() <= MAX_ID_BYTES),
+        error: field_error(e),
+    };
+    let id = id.as_deref().map(parse_id).transpose().map_err(fail)?;
+    let runtime = runtime.map(parse_runtime).transpose().map_err(fail)?;
+    let command = decode_args(op, args).map_err(fail)?;
+    Ok(Request {
+        id,
+        runtime,
+        command,
+    })
+}
+
+/// One op's JSON args to its command.
+fn decode_args(op: Op, args: Map<String, Value>) -> Result<Command, FieldError> {
+    let mut args = args;
     Ok(match op {
-        "create" => {
-            let Value::Object(mut map) = args else {
-                return Err(FieldError::new("args", "must be an object"));
-            };
-            let start = match map.remove("start") {
+        Op::Create => {
+            let start = match args.remove("start") {
                 None | Some(Value::Null) => false,
                 Some(Value::Bool(b)) => b,
                 Some(other) => {
@@ -162,97 +196,73 @@ fn decode_command(op: &str, args: Value) -> Result<Command, FieldError> {
                     ))
                 }
             };
-            let spec: ContainerSpec = from_value(Value::Object(map), "args")?;
+            let spec: ContainerSpec = from_args(args)?;
             validate_spec(&spec)?;
             Command::Create {
                 spec: Box::new(spec),
                 start,
             }
         }
-        "start" => Command::Start {
-            name: from_value::<NameArgs>(args, "args")?.name,
+        Op::Start => Command::Start {
+            name: from_args::<NameArgs>(args)?.name,
         },
-        "stop" | "restart" => {
-            let a: StopArgs = from_value(args, "args")?;
-            check_timeout(a.timeout_s)?;
-            if op == "stop" {
-                Command::Stop {
-                    name: a.name,
-                    timeout_s: a.timeout_s,
-                }
+        Op::Stop | Op::Restart => {
+            let StopArgs { name, timeout_s } = from_args(args)?;
+            check_timeout(timeout_s)?;
+            if op == Op::Stop {
+                Command::Stop { name, timeout_s }
             } else {
-                Command::Restart {
-                    name: a.name,
-                    timeout_s: a.timeout_s,
-                }
+                Command::Restart { name, timeout_s }
             }
         }
-        "kill" => {
-            let a: KillArgs = from_value(args, "args")?;
+        Op::Kill => {
+            let a: KillArgs = from_args(args)?;
             Command::Kill {
                 name: a.name,
                 signal: a.signal.unwrap_or(SignalName::KILL),
             }
         }
-        "remove" => {
-            let a: RemoveArgs = from_value(args, "args")?;
-            Command::Remove {
-                name: a.name,
-                force: a.force,
-            }
+        Op::Remove => {
+            let RemoveArgs { name, force } = from_args(args)?;
+            Command::Remove { name, force }
         }
-        "inspect" => Command::Inspect {
-            name: from_value::<NameArgs>(args, "args")?.name,
+        Op::Inspect => Command::Inspect {
+            name: from_args::<NameArgs>(args)?.name,
         },
-        "list" => {
-            let a: ListArgs = from_value(args, "args")?;
+        Op::List => {
+            let a: ListArgs = from_args(args)?;
             let label = a.label.as_deref().map(parse_label_filter).transpose()?;
             Command::List { all: a.all, label }
         }
-        "logs" => {
-            let a: LogsArgs = from_value(args, "args")?;
-            Command::Logs {
-                since: a.since,
-                name: a.name,
-                tail: a.tail,
-            }
+        Op::Logs => {
+            let LogsArgs { name, tail, since } = from_args(args)?;
+            Command::Logs { name, tail, since }
         }
-        "stats" => Command::Stats {
-            name: from_value::<NameArgs>(args, "args")?.name,
+        Op::Stats => Command::Stats {
+            name: from_args::<NameArgs>(args)?.name,
         },
-        "pull" => {
-            let a: PullArgs = from_value(args, "args")?;
-            Command::Pull {
-                image: a.image,
-                auth: a.auth,
+        Op::Pull => {
+            let PullArgs { image, auth } = from_args(args)?;
+            Command::Pull { image, auth }
+        }
+        Op::RemoveImage => {
+            let ImageArgs { image, force } = from_args(args)?;
+            Command::RemoveImage { image, force }
+        }
+        Op::Images | Op::Info => {
+            from_args::<NoArgs>(args)?;
+            if op == Op::Images {
+                Command::Images
+            } else {
+                Command::Info
             }
-        }
-        "images" => {
-            from_value::<NoArgs>(args, "args")?;
-            Command::Images
-        }
-        "remove_image" => {
-            let a: ImageArgs = from_value(args, "args")?;
-            Command::RemoveImage {
-                image: a.image,
-                force: a.force,
-            }
-        }
-        "info" => {
-            from_value::<NoArgs>(args, "args")?;
-            Command::Info
-        }
-        other => {
-            return Err(FieldError::new(
-                "op",
-                format!(
-                    "'{}' is not an op (create, start, stop, restart, kill, remove, inspect, \
-                     list, logs, stats, pull, images, remove_image, info)",
-                    printable(other)
-                ),
-            ))
         }
     })
+}
+
+/// Deserializes an op's `args` into `T`, naming the failing field.
+fn from_args<T: DeserializeOwned>(args: Map<String, Value>) -> Result<T, FieldError> {
+    from_value(Value::Object(args), "args")
 }
 
 /// Deserializes `value` into `T`, naming the failing field with `prefix`.

@@ -6,6 +6,8 @@ mod checks;
 pub mod json;
 #[cfg(feature = "protobuf")]
 pub mod protobuf;
+#[cfg(any(feature = "protobuf", feature = "mqueue"))]
+pub(crate) mod wire_walk;
 
 use crate::core::command::Request;
 use crate::core::error::ErrorBody;
@@ -28,6 +30,16 @@ impl Format {
         match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
             Some(b'{') => Format::Json,
             _ => Format::Protobuf,
+        }
+    }
+
+    /// The format a reply to a request in this format is encoded in: the same, except
+    /// that an agent built without the Protobuf codec answers in JSON.
+    pub fn of_reply(self) -> Format {
+        if cfg!(feature = "protobuf") {
+            self
+        } else {
+            Format::Json
         }
     }
 }
@@ -62,9 +74,10 @@ pub fn decode_request(format: Format, bytes: &[u8]) -> Result<Request, DecodeErr
     }
 }
 
-/// Encodes a reply in `format` (JSON when the Protobuf codec is not built in).
+/// Encodes a reply in `format` (JSON when the Protobuf codec is not built in: see
+/// [`Format::of_reply`]).
 pub fn encode_reply(format: Format, reply: &Reply) -> Vec<u8> {
-    match format {
+    match format.of_reply() {
         #[cfg(feature = "protobuf")]
         Format::Protobuf => protobuf::encode_reply(reply),
         _ => json::encode_reply(reply),

@@ -3,7 +3,7 @@
 
 use super::model::{ContainerSpec, RegistryAuth, RuntimeKind};
 use super::names::{ContainerName, ImageRef, SignalName};
-use super::queue_name::QueueName;
+use super::op::Op;
 use super::request_id::RequestId;
 use super::since::Since;
 
@@ -14,8 +14,6 @@ pub struct Request {
     pub id: Option<RequestId>,
     /// Access path asked for; `None` means the recorded one or the default.
     pub runtime: Option<RuntimeKind>,
-    /// POSIX MQ only: the client's reply queue.
-    pub reply_to: Option<QueueName>,
     /// What to do.
     pub command: Command,
 }
@@ -110,23 +108,23 @@ pub enum Command {
 }
 
 impl Command {
-    /// The contract's op name.
-    pub fn op(&self) -> &'static str {
+    /// The contract's op.
+    pub fn op(&self) -> Op {
         match self {
-            Command::Create { .. } => "create",
-            Command::Start { .. } => "start",
-            Command::Stop { .. } => "stop",
-            Command::Restart { .. } => "restart",
-            Command::Kill { .. } => "kill",
-            Command::Remove { .. } => "remove",
-            Command::Inspect { .. } => "inspect",
-            Command::List { .. } => "list",
-            Command::Logs { .. } => "logs",
-            Command::Stats { .. } => "stats",
-            Command::Pull { .. } => "pull",
-            Command::Images => "images",
-            Command::RemoveImage { .. } => "remove_image",
-            Command::Info => "info",
+            Command::Create { .. } => Op::Create,
+            Command::Start { .. } => Op::Start,
+            Command::Stop { .. } => Op::Stop,
+            Command::Restart { .. } => Op::Restart,
+            Command::Kill { .. } => Op::Kill,
+            Command::Remove { .. } => Op::Remove,
+            Command::Inspect { .. } => Op::Inspect,
+            Command::List { .. } => Op::List,
+            Command::Logs { .. } => Op::Logs,
+            Command::Stats { .. } => Op::Stats,
+            Command::Pull { .. } => Op::Pull,
+            Command::Images => Op::Images,
+            Command::RemoveImage { .. } => Op::RemoveImage,
+            Command::Info => Op::Info,
         }
     }
 }

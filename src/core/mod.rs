@@ -11,6 +11,7 @@ pub(crate) mod fake_engine;
 pub mod locks;
 pub mod model;
 pub mod names;
+pub mod op;
 mod ops;
 pub mod policy;
 pub mod queue_name;

@@ -37,7 +37,6 @@ async fn run_op(service: &ContainerService, command: Command) {
         .execute(Request {
             id: None,
             runtime: None,
-            reply_to: None,
             command,
         })
         .await;

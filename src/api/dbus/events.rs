@@ -2,6 +2,7 @@
 
 use super::interface::AgentObject;
 use super::OBJECT_PATH;
+use crate::api::event_feed::forward_json;
 use crate::core::events::ContainerEvent;
 use zbus::object_server::SignalEmitter;
 
@@ -18,16 +19,11 @@ pub async fn forward(conn: zbus::Connection, events: smol::channel::Receiver<Con
             return;
         }
     };
-    while let Ok(event) = events.recv().await {
-        let json = match serde_json::to_string(&event) {
-            Ok(json) => json,
-            Err(e) => {
-                log::warn!("D-Bus: event for '{}' not signalled: {e}", event.name);
-                continue;
-            }
-        };
-        if let Err(e) = AgentObject::container_event(&emitter, &json).await {
-            log::warn!("D-Bus: ContainerEvent for '{}' not sent: {e}", event.name);
-        }
-    }
+    let emitter = &emitter;
+    forward_json(events, "D-Bus", |json| async move {
+        AgentObject::container_event(emitter, &json)
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .await;
 }

@@ -6,6 +6,7 @@
 use super::access::AccessCheck;
 use super::errors::MethodError;
 use crate::api::metrics::Transport;
+use crate::api::pipeline::{Limit, Pipeline};
 use crate::api::ApiContext;
 use crate::codec::{self, Format};
 use crate::core::command::{Command, Request};
@@ -19,33 +20,35 @@ use zbus::object_server::SignalEmitter;
 #[derive(Debug)]
 pub struct AgentObject {
     ctx: ApiContext,
-    max_message_bytes: usize,
+    pipeline: Pipeline,
     access: AccessCheck,
 }
 
 impl AgentObject {
-    /// The object for one connection (`access` remembers callers of this connection).
+    /// The object for one connection (`access` remembers callers of this connection),
+    /// refusing envelopes over `max_message_bytes`.
     pub fn new(ctx: ApiContext, max_message_bytes: usize, access: AccessCheck) -> Self {
+        let limit = Limit {
+            max_bytes: max_message_bytes,
+            key: "dbus.max_message_bytes",
+        };
         Self {
+            pipeline: ctx.pipeline(Transport::Dbus, limit),
             ctx,
-            max_message_bytes,
             access,
         }
     }
 
     /// Checks the caller of the call with `header`; a refusal is counted.
-    async fn admit(&self, header: &Header<'_>, conn: &zbus::Connection) -> Result<(), ErrorBody> {
-        let admitted = self.access.admit(header, conn).await;
-        if admitted.is_err() {
-            self.ctx
-                .metrics
-                .count(Transport::Dbus, Some(ErrorCode::Forbidden));
-        }
-        admitted
+    async fn admit(&self, header: &Header<'_>, conn: &zbus::Connection) -> Result<(), Reply> {
+        self.access
+            .admit(header, conn)
+            .await
+            .map_err(|refusal| self.pipeline.refuse(None, refusal))
     }
 
-    /// Decodes, runs and encodes one envelope in `format`, counting it; a refused caller
-    /// gets a `forbidden` reply envelope (without its id: the request is not read).
+    /// Runs one envelope in `format` through the pipeline; a refused caller gets a
+    /// `forbidden` reply envelope (without its id: the request is not read).
     async fn execute_bytes(
         &self,
         header: &Header<'_>,
@@ -54,21 +57,10 @@ impl AgentObject {
         bytes: &[u8],
     ) -> Vec<u8> {
         let _in_flight = self.ctx.shutdown.track();
-        if let Err(refusal) = self.admit(header, conn).await {
-            return codec::encode_reply(format, &Reply::err(None, refusal));
+        match self.admit(header, conn).await {
+            Ok(()) => self.pipeline.handle(format, bytes).await,
+            Err(refused) => codec::encode_reply(format, &refused),
         }
-        let reply = if bytes.len() > self.max_message_bytes {
-            Reply::err(None, too_large(bytes.len(), self.max_message_bytes))
-        } else {
-            match codec::decode_request(format, bytes) {
-                Ok(request) => self.ctx.service.execute(request).await,
-                Err(e) => Reply::err(e.id, e.error),
-            }
-        };
-        self.ctx
-            .metrics
-            .count(Transport::Dbus, reply.error().map(|e| e.code));
-        codec::encode_reply(format, &reply)
     }
 
     /// Checks the caller, then runs one typed method's command: the result's JSON, or the
@@ -80,43 +72,41 @@ impl AgentObject {
         command: impl FnOnce() -> Result<Command, ErrorBody>,
     ) -> Result<String, MethodError> {
         let _in_flight = self.ctx.shutdown.track();
-        self.admit(header, conn).await.map_err(MethodError)?;
-        let command = command();
-        let outcome = match command {
-            Ok(command) => {
+        let reply = match self.admit(header, conn).await.map(|()| command()) {
+            Err(refused) => refused,
+            Ok(Err(error)) => self.pipeline.refuse(None, error),
+            Ok(Ok(command)) => {
                 let request = Request {
                     id: None,
                     runtime: None,
-                    reply_to: None,
                     command,
                 };
-                match self.ctx.service.execute(request).await.outcome {
-                    Outcome::Ok { result, .. } => serde_json::to_string(&result).map_err(|e| {
-                        ErrorBody::new(
-                            ErrorCode::Internal,
-                            format!("the result could not be written as JSON: {e}"),
-                        )
-                    }),
-                    Outcome::Err { error, .. } => Err(error),
-                }
+                self.pipeline.run(request).await
             }
-            Err(error) => Err(error),
         };
-        self.ctx
-            .metrics
-            .count(Transport::Dbus, outcome.as_ref().err().map(|e| e.code));
-        outcome.map_err(MethodError)
+        match reply.outcome {
+            Outcome::Ok { result, .. } => serde_json::to_string(&result).map_err(|e| {
+                MethodError(ErrorBody::new(
+                    ErrorCode::Internal,
+                    format!("the result could not be written as JSON: {e}"),
+                ))
+            }),
+            Outcome::Err { error, .. } => Err(MethodError(error)),
+        }
     }
-}
 
-/// A `too_large` error for a request of `len` bytes.
-fn too_large(len: usize, limit: usize) -> ErrorBody {
-    ErrorBody::new(
-        ErrorCode::TooLarge,
-        format!(
-            "request of {len} bytes is over the limit of {limit} bytes (dbus.max_message_bytes)"
-        ),
-    )
+    /// Runs a typed method that names one container: `make` builds its command from the
+    /// validated name.
+    async fn by_name(
+        &self,
+        header: &Header<'_>,
+        conn: &zbus::Connection,
+        name: &str,
+        make: impl FnOnce(ContainerName) -> Result<Command, ErrorBody>,
+    ) -> Result<String, MethodError> {
+        self.run_typed(header, conn, || container_name(name).and_then(make))
+            .await
+    }
 }
 
 /// A typed method's `name` argument, validated.
@@ -174,8 +164,8 @@ impl AgentObject {
         #[zbus(connection)] conn: &zbus::Connection,
         name: &str,
     ) -> Result<String, MethodError> {
-        let command = || container_name(name).map(|name| Command::Inspect { name });
-        self.run_typed(&header, conn, command).await
+        let command = |name| Ok(Command::Inspect { name });
+        self.by_name(&header, conn, name, command).await
     }
 
     /// Starts a managed container: the Container as JSON.
@@ -185,8 +175,8 @@ impl AgentObject {
         #[zbus(connection)] conn: &zbus::Connection,
         name: &str,
     ) -> Result<String, MethodError> {
-        let command = || container_name(name).map(|name| Command::Start { name });
-        self.run_typed(&header, conn, command).await
+        let command = |name| Ok(Command::Start { name });
+        self.by_name(&header, conn, name, command).await
     }
 
     /// Stops a managed container, killing it after `timeout_s` seconds (0: at once).
@@ -197,21 +187,19 @@ impl AgentObject {
         name: &str,
         timeout_s: u32,
     ) -> Result<String, MethodError> {
-        let command = || {
-            container_name(name).and_then(|name| {
-                if timeout_s > codec::json::MAX_TIMEOUT_S {
-                    return Err(ErrorBody::new(
-                        ErrorCode::InvalidRequest,
-                        format!("timeout_s: at most {} seconds", codec::json::MAX_TIMEOUT_S),
-                    ));
-                }
-                Ok(Command::Stop {
-                    name,
-                    timeout_s: Some(timeout_s),
-                })
+        let command = |name| {
+            if timeout_s > codec::json::MAX_TIMEOUT_S {
+                return Err(ErrorBody::new(
+                    ErrorCode::InvalidRequest,
+                    format!("timeout_s: at most {} seconds", codec::json::MAX_TIMEOUT_S),
+                ));
+            }
+            Ok(Command::Stop {
+                name,
+                timeout_s: Some(timeout_s),
             })
         };
-        self.run_typed(&header, conn, command).await
+        self.by_name(&header, conn, name, command).await
     }
 
     /// Restarts a managed container with the engine's grace period.
@@ -221,13 +209,13 @@ impl AgentObject {
         #[zbus(connection)] conn: &zbus::Connection,
         name: &str,
     ) -> Result<String, MethodError> {
-        let command = || {
-            container_name(name).map(|name| Command::Restart {
+        let command = |name| {
+            Ok(Command::Restart {
                 name,
                 timeout_s: None,
             })
         };
-        self.run_typed(&header, conn, command).await
+        self.by_name(&header, conn, name, command).await
     }
 
     /// Removes a managed container (`force`: even when running): `{"name": ...}`.
@@ -238,8 +226,8 @@ impl AgentObject {
         name: &str,
         force: bool,
     ) -> Result<String, MethodError> {
-        let command = || container_name(name).map(|name| Command::Remove { name, force });
-        self.run_typed(&header, conn, command).await
+        let command = |name| Ok(Command::Remove { name, force });
+        self.by_name(&header, conn, name, command).await
     }
 
     /// The agent's version.

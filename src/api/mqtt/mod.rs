@@ -30,6 +30,8 @@ mod topics;
 
 pub use crate::config::mqtt::MqttConfig;
 
+use super::metrics::Transport;
+use super::pipeline::Limit;
 use super::ApiContext;
 use bridge::{Bridge, BridgeEvent};
 use requests::RequestHandler;
@@ -104,13 +106,16 @@ pub async fn serve(ctx: ApiContext, config: MqttConfig) -> Result<(), MqttError>
         topics.events.clone(),
         ctx.service.events().subscribe(),
     ));
+    let limit = Limit {
+        max_bytes: config.max_payload_bytes,
+        key: "mqtt.max_payload_bytes",
+    };
     let handler = Arc::new(RequestHandler {
-        ctx: ctx.clone(),
+        pipeline: ctx.pipeline(Transport::Mqtt, limit),
         client: client.clone(),
         topics: topics.clone(),
-        max_payload_bytes: config.max_payload_bytes,
     });
-    dispatch(&handler, &bridge.events).await;
+    dispatch(&ctx, &handler, &bridge.events).await;
     drop(events);
     presence::go_offline(&client, &topics);
     bridge.stop().await?;
@@ -120,8 +125,11 @@ pub async fn serve(ctx: ApiContext, config: MqttConfig) -> Result<(), MqttError>
 
 /// Runs each request as its own task (at most [`MAX_IN_FLIGHT`]) until shutdown, then
 /// waits for the running ones.
-async fn dispatch(handler: &Arc<RequestHandler>, events: &smol::channel::Receiver<BridgeEvent>) {
-    let ctx = &handler.ctx;
+async fn dispatch(
+    ctx: &ApiContext,
+    handler: &Arc<RequestHandler>,
+    events: &smol::channel::Receiver<BridgeEvent>,
+) {
     let permits = Arc::new(smol::lock::Semaphore::new(usize::from(MAX_IN_FLIGHT)));
     let mut running: Vec<smol::Task<()>> = Vec::new();
     loop {

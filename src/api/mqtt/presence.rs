@@ -4,6 +4,7 @@
 
 use super::options::{OFFLINE, ONLINE};
 use super::topics::Topics;
+use crate::api::event_feed::forward_json;
 use crate::core::events::ContainerEvent;
 use rumqttc::v5::mqttbytes::v5::{Filter, RetainForwardRule};
 use rumqttc::v5::mqttbytes::QoS;
@@ -50,16 +51,14 @@ pub(super) async fn publish_events(
     topic: String,
     events: smol::channel::Receiver<ContainerEvent>,
 ) {
-    while let Ok(event) = events.recv().await {
-        let json = match serde_json::to_vec(&event) {
-            Ok(json) => json,
-            Err(e) => {
-                log::warn!("MQTT event for '{}' not encoded: {e}", event.name);
-                continue;
-            }
-        };
-        if let Err(e) = client.publish(&topic, QoS::AtLeastOnce, false, json).await {
-            log::warn!("MQTT event for '{}' not sent: {e}", event.name);
+    forward_json(events, "MQTT", |json| {
+        let (client, topic) = (&client, &topic);
+        async move {
+            client
+                .publish(topic, QoS::AtLeastOnce, false, json)
+                .await
+                .map_err(|e| e.to_string())
         }
-    }
+    })
+    .await;
 }

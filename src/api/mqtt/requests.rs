@@ -3,11 +3,9 @@
 //! Correlation Data) or the device's `res` topic, in the request's format, QoS 1.
 
 use super::topics::{is_publishable, Topics};
-use crate::api::metrics::Transport;
-use crate::api::ApiContext;
-use crate::codec::{decode_request, encode_reply, Format};
+use crate::api::pipeline::Pipeline;
+use crate::codec::{encode_reply, Format};
 use crate::core::error::{ErrorBody, ErrorCode};
-use crate::core::reply::Reply;
 use rumqttc::v5::mqttbytes::v5::{Publish, PublishProperties};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::AsyncClient;
@@ -21,14 +19,12 @@ const PROTOBUF: &str = "application/x-protobuf";
 /// What answering a request needs; shared by the request tasks.
 #[derive(Debug)]
 pub(super) struct RequestHandler {
-    /// The core and the counters.
-    pub ctx: ApiContext,
+    /// The way into the core (with `mqtt.max_payload_bytes`).
+    pub pipeline: Pipeline,
     /// Publishes replies.
     pub client: AsyncClient,
     /// This device's topics.
     pub topics: Arc<Topics>,
-    /// `mqtt.max_payload_bytes`.
-    pub max_payload_bytes: usize,
 }
 
 impl RequestHandler {
@@ -36,30 +32,14 @@ impl RequestHandler {
     /// becomes an error reply or, when even that cannot be sent, a log line.
     pub async fn answer(&self, publish: Publish) {
         let properties = publish.properties.unwrap_or_default();
-        let (format, reply) = match request_format(
-            properties.content_type.as_deref(),
-            &publish.payload,
-        ) {
-            Err(error) => (Format::Json, Reply::err(None, error)),
-            Ok(format) if publish.payload.len() > self.max_payload_bytes => {
-                let error = ErrorBody::new(
-                    ErrorCode::TooLarge,
-                    format!(
-                        "request of {} bytes is over the limit of {} bytes (mqtt.max_payload_bytes)",
-                        publish.payload.len(),
-                        self.max_payload_bytes
-                    ),
-                );
-                (format, Reply::err(None, error))
-            }
-            Ok(format) => match decode_request(format, &publish.payload) {
-                Ok(request) => (format, self.ctx.service.execute(request).await),
-                Err(e) => (format, Reply::err(e.id, e.error)),
-            },
-        };
-        self.ctx
-            .metrics
-            .count(Transport::Mqtt, reply.error().map(|e| e.code));
+        let (format, bytes) =
+            match request_format(properties.content_type.as_deref(), &publish.payload) {
+                Err(error) => (
+                    Format::Json,
+                    encode_reply(Format::Json, &self.pipeline.refuse(None, error)),
+                ),
+                Ok(format) => (format, self.pipeline.handle(format, &publish.payload).await),
+            };
         let topic = match properties.response_topic {
             Some(t) if is_publishable(&t) => t,
             Some(t) => {
@@ -72,15 +52,16 @@ impl RequestHandler {
             }
             None => self.topics.default_replies.clone(),
         };
-        let format = reply_format(format);
         let reply_properties = PublishProperties {
-            content_type: Some(content_type(format).to_owned()),
+            content_type: Some(content_type(format.of_reply()).to_owned()),
             correlation_data: properties.correlation_data,
             // Tells apart the answers to a group request.
-            user_properties: vec![("device".to_owned(), self.ctx.service.device_id().to_owned())],
+            user_properties: vec![(
+                "device".to_owned(),
+                self.pipeline.service().device_id().to_owned(),
+            )],
             ..PublishProperties::default()
         };
-        let bytes = encode_reply(format, &reply);
         if let Err(e) = self
             .client
             .publish_with_properties(&topic, QoS::AtLeastOnce, false, bytes, reply_properties)
@@ -117,16 +98,6 @@ fn request_format(content_type: Option<&str>, payload: &[u8]) -> Result<Format, 
     }
 }
 
-/// The format the reply is really encoded in: the request's, except that an agent built
-/// without the Protobuf codec answers in JSON.
-fn reply_format(format: Format) -> Format {
-    if cfg!(feature = "protobuf") {
-        format
-    } else {
-        Format::Json
-    }
-}
-
 /// The MQTT 5 content type of a format.
 fn content_type(format: Format) -> &'static str {
     match format {
@@ -158,8 +129,8 @@ mod tests {
 
     #[test]
     fn replies_name_their_encoding() {
-        assert_eq!(content_type(reply_format(Format::Json)), JSON);
-        let protobuf_reply = content_type(reply_format(Format::Protobuf));
+        assert_eq!(content_type(Format::Json.of_reply()), JSON);
+        let protobuf_reply = content_type(Format::Protobuf.of_reply());
         if cfg!(feature = "protobuf") {
             assert_eq!(protobuf_reply, PROTOBUF);
         } else {

@@ -1,6 +1,7 @@
-//! Counters of the replies the POSIX MQ transport could not deliver whole, shown on
-//! `GET /metrics` as gauges beside the request counters.
+//! Counters of the replies the POSIX MQ transport could not deliver whole, registered
+//! as gauges of `GET /metrics` beside the request counters.
 
+use crate::api::metrics::Gauge;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Why a reply was not delivered whole; one counter each.
@@ -44,21 +45,26 @@ const GAUGES: [(&str, &str); KINDS] = [
     ),
 ];
 
-/// The transport's counters: process-wide, as there is one request queue per agent.
-static COUNTS: [AtomicU64; KINDS] = [const { AtomicU64::new(0) }; KINDS];
-
-/// Counts one reply not delivered whole.
-pub(super) fn count(why: Undelivered) {
-    COUNTS[why as usize].fetch_add(1, Ordering::Relaxed);
+/// The transport's counters, one per [`Undelivered`] reason.
+#[derive(Debug, Default)]
+pub(super) struct Counters {
+    counts: [AtomicU64; KINDS],
 }
 
-/// The counters as `(name, help, value)` gauges for `/metrics`.
-pub fn gauges() -> Vec<(&'static str, &'static str, u64)> {
-    GAUGES
-        .iter()
-        .zip(&COUNTS)
-        .map(|((name, help), n)| (*name, *help, n.load(Ordering::Relaxed)))
-        .collect()
+impl Counters {
+    /// Counts one reply not delivered whole.
+    pub fn count(&self, why: Undelivered) {
+        self.counts[why as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counters as gauges for `/metrics`.
+    pub fn gauges(&self) -> Vec<Gauge> {
+        GAUGES
+            .iter()
+            .zip(&self.counts)
+            .map(|((name, help), n)| (*name, *help, n.load(Ordering::Relaxed)))
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -67,9 +73,10 @@ mod tests {
 
     #[test]
     fn counts_show_as_gauges() {
-        let before = gauges()[1].2;
-        count(Undelivered::QueueMissing);
-        let after = gauges();
+        let counters = Counters::default();
+        let before = counters.gauges()[1].2;
+        counters.count(Undelivered::QueueMissing);
+        let after = counters.gauges();
         assert_eq!(after[1].0, "ctrmgr_mqueue_reply_queue_missing_total");
         assert!(after[1].2 > before);
     }

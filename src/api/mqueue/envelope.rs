@@ -1,72 +1,49 @@
-//! The `reply_to` of a request the codec refused, read as far as the bytes allow, so the
-//! `invalid_request` reply still reaches its sender: the JSON envelope's `reply_to`
-//! string, or the Protobuf `Request`'s `reply_to` field read from the wire format.
+//! The `reply_to` of a request: the POSIX MQ transport's addressing field, read by the
+//! transport itself from the request's bytes as far as they allow (the codec checks the
+//! field but does not carry it), so that even the `invalid_request` reply to a request
+//! the codec refused reaches its sender: the JSON envelope's `reply_to` string, or the
+//! Protobuf `Request`'s `reply_to` field read from the wire format.
 
+use crate::codec::wire_walk::{self, Value};
 use crate::codec::Format;
 use crate::core::queue_name::QueueName;
 
 /// Field number of `reply_to` in `ctrmgr.v1.Request` (proto/ctrmgr.proto).
 const PROTOBUF_REPLY_TO_FIELD: u64 = 4;
 
-/// The usable reply queue named by an undecodable request, if any.
-pub(super) fn reply_to_of_undecodable(format: Format, bytes: &[u8]) -> Option<String> {
-    let reply_to = match format {
+/// The `reply_to` a request names, if it can be read (the last one, as in Protobuf
+/// parsing); not checked to be a queue name.
+pub(super) fn reply_to(format: Format, bytes: &[u8]) -> Option<String> {
+    match format {
         Format::Json => serde_json::from_slice::<serde_json::Value>(bytes)
             .ok()?
             .get("reply_to")?
-            .as_str()?
-            .to_owned(),
-        Format::Protobuf => protobuf_string_field(bytes, PROTOBUF_REPLY_TO_FIELD)?,
-    };
-    QueueName::parse(&reply_to).is_ok().then_some(reply_to)
+            .as_str()
+            .map(str::to_owned),
+        Format::Protobuf => protobuf_string_field(bytes, PROTOBUF_REPLY_TO_FIELD),
+    }
 }
 
-/// The last top-level occurrence of string field `field` in a Protobuf message (the
-/// last one wins, as in Protobuf parsing), walking the wire format as far as it is
-/// well formed.
-fn protobuf_string_field(mut bytes: &[u8], field: u64) -> Option<String> {
+/// The usable reply queue named by a request the codec refused, if any.
+pub(super) fn reply_to_of_undecodable(format: Format, bytes: &[u8]) -> Option<String> {
+    reply_to(format, bytes).filter(|q| QueueName::parse(q).is_ok())
+}
+
+/// The last top-level occurrence of string field `field` in a Protobuf message, walking
+/// the wire format as far as it is well formed.
+fn protobuf_string_field(bytes: &[u8], field: u64) -> Option<String> {
     let mut found = None;
-    while !bytes.is_empty() {
-        let Some(key) = varint(&mut bytes) else {
-            break;
-        };
-        let skip = match key & 7 {
-            0 => match varint(&mut bytes) {
-                Some(_) => 0,
-                None => break,
-            },
-            1 => 8,
-            2 => match varint(&mut bytes).and_then(|n| usize::try_from(n).ok()) {
-                Some(len) if len <= bytes.len() => {
-                    if key >> 3 == field {
-                        found = std::str::from_utf8(&bytes[..len]).ok().map(str::to_owned);
-                    }
-                    len
-                }
-                _ => break,
-            },
-            5 => 4,
-            _ => break,
-        };
-        if skip > bytes.len() {
-            break;
+    for read in wire_walk::fields(bytes) {
+        let Ok(read) = read else { break };
+        match read.value {
+            Ok(Value::Bytes(value)) if read.number == field => {
+                found = std::str::from_utf8(value).ok().map(str::to_owned);
+            }
+            Ok(Value::Varint(_) | Value::Fixed(_) | Value::Bytes(_)) => {}
+            Ok(Value::Group) | Err(_) => break,
         }
-        bytes = &bytes[skip..];
     }
     found
-}
-
-/// Reads one base-128 varint, advancing `bytes`.
-fn varint(bytes: &mut &[u8]) -> Option<u64> {
-    let mut value = 0u64;
-    for (i, b) in bytes.iter().enumerate().take(10) {
-        value |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            *bytes = &bytes[i + 1..];
-            return Some(value);
-        }
-    }
-    None
 }
 
 #[cfg(test)]

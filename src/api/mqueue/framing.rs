@@ -27,23 +27,13 @@ pub(super) struct DoesNotFit {
     pub reply_len: usize,
 }
 
-/// The format the reply is really encoded in: the request's, except that an agent built
-/// without the Protobuf codec answers in JSON.
-pub(super) fn reply_format(format: Format) -> Format {
-    if cfg!(feature = "protobuf") {
-        format
-    } else {
-        Format::Json
-    }
-}
-
 /// Encodes `reply` in `format` for a queue whose messages hold `message_size` bytes.
 pub(super) fn frame_reply(
     format: Format,
     reply: &Reply,
     message_size: usize,
 ) -> Result<Framed, DoesNotFit> {
-    let format = reply_format(format);
+    let format = format.of_reply();
     let bytes = encode_reply(format, reply);
     if bytes.len() <= message_size {
         return Ok(Framed::Whole(bytes));
@@ -131,7 +121,7 @@ mod tests {
             panic!("expected too_large");
         };
         assert!(bytes.len() <= 128);
-        assert_eq!(Format::sniff(&bytes), reply_format(Format::Protobuf));
+        assert_eq!(Format::sniff(&bytes), Format::Protobuf.of_reply());
     }
 
     #[test]

@@ -31,8 +31,9 @@ mod reply;
 mod requests;
 
 pub use crate::config::mqueue::MqueueConfig;
-pub use counters::gauges;
 
+use super::metrics::Transport;
+use super::pipeline::Limit;
 use super::ApiContext;
 use async_io::Async;
 use nix::errno::Errno;
@@ -141,8 +142,15 @@ pub async fn serve(ctx: ApiContext, config: MqueueConfig) -> Result<(), MqueueEr
             .map(|g| format!(", group {g}"))
             .unwrap_or_default()
     );
+    let counters = Arc::new(counters::Counters::default());
+    ctx.metrics.register_gauges({
+        let counters = counters.clone();
+        move || counters.gauges()
+    });
     let handler = Arc::new(RequestHandler {
+        pipeline: ctx.pipeline(Transport::Mqueue, Limit::FRAMING),
         ctx,
+        counters,
         request_queue: name.clone(),
     });
     let result = requests::receive_loop(&queue, message_size, &handler).await;

@@ -2,7 +2,7 @@
 //! opened write-only and non-blocking for this one reply (and closed after it), so a
 //! full queue is `EAGAIN`, a vanished client is `ENOENT`; both are logged and counted.
 
-use super::counters::{count, Undelivered};
+use super::counters::{Counters, Undelivered};
 use super::framing::{frame_reply, Framed};
 use super::queue::MessageQueue;
 use crate::codec::Format;
@@ -28,15 +28,20 @@ pub(super) enum Delivery {
 ///
 /// Opening the queue per reply (rather than caching descriptors) costs two system calls
 /// and keeps no descriptor of a client that is gone or has re-created its queue.
-pub(super) fn send_reply(queue_name: &str, format: Format, reply: &Reply) -> Delivery {
+pub(super) fn send_reply(
+    queue_name: &str,
+    format: Format,
+    reply: &Reply,
+    counters: &Counters,
+) -> Delivery {
     let id = reply.id.as_deref().unwrap_or("<none>");
     let queue = match MessageQueue::open_reply(queue_name) {
         Ok(q) => q,
-        Err(e) => return dropped(queue_name, id, "cannot be opened", e),
+        Err(e) => return dropped(counters, queue_name, id, "cannot be opened", e),
     };
     let message_size = match queue.message_size() {
         Ok(size) => size,
-        Err(e) => return dropped(queue_name, id, "has unreadable attributes", e),
+        Err(e) => return dropped(counters, queue_name, id, "has unreadable attributes", e),
     };
     let (bytes, delivery) = match frame_reply(format, reply, message_size) {
         Ok(Framed::Whole(bytes)) => (bytes, Delivery::Sent),
@@ -45,7 +50,7 @@ pub(super) fn send_reply(queue_name: &str, format: Format, reply: &Reply) -> Del
                 "POSIX MQ: reply (id {id}) of {reply_len} bytes is over the message size of \
                  {queue_name} ({message_size} bytes); sending a too_large reply instead"
             );
-            count(Undelivered::TooLarge);
+            counters.count(Undelivered::TooLarge);
             (bytes, Delivery::SentTooLarge)
         }
         Err(e) => {
@@ -54,18 +59,18 @@ pub(super) fn send_reply(queue_name: &str, format: Format, reply: &Reply) -> Del
                  of {message_size} bytes, too small even for a too_large reply",
                 e.reply_len
             );
-            count(Undelivered::TooLarge);
+            counters.count(Undelivered::TooLarge);
             return Delivery::Dropped(Undelivered::TooLarge);
         }
     };
     match mq_send(queue.mqd(), &bytes, REPLY_PRIORITY) {
         Ok(()) => delivery,
-        Err(e) => dropped(queue_name, id, "refused the reply", e),
+        Err(e) => dropped(counters, queue_name, id, "refused the reply", e),
     }
 }
 
 /// Logs and counts a reply that could not be sent.
-fn dropped(queue_name: &str, id: &str, what: &str, e: Errno) -> Delivery {
+fn dropped(counters: &Counters, queue_name: &str, id: &str, what: &str, e: Errno) -> Delivery {
     let why = match e {
         Errno::EAGAIN => Undelivered::QueueFull,
         Errno::ENOENT => Undelivered::QueueMissing,
@@ -77,7 +82,7 @@ fn dropped(queue_name: &str, id: &str, what: &str, e: Errno) -> Delivery {
         _ => "reply dropped",
     };
     log::warn!("POSIX MQ: reply queue {queue_name} {what} (id {id}): {e}; {hint}");
-    count(why);
+    counters.count(why);
     Delivery::Dropped(why)
 }
 
@@ -139,14 +144,15 @@ mod tests {
         Reply::ok(Some(id.into()), OpResult::Logs { lines })
     }
 
+    /// Sends `reply` to `client`'s queue in JSON with fresh counters.
+    fn send(queue: &str, reply: &Reply) -> Delivery {
+        send_reply(queue, Format::Json, reply, &Counters::default())
+    }
+
     #[test]
     fn a_reply_arrives_whole() {
         let client = ClientQueue::new(2, 1024);
-        let reply = logs_reply("r1", 3);
-        assert_eq!(
-            send_reply(&client.name, Format::Json, &reply),
-            Delivery::Sent
-        );
+        assert_eq!(send(&client.name, &logs_reply("r1", 3)), Delivery::Sent);
         let got = client.receive();
         assert_eq!(got["id"], "r1");
         assert_eq!(got["result"]["lines"][2], "line 2");
@@ -156,12 +162,9 @@ mod tests {
     fn a_full_queue_drops_the_reply_without_waiting() {
         let client = ClientQueue::new(1, 1024);
         let reply = logs_reply("r2", 1);
+        assert_eq!(send(&client.name, &reply), Delivery::Sent);
         assert_eq!(
-            send_reply(&client.name, Format::Json, &reply),
-            Delivery::Sent
-        );
-        assert_eq!(
-            send_reply(&client.name, Format::Json, &reply),
+            send(&client.name, &reply),
             Delivery::Dropped(Undelivered::QueueFull)
         );
     }
@@ -170,7 +173,7 @@ mod tests {
     fn a_missing_queue_drops_the_reply() {
         let name = unique_name("gone");
         assert_eq!(
-            send_reply(&name, Format::Json, &logs_reply("r3", 1)),
+            send(&name, &logs_reply("r3", 1)),
             Delivery::Dropped(Undelivered::QueueMissing)
         );
     }
@@ -178,9 +181,10 @@ mod tests {
     #[test]
     fn an_oversized_reply_becomes_too_large() {
         let client = ClientQueue::new(2, 128);
+        let counters = Counters::default();
         let reply = logs_reply("r4", 50);
         assert_eq!(
-            send_reply(&client.name, Format::Json, &reply),
+            send_reply(&client.name, Format::Json, &reply, &counters),
             Delivery::SentTooLarge
         );
         let got = client.receive();
@@ -188,5 +192,6 @@ mod tests {
             (&got["id"], &got["error"]["code"]),
             (&"r4".into(), &"too_large".into())
         );
+        assert_eq!(counters.gauges()[3].2, 1, "counted as too large");
     }
 }

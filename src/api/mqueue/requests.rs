@@ -2,17 +2,16 @@
 //! the executor, runs each request as its own task (at most [`MAX_IN_FLIGHT`] at once),
 //! and answers each to its `reply_to` queue in the request's format.
 
-use super::counters::{count, Undelivered};
-use super::envelope::reply_to_of_undecodable;
+use super::counters::{Counters, Undelivered};
+use super::envelope::{reply_to, reply_to_of_undecodable};
 use super::queue::MessageQueue;
 use super::reply::send_reply;
 use super::{MqueueError, MAX_IN_FLIGHT};
-use crate::api::metrics::Transport;
+use crate::api::pipeline::Pipeline;
 use crate::api::ApiContext;
-use crate::codec::{decode_request, Format};
-use crate::core::error::ErrorCode;
+use crate::codec::Format;
+use crate::core::error::{ErrorBody, ErrorCode};
 use crate::core::queue_name::QueueName;
-use crate::core::reply::Reply;
 use async_io::Async;
 use nix::mqueue::mq_receive;
 use std::sync::Arc;
@@ -20,8 +19,12 @@ use std::sync::Arc;
 /// What answering a request needs; shared by the request tasks.
 #[derive(Debug)]
 pub(super) struct RequestHandler {
-    /// The core, the counters, the executor.
+    /// The shutdown signal and the executor.
     pub ctx: ApiContext,
+    /// The way into the core.
+    pub pipeline: Pipeline,
+    /// Replies not delivered whole.
+    pub counters: Arc<Counters>,
     /// The request queue's name (a `reply_to` naming it is refused: it would loop).
     pub request_queue: String,
 }
@@ -83,16 +86,15 @@ impl RequestHandler {
     /// becomes an error reply or, when nobody can be told, a log line and a count.
     pub async fn answer(&self, message: &[u8]) {
         let format = Format::sniff(message);
-        let request = match decode_request(format, message) {
+        let request = match self.pipeline.decode(format, message) {
             Ok(request) => request,
-            Err(e) => {
-                let reply = Reply::err(e.id, e.error);
-                self.count(&reply);
+            Err(refused) => {
+                let reply = self.pipeline.count(refused);
                 let reply_to =
                     reply_to_of_undecodable(format, message).filter(|q| *q != self.request_queue);
                 match reply_to {
                     Some(queue) => {
-                        send_reply(&queue, format, &reply);
+                        send_reply(&queue, format, &reply, &self.counters);
                     }
                     None => {
                         log::warn!(
@@ -101,29 +103,29 @@ impl RequestHandler {
                             message.len(),
                             reply.error().map_or("", |e| e.message.as_str())
                         );
-                        count(Undelivered::Unanswerable);
+                        self.counters.count(Undelivered::Unanswerable);
                     }
                 }
                 return;
             }
         };
-        let reply_to = request.reply_to.clone();
+        let reply_to = reply_to(format, message);
         if let Some(refusal) = self.refusal(reply_to.as_deref(), request.id.as_deref()) {
             log::warn!(
                 "POSIX MQ: {} request refused: {refusal}",
                 request.command.op()
             );
-            self.ctx
-                .metrics
-                .count(Transport::Mqueue, Some(ErrorCode::InvalidRequest));
-            count(Undelivered::Unanswerable);
+            self.pipeline.refuse(
+                request.id.map(String::from),
+                ErrorBody::new(ErrorCode::InvalidRequest, refusal),
+            );
+            self.counters.count(Undelivered::Unanswerable);
             return;
         }
-        let reply = self.ctx.service.execute(request).await;
-        self.count(&reply);
+        let reply = self.pipeline.run(request).await;
         match reply_to {
             Some(queue) => {
-                send_reply(&queue, format, &reply);
+                send_reply(&queue, format, &reply, &self.counters);
             }
             None => log::info!(
                 "POSIX MQ: request id {} ran without reply_to; send it again with a reply_to \
@@ -131,12 +133,6 @@ impl RequestHandler {
                 reply.id.as_deref().unwrap_or_default()
             ),
         }
-    }
-
-    fn count(&self, reply: &Reply) {
-        self.ctx
-            .metrics
-            .count(Transport::Mqueue, reply.error().map(|e| e.code));
     }
 
     /// Why a decoded request is not run, if it is not: it names our own queue as its

@@ -36,14 +36,14 @@ impl tide::Middleware<RestState> for BearerAuth {
         if ok {
             return Ok(next.run(req).await);
         }
-        let reply = Reply::err(
+        let reply = req.state().pipeline.refuse(
             None,
             ErrorBody::new(
                 ErrorCode::Forbidden,
                 "missing or wrong bearer token (send 'Authorization: Bearer <rest.token>')",
             ),
         );
-        let mut res = reply_response(req.state(), &reply, StatusCode::Ok);
+        let mut res = reply_response(&reply, StatusCode::Ok);
         res.insert_header("WWW-Authenticate", "Bearer");
         Ok(res)
     }

@@ -25,7 +25,7 @@ const OPENING: &[u8] = b": ctrmgr events\n\n";
 /// Answers with the event stream of this connection's own subscription.
 pub(super) async fn stream(req: Request<RestState>) -> tide::Result {
     let state = req.state();
-    let events = state.service.events().subscribe();
+    let events = state.pipeline.service().events().subscribe();
     let body = SseBody::new(Box::pin(chunks(events, state.shutdown.clone())));
     let mut res = Response::new(StatusCode::Ok);
     res.set_body(tide::Body::from_reader(body, None));

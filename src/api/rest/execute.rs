@@ -2,9 +2,8 @@
 //! there is none), the reply in the same format.
 
 use super::{reply_response_in, RestState};
-use crate::codec::{self, Format};
+use crate::codec::Format;
 use crate::core::error::{ErrorBody, ErrorCode};
-use crate::core::reply::Reply;
 use futures_lite::AsyncReadExt;
 use tide::{Request, StatusCode};
 
@@ -56,28 +55,21 @@ fn declared_format(req: &Request<RestState>) -> Result<Option<Format>, ErrorBody
     }
 }
 
+/// Runs the envelope through the pipeline and answers in its format.
 pub(super) async fn execute(mut req: Request<RestState>) -> tide::Result {
     let state = req.state().clone();
-    let fail = |format: Format, e: ErrorBody| {
-        Ok(reply_response_in(
-            &state,
-            &Reply::err(None, e),
-            StatusCode::Ok,
-            format,
-        ))
+    let refused = |format: Format, e: ErrorBody| {
+        reply_response_in(&state.pipeline.refuse(None, e), StatusCode::Ok, format)
     };
     let declared = match declared_format(&req) {
         Ok(f) => f,
-        Err(e) => return fail(Format::Json, e),
+        Err(e) => return Ok(refused(Format::Json, e)),
     };
     let body = match read_body(&mut req).await {
         Ok(b) => b,
-        Err(e) => return fail(declared.unwrap_or(Format::Json), e),
+        Err(e) => return Ok(refused(declared.unwrap_or(Format::Json), e)),
     };
     let format = declared.unwrap_or_else(|| Format::sniff(&body));
-    let reply = match codec::decode_request(format, &body) {
-        Ok(request) => state.service.execute(request).await,
-        Err(e) => Reply::err(e.id, e.error),
-    };
-    Ok(reply_response_in(&state, &reply, StatusCode::Ok, format))
+    let reply = state.pipeline.respond(format, &body).await;
+    Ok(reply_response_in(&reply, StatusCode::Ok, format))
 }

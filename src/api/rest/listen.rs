@@ -1,19 +1,45 @@
 //! Binding the configured REST listeners (TCP, and optionally a unix socket) and
-//! spawning their accept loops on the executor.
+//! spawning their accept loops on the executor; at shutdown the unix socket file goes.
 
 use super::auth::PeerRules;
 use super::{app, serve, RestState};
+use crate::api::metrics::Transport;
+use crate::api::pipeline::Limit;
+use crate::api::transports::Serving;
 use crate::api::ApiContext;
 use crate::config::RestConfig;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
-/// Binds every listener of `config` and spawns their accept loops; the tasks end at
-/// shutdown.
-pub async fn start(ctx: &ApiContext, config: &RestConfig) -> Result<Vec<smol::Task<()>>, String> {
+/// Binds every listener of `config` and spawns their accept loops. The returned future
+/// ends when they end at shutdown, and then removes the unix socket file.
+pub async fn start(ctx: ApiContext, config: RestConfig) -> Result<Serving, String> {
+    let tasks = bind(&ctx, &config).await?;
+    Ok(Box::pin(async move {
+        for task in tasks {
+            task.await;
+        }
+        if let Some(path) = &config.unix_socket {
+            match std::fs::remove_file(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    log::warn!("REST: cannot remove the socket {}: {e}", path.display())
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }))
+}
+
+/// Binds the listeners and spawns their accept loops.
+async fn bind(ctx: &ApiContext, config: &RestConfig) -> Result<Vec<smol::Task<()>>, String> {
     let token = config.bearer_token().map_err(|e| e.to_string())?;
+    let limit = Limit {
+        max_bytes: config.max_body_bytes,
+        key: "rest.max_body_bytes",
+    };
     let state = RestState {
-        service: ctx.service.clone(),
+        pipeline: ctx.pipeline(Transport::Rest, limit),
         metrics: ctx.metrics.clone(),
         shutdown: ctx.shutdown.clone(),
         max_body_bytes: config.max_body_bytes,

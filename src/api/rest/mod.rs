@@ -9,12 +9,12 @@ mod listen;
 mod resources;
 mod status;
 
-use super::metrics::{Metrics, Transport};
+use super::metrics::Metrics;
+use super::pipeline::Pipeline;
 use super::shutdown::Shutdown;
 use crate::codec::{json, Format};
 use crate::core::error::{ErrorBody, ErrorCode};
 use crate::core::reply::Reply;
-use crate::core::service::ContainerService;
 use futures_lite::{AsyncRead, AsyncWrite};
 use std::sync::Arc;
 use tide::{Response, StatusCode};
@@ -24,9 +24,9 @@ pub use listen::start;
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct RestState {
-    /// The core.
-    pub service: Arc<ContainerService>,
-    /// Request counters.
+    /// The way into the core; counts every reply it makes.
+    pub pipeline: Pipeline,
+    /// The counters and gauges `/metrics` renders.
     pub metrics: Arc<Metrics>,
     /// Shutdown and in-flight tracking.
     pub shutdown: Shutdown,
@@ -144,24 +144,8 @@ pub async fn serve<S, F, Fut, G>(
 }
 
 async fn metrics(req: tide::Request<RestState>) -> tide::Result {
-    let s = req.state();
-    #[cfg_attr(not(feature = "mqueue"), allow(unused_mut))]
-    let mut gauges = vec![
-        (
-            "ctrmgr_in_flight_requests",
-            "Requests being handled.",
-            s.shutdown.in_flight() as u64,
-        ),
-        (
-            "ctrmgr_events_dropped_total",
-            "Events lost by slow subscribers.",
-            s.service.events().dropped(),
-        ),
-    ];
-    #[cfg(feature = "mqueue")]
-    gauges.extend(crate::api::mqueue::gauges());
     let mut res = Response::new(StatusCode::Ok);
-    res.set_body(s.metrics.render(&gauges));
+    res.set_body(req.state().metrics.render());
     res.set_content_type("text/plain; version=0.0.4");
     Ok(res)
 }
@@ -174,32 +158,21 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
     res
 }
 
-/// Answers with a reply envelope in JSON, its HTTP status from its error code, and
-/// counts it.
-fn reply_response(state: &RestState, reply: &Reply, ok_status: StatusCode) -> Response {
-    reply_response_in(state, reply, ok_status, Format::Json)
+/// Answers with a (counted) reply envelope in JSON, its HTTP status from its error code.
+fn reply_response(reply: &Reply, ok_status: StatusCode) -> Response {
+    reply_response_in(reply, ok_status, Format::Json)
 }
 
 /// [`reply_response`] in `format` (JSON when the Protobuf codec is not built in).
-fn reply_response_in(
-    state: &RestState,
-    reply: &Reply,
-    ok_status: StatusCode,
-    format: Format,
-) -> Response {
+fn reply_response_in(reply: &Reply, ok_status: StatusCode, format: Format) -> Response {
     let error = reply.error().map(|e| e.code);
-    state.metrics.count(Transport::Rest, error);
     let status = error.map_or(ok_status, status::for_code);
-    let mut res = match format {
-        #[cfg(feature = "protobuf")]
-        Format::Protobuf => {
-            let mut res = Response::new(status);
-            res.set_body(crate::codec::encode_reply(format, reply));
-            res.set_content_type("application/x-protobuf");
-            res
-        }
-        _ => json_response(status, json::encode_reply(reply)),
-    };
+    let mut res = Response::new(status);
+    res.set_body(crate::codec::encode_reply(format, reply));
+    match format.of_reply() {
+        Format::Json => res.set_content_type(tide::http::mime::JSON),
+        Format::Protobuf => res.set_content_type("application/x-protobuf"),
+    }
     if error == Some(ErrorCode::TooLarge) {
         // The rest of the oversized body was not read: the connection cannot be reused.
         res.insert_header("Connection", "close");

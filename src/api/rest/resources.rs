@@ -1,81 +1,134 @@
-//! The resource routes (`/v1/containers...`, `/v1/images...`, `/v1/info`): each builds
-//! the same envelope a client would send to `/v1/execute` from the path, the query and
-//! the body, so validation and errors are exactly those of the JSON codec. Query values
-//! `true`/`false` and integers are typed; `runtime` names the access path and the
-//! `Idempotency-Key` header carries the request id.
+//! The resource routes (`/v1/containers...`, `/v1/images...`, `/v1/info`): each route
+//! names its op, and the path, the query and the body give its args, decoded by the JSON
+//! codec's args rules into the same `Command` (and the same errors) a client would get
+//! from `/v1/execute`. Query values `true`/`false` and integers are typed; `runtime`
+//! names the access path and the `Idempotency-Key` header carries the request id.
 
 use super::execute::read_body;
 use super::{reply_response, RestState};
 use crate::codec::json;
 use crate::core::error::{ErrorBody, ErrorCode};
-use crate::core::reply::Reply;
+use crate::core::op::Op;
 use serde_json::{Map, Value};
+use tide::http::Method;
 use tide::{Request, StatusCode};
 
-/// Registers every resource route.
-pub(super) fn routes(app: &mut tide::Server<RestState>) {
-    app.at("/v1/containers")
-        .get(|r| run(r, "list", None, Body::None, StatusCode::Ok));
-    app.at("/v1/containers")
-        .post(|r| run(r, "create", None, Body::Required, StatusCode::Created));
-    app.at("/v1/containers/:name")
-        .get(|r| run(r, "inspect", Some("name"), Body::None, StatusCode::Ok));
-    app.at("/v1/containers/:name")
-        .delete(|r| run(r, "remove", Some("name"), Body::None, StatusCode::Ok));
-    for op in ["start", "stop", "restart", "kill"] {
-        app.at(&format!("/v1/containers/:name/{op}"))
-            .post(move |r| run(r, op, Some("name"), Body::Optional, StatusCode::Ok));
-    }
-    app.at("/v1/containers/:name/logs")
-        .get(|r| run(r, "logs", Some("name"), Body::None, StatusCode::Ok));
-    app.at("/v1/containers/:name/stats")
-        .get(|r| run(r, "stats", Some("name"), Body::None, StatusCode::Ok));
-    app.at("/v1/images")
-        .get(|r| run(r, "images", None, Body::None, StatusCode::Ok));
-    app.at("/v1/images/pull")
-        .post(|r| run(r, "pull", None, Body::Required, StatusCode::Ok));
-    app.at("/v1/images/*image")
-        .delete(|r| run(r, "remove_image", Some("image"), Body::None, StatusCode::Ok));
-    app.at("/v1/info")
-        .get(|r| run(r, "info", None, Body::None, StatusCode::Ok));
-}
-
 /// Whether a route reads a JSON object body into the op's args.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 enum Body {
     None,
     Optional,
     Required,
 }
 
-async fn run(
-    mut req: Request<RestState>,
-    op: &'static str,
-    path_param: Option<&'static str>,
-    body: Body,
-    ok_status: StatusCode,
-) -> tide::Result {
-    let state = req.state().clone();
+/// One resource route: method and path, its op, the path parameter that is an arg, its
+/// body, and the status of a success.
+type Route = (
+    Method,
+    &'static str,
+    Op,
+    Option<&'static str>,
+    Body,
+    StatusCode,
+);
+
+/// Every resource route of the contract.
+const ROUTES: [Route; 14] = {
+    use Body::{None as NoBody, Optional, Required};
+    use Method::{Delete, Get, Post};
+    use StatusCode::{Created, Ok};
+    const NAME: Option<&str> = Some("name");
+    [
+        (Get, "/v1/containers", Op::List, None, NoBody, Ok),
+        (Post, "/v1/containers", Op::Create, None, Required, Created),
+        (Get, "/v1/containers/:name", Op::Inspect, NAME, NoBody, Ok),
+        (Delete, "/v1/containers/:name", Op::Remove, NAME, NoBody, Ok),
+        (
+            Post,
+            "/v1/containers/:name/start",
+            Op::Start,
+            NAME,
+            Optional,
+            Ok,
+        ),
+        (
+            Post,
+            "/v1/containers/:name/stop",
+            Op::Stop,
+            NAME,
+            Optional,
+            Ok,
+        ),
+        (
+            Post,
+            "/v1/containers/:name/restart",
+            Op::Restart,
+            NAME,
+            Optional,
+            Ok,
+        ),
+        (
+            Post,
+            "/v1/containers/:name/kill",
+            Op::Kill,
+            NAME,
+            Optional,
+            Ok,
+        ),
+        (Get, "/v1/containers/:name/logs", Op::Logs, NAME, NoBody, Ok),
+        (
+            Get,
+            "/v1/containers/:name/stats",
+            Op::Stats,
+            NAME,
+            NoBody,
+            Ok,
+        ),
+        (Get, "/v1/images", Op::Images, None, NoBody, Ok),
+        (Post, "/v1/images/pull", Op::Pull, None, Required, Ok),
+        (
+            Delete,
+            "/v1/images/*image",
+            Op::RemoveImage,
+            Some("image"),
+            NoBody,
+            Ok,
+        ),
+        (Get, "/v1/info", Op::Info, None, NoBody, Ok),
+    ]
+};
+
+/// Registers every resource route.
+pub(super) fn routes(app: &mut tide::Server<RestState>) {
+    for route in ROUTES {
+        app.at(route.1).method(route.0, move |req| run(req, route));
+    }
+}
+
+/// Builds the route's request and runs it through the pipeline.
+async fn run(mut req: Request<RestState>, route: Route) -> tide::Result {
+    let (_, _, op, path_param, body, ok_status) = route;
+    let pipeline = req.state().pipeline.clone();
     let id = req
         .header("Idempotency-Key")
         .map(|v| v.last().as_str().to_owned());
-    let reply = match envelope(&mut req, op, path_param, body, id.clone()).await {
-        Ok(envelope) => match json::decode_value(envelope) {
-            Ok(request) => state.service.execute(request).await,
-            Err(e) => Reply::err(e.id, e.error),
+    let reply = match parts(&mut req, op, path_param, body).await {
+        Ok((runtime, args)) => match json::decode_parts(id, op, runtime.as_deref(), args) {
+            Ok(request) => pipeline.run(request).await,
+            Err(e) => pipeline.refuse(e.id, e.error),
         },
-        Err(e) => Reply::err(id, e),
+        Err(e) => pipeline.refuse(id, e),
     };
-    Ok(reply_response(&state, &reply, ok_status))
+    Ok(reply_response(&reply, ok_status))
 }
 
-async fn envelope(
+/// The `runtime` query value and the op's args from the body, the query and the path.
+async fn parts(
     req: &mut Request<RestState>,
-    op: &str,
+    op: Op,
     path_param: Option<&str>,
     body: Body,
-    id: Option<String>,
-) -> Result<Value, ErrorBody> {
+) -> Result<(Option<String>, Map<String, Value>), ErrorBody> {
     let invalid = |m: String| ErrorBody::new(ErrorCode::InvalidRequest, m);
     let mut args = match body {
         Body::None => Map::new(),
@@ -95,14 +148,10 @@ async fn envelope(
             }
         }
     };
-    let mut envelope = Map::new();
-    envelope.insert("op".into(), Value::String(op.into()));
-    if let Some(id) = id {
-        envelope.insert("id".into(), Value::String(id));
-    }
+    let mut runtime = None;
     for (key, value) in req.url().query_pairs() {
         if key == "runtime" {
-            envelope.insert("runtime".into(), Value::String(value.into_owned()));
+            runtime = Some(value.into_owned());
         } else {
             args.insert(key.into_owned(), typed(&value));
         }
@@ -113,8 +162,7 @@ async fn envelope(
             percent_decode(raw).ok_or_else(|| invalid(format!("{param}: bad percent-encoding")))?;
         args.insert(param.into(), Value::String(decoded));
     }
-    envelope.insert("args".into(), Value::Object(args));
-    Ok(Value::Object(envelope))
+    Ok((runtime, args))
 }
 
 /// Types a query value: booleans and integers become JSON booleans and numbers.

@@ -11,8 +11,9 @@ use crate::codec::DecodeError;
 use crate::core::command::{Command, Request};
 use crate::core::model::RegistryAuth;
 use crate::core::names::SignalName;
+use crate::core::op::Op;
 use crate::core::validate::{parse_label_filter, validate_spec, FieldError};
-use pb::request::Op;
+use pb::request::Op as WireOp;
 
 /// Validates a decoded request; `bytes` are its encoding, walked for unknown fields.
 pub(super) fn from_wire(message: pb::Request, bytes: &[u8]) -> Result<Request, DecodeError> {
@@ -34,24 +35,21 @@ pub(super) fn from_wire(message: pb::Request, bytes: &[u8]) -> Result<Request, D
         .map(parse_runtime)
         .transpose()
         .map_err(fail)?;
-    let reply_to = message
-        .reply_to
-        .as_deref()
-        .map(parse_reply_to)
-        .transpose()
-        .map_err(fail)?;
+    // The POSIX MQ transport's addressing field: checked here like every field of the
+    // envelope, read by that transport itself.
+    if let Some(q) = message.reply_to.as_deref() {
+        parse_reply_to(q).map_err(fail)?;
+    }
     let op = message.op.ok_or_else(|| {
         fail(FieldError::new(
             "op",
-            "no op is set (set one of create, start, stop, restart, kill, remove, inspect, \
-             list, logs, stats, pull, images, remove_image, info)",
+            format!("no op is set (set one of {})", Op::names()),
         ))
     })?;
     let command = command(op).map_err(fail)?;
     Ok(Request {
         id: request_id,
         runtime,
-        reply_to,
         command,
     })
 }
@@ -60,9 +58,19 @@ fn name(value: String) -> Result<crate::core::names::ContainerName, FieldError> 
     parse_required("args", "name", value)
 }
 
-fn command(op: Op) -> Result<Command, FieldError> {
+/// The name and grace period of stop and restart, checked.
+fn grace(
+    name_arg: String,
+    timeout_s: Option<u32>,
+) -> Result<(crate::core::names::ContainerName, Option<u32>), FieldError> {
+    let name = name(name_arg)?;
+    check_timeout(timeout_s)?;
+    Ok((name, timeout_s))
+}
+
+fn command(op: WireOp) -> Result<Command, FieldError> {
     Ok(match op {
-        Op::Create(args) => {
+        WireOp::Create(args) => {
             let (wire_spec, start) = spec::create_args_spec(args);
             let spec = spec::from_wire(wire_spec, "args")?;
             validate_spec(&spec)?;
@@ -71,44 +79,36 @@ fn command(op: Op) -> Result<Command, FieldError> {
                 start,
             }
         }
-        Op::Start(a) => Command::Start {
+        WireOp::Start(a) => Command::Start {
             name: name(a.name)?,
         },
-        Op::Stop(a) => {
-            let name = name(a.name)?;
-            check_timeout(a.timeout_s)?;
-            Command::Stop {
-                name,
-                timeout_s: a.timeout_s,
-            }
+        WireOp::Stop(a) => {
+            let (name, timeout_s) = grace(a.name, a.timeout_s)?;
+            Command::Stop { name, timeout_s }
         }
-        Op::Restart(a) => {
-            let name = name(a.name)?;
-            check_timeout(a.timeout_s)?;
-            Command::Restart {
-                name,
-                timeout_s: a.timeout_s,
-            }
+        WireOp::Restart(a) => {
+            let (name, timeout_s) = grace(a.name, a.timeout_s)?;
+            Command::Restart { name, timeout_s }
         }
-        Op::Kill(a) => Command::Kill {
+        WireOp::Kill(a) => Command::Kill {
             name: name(a.name)?,
             signal: match a.signal {
                 None => SignalName::KILL,
                 Some(s) => parse_str("args.signal", s)?,
             },
         },
-        Op::Remove(a) => Command::Remove {
+        WireOp::Remove(a) => Command::Remove {
             name: name(a.name)?,
             force: a.force,
         },
-        Op::Inspect(a) => Command::Inspect {
+        WireOp::Inspect(a) => Command::Inspect {
             name: name(a.name)?,
         },
-        Op::List(a) => Command::List {
+        WireOp::List(a) => Command::List {
             all: a.all,
             label: a.label.as_deref().map(parse_label_filter).transpose()?,
         },
-        Op::Logs(a) => {
+        WireOp::Logs(a) => {
             let name = name(a.name)?;
             Command::Logs {
                 since: parse_since(a.since.as_deref())?,
@@ -116,21 +116,21 @@ fn command(op: Op) -> Result<Command, FieldError> {
                 tail: a.tail,
             }
         }
-        Op::Stats(a) => Command::Stats {
+        WireOp::Stats(a) => Command::Stats {
             name: name(a.name)?,
         },
-        Op::Pull(a) => Command::Pull {
+        WireOp::Pull(a) => Command::Pull {
             image: parse_required("args", "image", a.image)?,
             auth: a.auth.map(|auth| RegistryAuth {
                 username: auth.username,
                 password: auth.password,
             }),
         },
-        Op::Images(pb::ImagesArgs {}) => Command::Images,
-        Op::RemoveImage(a) => Command::RemoveImage {
+        WireOp::Images(pb::ImagesArgs {}) => Command::Images,
+        WireOp::RemoveImage(a) => Command::RemoveImage {
             image: parse_required("args", "image", a.image)?,
             force: a.force,
         },
-        Op::Info(pb::InfoArgs {}) => Command::Info,
+        WireOp::Info(pb::InfoArgs {}) => Command::Info,
     })
 }

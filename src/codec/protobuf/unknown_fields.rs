@@ -2,6 +2,7 @@
 //! the bytes are walked again against the table of known field numbers that build.rs
 //! writes from the schema, and the first unknown one is named with its path.
 
+use crate::codec::wire_walk::{self, Field, Value};
 use crate::core::validate::FieldError;
 
 /// The known fields of one message of the schema.
@@ -40,17 +41,20 @@ pub(super) fn refuse_unknown(bytes: &[u8], message: &str, root: &str) -> Result<
     walk(bytes, message, root, "")
 }
 
-fn walk(mut bytes: &[u8], message: &str, root: &str, path: &str) -> Result<(), FieldError> {
-    let truncated = || FieldError::new(path_or(path, root), "truncated Protobuf field");
+fn walk(bytes: &[u8], message: &str, root: &str, path: &str) -> Result<(), FieldError> {
+    let truncated = |_| FieldError::new(path_or(path, root), "truncated Protobuf field");
     let fields = MESSAGES
         .iter()
         .find(|m| m.name == message)
         .map_or(&[][..], |m| m.fields);
     let mut seen: Vec<(u32, usize)> = Vec::new();
-    while !bytes.is_empty() {
-        let key = read_varint(&mut bytes).ok_or_else(truncated)?;
-        let number = u32::try_from(key >> 3).unwrap_or(u32::MAX);
-        let wire_type = key & 7;
+    for read in wire_walk::fields(bytes) {
+        let Field {
+            number,
+            wire_type,
+            value,
+        } = read.map_err(truncated)?;
+        let number = u32::try_from(number).unwrap_or(u32::MAX);
         let Some(field) = fields.iter().find(|f| f.number == number) else {
             return Err(FieldError::new(
                 path_or(path, root),
@@ -71,24 +75,14 @@ fn walk(mut bytes: &[u8], message: &str, root: &str, path: &str) -> Result<(), F
                 0
             }
         };
-        match wire_type {
-            0 => {
-                read_varint(&mut bytes).ok_or_else(truncated)?;
-            }
-            1 => bytes = bytes.get(8..).ok_or_else(truncated)?,
-            5 => bytes = bytes.get(4..).ok_or_else(truncated)?,
-            2 => {
-                let len = read_varint(&mut bytes)
-                    .and_then(|n| usize::try_from(n).ok())
-                    .filter(|n| *n <= bytes.len())
-                    .ok_or_else(truncated)?;
-                let (value, rest) = bytes.split_at(len);
-                bytes = rest;
+        match value.map_err(truncated)? {
+            Value::Varint(_) | Value::Fixed(_) => {}
+            Value::Bytes(value) => {
                 if let Some(child) = field.message {
                     walk(value, child, root, &child_path(path, field, index))?;
                 }
             }
-            _ => {
+            Value::Group => {
                 return Err(FieldError::new(
                     child_path(path, field, index),
                     format!("wire type {wire_type} (a group) is not used by ctrmgr.v1"),
@@ -126,31 +120,9 @@ fn path_or(path: &str, root: &str) -> String {
     }
 }
 
-/// Reads a base-128 varint; `None` when the bytes end first or it is over 10 bytes.
-fn read_varint(bytes: &mut &[u8]) -> Option<u64> {
-    let mut value = 0u64;
-    for (i, byte) in bytes.iter().take(10).enumerate() {
-        value |= u64::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            *bytes = &bytes[i + 1..];
-            return Some(value);
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_varints() {
-        let mut b: &[u8] = &[0xac, 0x02, 0x01];
-        assert_eq!(read_varint(&mut b), Some(300));
-        assert_eq!(b, &[0x01]);
-        let mut b: &[u8] = &[0x80];
-        assert_eq!(read_varint(&mut b), None);
-    }
 
     #[test]
     fn the_table_has_the_schema() {

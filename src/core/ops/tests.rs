@@ -55,7 +55,6 @@ fn req(command: Command) -> Request {
     Request {
         id: None,
         runtime: None,
-        reply_to: None,
         command,
     }
 }

@@ -1,7 +1,7 @@
 //! D-Bus test support: a private system-like `dbus-daemon` that loads the repository's
 //! policy file, a zbus client, the real command-line clients (`dbus-send`, `busctl`) run
-//! as any uid/gid, and a few Protobuf bytes written by hand.
-#![allow(dead_code)]
+//! as any uid/gid, Protobuf requests and replies with the generated types, and the
+//! transport as a `ContractClient`.
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
@@ -29,7 +29,8 @@ pub struct PrivateBus {
 
 /// The system bus's default policy (as Debian's system.conf) and the real agent policy.
 fn bus_config(socket: &Path) -> String {
-    let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join("dbus/io.ctrmgr.Agent1.conf");
+    let policy =
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join("dbus/io.ctrmgr.Agent1.conf");
     assert!(policy.exists(), "{} is missing", policy.display());
     format!(
         r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
@@ -64,6 +65,8 @@ fn bus_config(socket: &Path) -> String {
 
 impl PrivateBus {
     /// Writes the config (socket in a fresh temporary directory) without starting it.
+    // Not `Default`: it makes a directory and files, and needs group `ctrmgr`.
+    #[allow(clippy::new_without_default)]
     pub fn new() -> PrivateBus {
         // The policy names group ctrmgr: it must exist for the bus to load the rule.
         ctrmgr_gid();
@@ -247,73 +250,67 @@ pub fn ctrmgr_gid() -> u32 {
         .unwrap_or_else(|| panic!("no gid in `getent group ctrmgr`: {line:?}"))
 }
 
-/// Protobuf bytes written by hand from proto/ctrmgr.proto, so the test does not reuse
-/// the agent's own codec: `Request{id = 2, start = 6 {name = 1}, info = 18 {}}` and
-/// the `Reply` fields `id = 2`, `ok = 3`, `info = 12`, `error = 13 {code = 1}`.
+/// Protobuf requests and replies with the generated `ctrmgr.v1` types.
 pub mod proto {
+    use ctrmgr::codec::protobuf::wire::{ctrmgr_v1 as pb, Message};
+    use pb::request::Op;
+
     /// `Request{id, info: {}}`.
     pub fn info_request(id: &str) -> Vec<u8> {
-        let mut out = field_bytes(2, id.as_bytes());
-        out.extend([0x92, 0x01, 0x00]);
-        out
+        request(Some(id), Op::Info(pb::InfoArgs {}))
     }
 
     /// `Request{start: {name}}`.
     pub fn start_request(name: &str) -> Vec<u8> {
-        field_bytes(6, &field_bytes(1, name.as_bytes()))
+        request(None, Op::Start(pb::StartArgs { name: name.into() }))
     }
 
-    fn field_bytes(number: u8, bytes: &[u8]) -> Vec<u8> {
-        assert!(
-            number < 16 && bytes.len() < 128,
-            "kept to one-byte tags and lengths"
-        );
-        let mut out = vec![(number << 3) | 2, bytes.len() as u8];
-        out.extend_from_slice(bytes);
-        out
-    }
-
-    /// Top-level fields of a message: (number, varint value or bytes).
-    pub fn fields(mut bytes: &[u8]) -> Vec<(u64, Result<u64, Vec<u8>>)> {
-        let mut out = Vec::new();
-        while !bytes.is_empty() {
-            let key = varint(&mut bytes);
-            let value = match key & 7 {
-                0 => Ok(varint(&mut bytes)),
-                2 => {
-                    let len = varint(&mut bytes) as usize;
-                    let (v, rest) = bytes.split_at(len);
-                    bytes = rest;
-                    Err(v.to_vec())
-                }
-                other => panic!("unexpected wire type {other} in a Reply"),
-            };
-            out.push((key >> 3, value));
+    fn request(id: Option<&str>, op: Op) -> Vec<u8> {
+        pb::Request {
+            id: id.map(str::to_owned),
+            op: Some(op),
+            ..pb::Request::default()
         }
-        out
+        .encode_to_vec()
     }
 
-    fn varint(bytes: &mut &[u8]) -> u64 {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = bytes[0];
-            *bytes = &bytes[1..];
-            value |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                break;
-            }
-        }
-        value
+    /// A `Reply`'s bytes, decoded.
+    pub fn reply(bytes: &[u8]) -> pb::Reply {
+        pb::Reply::decode(bytes).unwrap_or_else(|e| panic!("not a ctrmgr.v1.Reply: {e}"))
     }
 
     /// The error code of a Protobuf `Reply`, or `None` when it is a success.
-    pub fn error_code(reply: &[u8]) -> Option<String> {
-        fields(reply).into_iter().find_map(|(n, v)| match (n, v) {
-            (13, Err(error)) => fields(&error).into_iter().find_map(|(n, v)| match (n, v) {
-                (1, Err(code)) => Some(String::from_utf8(code).unwrap()),
-                _ => None,
-            }),
+    pub fn error_code(bytes: &[u8]) -> Option<String> {
+        match reply(bytes).result {
+            Some(pb::reply::Result::Error(error)) => Some(error.code),
             _ => None,
+        }
+    }
+}
+
+/// The D-Bus transport as a [`ContractClient`]: `Execute` for JSON (as a string, so
+/// without NUL bytes and as UTF-8: what a client can send), `ExecuteProto` for Protobuf.
+pub struct DbusClient<'a>(pub &'a zbus::blocking::Connection);
+
+impl crate::common::contract::ContractClient for DbusClient<'_> {
+    fn transport(&self) -> &'static str {
+        "D-Bus"
+    }
+
+    fn exchange(
+        &self,
+        format: ctrmgr::codec::Format,
+        bytes: &[u8],
+        _answerable: bool,
+    ) -> Option<Vec<u8>> {
+        Some(match format {
+            ctrmgr::codec::Format::Json => {
+                let text = String::from_utf8_lossy(bytes).replace('\0', "");
+                let reply = call(self.0, "Execute", &(text.as_str(),))
+                    .unwrap_or_else(|(name, msg)| panic!("Execute must not fail: {name}: {msg}"));
+                reply.body().deserialize::<String>().unwrap().into_bytes()
+            }
+            ctrmgr::codec::Format::Protobuf => execute_proto(self.0, bytes),
         })
     }
 }

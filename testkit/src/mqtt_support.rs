@@ -1,7 +1,6 @@
 //! Shared by the MQTT integration tests: a private Mosquitto per test (own port, own
 //! config file, killable and restartable), test certificates made with the `openssl`
 //! CLI, and an MQTT 5 test client (rumqttc's blocking `Client`) that does request/reply.
-#![allow(dead_code)]
 
 use rumqttc::v5::mqttbytes::v5::{Packet, Publish, PublishProperties};
 use rumqttc::v5::mqttbytes::QoS;
@@ -480,4 +479,61 @@ pub fn mosquitto_sub(port: u16, topic: &str, count: u32, wait_s: u32) -> String 
         .output()
         .expect("mosquitto_sub is installed (package mosquitto-clients)");
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// How an MQTT request reaches the agent and its reply comes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MqttRoute {
+    /// MQTT 5 Response Topic and Correlation Data; the format sniffed by the agent.
+    ResponseTopic,
+    /// Response Topic, and the format declared as the MQTT 5 content type.
+    Declared,
+    /// No properties: the reply goes to `ctrmgr/<device>/res` (JSON with an id only).
+    DefaultTopic,
+}
+
+/// The MQTT transport as a [`ContractClient`]: requests on the device's request topic.
+pub struct MqttClient<'a> {
+    /// The connected test client.
+    pub client: &'a TestClient,
+    /// The agent's device id.
+    pub device: String,
+    /// How requests and replies travel.
+    pub route: MqttRoute,
+}
+
+impl crate::common::contract::ContractClient for MqttClient<'_> {
+    fn transport(&self) -> &'static str {
+        "MQTT"
+    }
+
+    fn exchange(
+        &self,
+        format: ctrmgr::codec::Format,
+        bytes: &[u8],
+        _answerable: bool,
+    ) -> Option<Vec<u8>> {
+        let topic = format!("ctrmgr/{}/req", self.device);
+        let declared = crate::common::contract::content_type(format);
+        let reply = match self.route {
+            MqttRoute::ResponseTopic => self.client.request_to(&topic, bytes, None),
+            MqttRoute::Declared => self.client.request_to(&topic, bytes, Some(declared)),
+            MqttRoute::DefaultTopic => {
+                let res = format!("ctrmgr/{}/res", self.device);
+                self.client.subscribe(&res);
+                self.client
+                    .publish(&topic, bytes, PublishProperties::default());
+                let id = serde_json::from_slice::<Value>(bytes).unwrap()["id"].clone();
+                self.client
+                    .next_on(&res, REPLY_WAIT, |m| m.json()["id"] == id)
+                    .unwrap_or_else(|| panic!("no reply on {res} to a request with id {id}"))
+            }
+        };
+        assert_eq!(
+            reply.properties.content_type.as_deref(),
+            Some(declared),
+            "the reply names its format"
+        );
+        Some(reply.payload)
+    }
 }

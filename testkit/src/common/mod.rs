@@ -1,11 +1,10 @@
-//! Shared harness of the integration tests: starts the real `ctrmgr` binary with a
+//! The agent side of the harness: starts the real `ctrmgr` binary with a
 //! temporary config and talks HTTP to it; checks that the real services are there and
 //! fails loudly when they are not.
-#![allow(dead_code)]
 
+pub mod contract;
 pub mod hostile;
 pub mod private_dockerd;
-#[cfg(feature = "protobuf")]
 pub mod protobuf_envelope;
 
 use serde_json::Value;
@@ -37,6 +36,23 @@ pub struct Agent {
     pub url: String,
     http: ureq::Agent,
     _tmp: Option<tempfile::TempDir>,
+}
+
+/// The `ctrmgr` binary cargo built for the running test: integration tests run from
+/// `target/<profile>/deps/`, the binary sits in `target/<profile>/`.
+pub fn agent_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's own path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary sits in target/<profile>/deps");
+    let binary = profile_dir.join("ctrmgr");
+    assert!(
+        binary.is_file(),
+        "{} is missing: run the integration tests with `cargo test`, which builds it",
+        binary.display()
+    );
+    binary
 }
 
 /// A free TCP port on loopback.
@@ -136,7 +152,7 @@ impl Agent {
             std::fs::write(&id_file, &id).unwrap();
             id
         });
-        // POSIX MQ is off unless a test turns it on (tests/mqueue_support): each queue takes
+        // POSIX MQ is off unless a test turns it on (testkit/src/mqueue_support.rs): each queue takes
         // ~80 KiB of the user's RLIMIT_MSGQUEUE (800 KiB), which parallel agents would
         // exhaust; a test that turns it on still gets a queue name of its own.
         let mut config: toml::Table = toml::from_str(&format!(
@@ -160,7 +176,7 @@ impl Agent {
         let config_path = dir.join("ctrmgr.toml");
         std::fs::write(&config_path, config).unwrap();
         let log = std::fs::File::create(dir.join(format!("agent-{port}.log"))).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_ctrmgr"))
+        let child = Command::new(agent_binary())
             .arg("--config")
             .arg(&config_path)
             .stdout(Stdio::null())

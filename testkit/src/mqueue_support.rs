@@ -1,9 +1,9 @@
 //! POSIX MQ test clients: a reply queue made with nix's mq API (unlinked when dropped),
 //! sending to the agent's request queue, a minimal Protobuf wire writer/reader for
 //! `ctrmgr.v1` requests and replies, and the agent's `/metrics` counters.
-#![allow(dead_code)]
 
 use crate::common::Agent;
+use ctrmgr::codec::Format;
 use nix::errno::Errno;
 use nix::mqueue::{
     mq_attr_member_t, mq_close, mq_getattr, mq_open, mq_receive, mq_send, mq_unlink, MQ_OFlag,
@@ -176,112 +176,44 @@ pub fn metric(agent: &Agent, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// A minimal Protobuf wire writer and reader for `ctrmgr.v1` (proto/ctrmgr.proto), so
-/// the tests speak Protobuf without the agent's own generated code.
-pub mod pb {
-    /// A varint.
-    pub fn varint(mut v: u64, out: &mut Vec<u8>) {
-        while v >= 0x80 {
-            out.push((v as u8) | 0x80);
-            v >>= 7;
+/// The POSIX MQ transport as a [`ContractClient`]: requests on the agent's request
+/// queue, replies on the client's own queue.
+pub struct MqueueClient<'a> {
+    /// The agent (its `/metrics` shows an unanswerable request was dropped).
+    pub agent: &'a Agent,
+    /// The agent's request queue.
+    pub queue: String,
+    /// The client's reply queue, named as `reply_to`.
+    pub replies: ReplyQueue,
+}
+
+impl crate::common::contract::ContractClient for MqueueClient<'_> {
+    fn transport(&self) -> &'static str {
+        "POSIX MQ"
+    }
+
+    fn reply_to(&self) -> Option<&str> {
+        Some(&self.replies.name)
+    }
+
+    fn exchange(&self, _format: Format, bytes: &[u8], answerable: bool) -> Option<Vec<u8>> {
+        let unanswered = metric(self.agent, UNANSWERABLE);
+        send(&self.queue, bytes);
+        if answerable {
+            return Some(self.replies.receive(self.agent));
         }
-        out.push(v as u8);
-    }
-
-    /// A length-delimited field (string, bytes or message).
-    pub fn bytes_field(field: u64, bytes: &[u8], out: &mut Vec<u8>) {
-        varint(field << 3 | 2, out);
-        varint(bytes.len() as u64, out);
-        out.extend_from_slice(bytes);
-    }
-
-    /// A varint field (bool, integers).
-    pub fn varint_field(field: u64, v: u64, out: &mut Vec<u8>) {
-        varint(field << 3, out);
-        varint(v, out);
-    }
-
-    /// A `Request`: id (2), reply_to (4) and the op's oneof field with its args.
-    pub fn request(id: &str, reply_to: &str, op_field: u64, args: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        bytes_field(2, id.as_bytes(), &mut out);
-        bytes_field(4, reply_to.as_bytes(), &mut out);
-        bytes_field(op_field, args, &mut out);
-        out
-    }
-
-    /// Top-level fields: (number, wire type, varint value or bytes).
-    pub fn fields(mut b: &[u8]) -> Vec<(u64, u64, u64, Vec<u8>)> {
-        let mut out = Vec::new();
-        while !b.is_empty() {
-            let key = read_varint(&mut b);
-            match key & 7 {
-                0 => out.push((key >> 3, 0, read_varint(&mut b), Vec::new())),
-                2 => {
-                    let n = read_varint(&mut b) as usize;
-                    out.push((key >> 3, 2, 0, b[..n].to_vec()));
-                    b = &b[n..];
-                }
-                t => panic!("unexpected wire type {t} in a reply"),
-            }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while metric(self.agent, UNANSWERABLE) <= unanswered {
+            assert!(
+                Instant::now() < deadline,
+                "the MQ transport never counted a request as unanswerable:\n{}",
+                self.agent.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
-        out
-    }
-
-    fn read_varint(b: &mut &[u8]) -> u64 {
-        let mut v = 0;
-        for i in 0..10 {
-            let byte = b[i];
-            v |= u64::from(byte & 0x7f) << (7 * i);
-            if byte & 0x80 == 0 {
-                *b = &b[i + 1..];
-                return v;
-            }
-        }
-        panic!("varint too long");
-    }
-
-    /// A decoded `Reply`: id, ok, the result's oneof field number, and for an error its
-    /// code and message.
-    #[derive(Debug, Default)]
-    pub struct Reply {
-        /// `id` (2).
-        pub id: Option<String>,
-        /// `ok` (3).
-        pub ok: bool,
-        /// Which oneof field held the result (13 for an error).
-        pub result_field: u64,
-        /// The result's bytes.
-        pub result: Vec<u8>,
-        /// `error.code`.
-        pub code: String,
-        /// `error.message`.
-        pub message: String,
-    }
-
-    /// Decodes a `Reply`.
-    pub fn reply(bytes: &[u8]) -> Reply {
-        let mut r = Reply::default();
-        for (field, _, v, b) in fields(bytes) {
-            match field {
-                2 => r.id = Some(String::from_utf8(b).unwrap()),
-                3 => r.ok = v != 0,
-                f => {
-                    r.result_field = f;
-                    if f == 13 {
-                        for (ef, _, _, eb) in fields(&b) {
-                            let s = String::from_utf8(eb).unwrap();
-                            match ef {
-                                1 => r.code = s,
-                                2 => r.message = s,
-                                _ => {}
-                            }
-                        }
-                    }
-                    r.result = b;
-                }
-            }
-        }
-        r
+        None
     }
 }
+
+/// POSIX MQ requests that named no usable reply queue: counted, never answered.
+pub const UNANSWERABLE: &str = "ctrmgr_mqueue_unanswerable_total";
