@@ -235,7 +235,7 @@ cross_run() {
 bg services "services up" bash scripts/services.sh up
 step toolchain "rust toolchain" rust_toolchain
 step fmt "cargo fmt --check" cargo fmt --all -- --check
-step clippy "cargo clippy -D warnings" cargo clippy --all-targets -- -D warnings
+step clippy "cargo clippy -D warnings" cargo clippy --workspace --all-targets -- -D warnings
 wait_bg services "services up"
 
 bg layer "layer checks" layer_checks
