@@ -188,12 +188,21 @@ fn behind_the_back(engine: Engine) {
         engine.runtime
     ));
     let events = EventClient::connect(&agent);
-    let (removed, killed, stray) = (
+    let (removed, killed, stray, foreign) = (
         unique(&format!("{}-rm", engine.cli)),
         unique(&format!("{}-kill", engine.cli)),
         unique(&format!("{}-stray", engine.cli)),
+        unique(&format!("{}-foreign", engine.cli)),
     );
-    let _cleanup = Cleanup(engine, vec![removed.clone(), killed.clone(), stray.clone()]);
+    let _cleanup = Cleanup(
+        engine,
+        vec![
+            removed.clone(),
+            killed.clone(),
+            stray.clone(),
+            foreign.clone(),
+        ],
+    );
     create_running(&agent, engine, &removed);
     create_running(&agent, engine, &killed);
     events.expect(&agent, &removed, "start");
@@ -208,30 +217,32 @@ fn behind_the_back(engine: Engine) {
     let e = events.expect(&agent, &killed, "engine:die");
     assert_eq!(e["exit_code"], 137, "{e}");
 
-    engine.run(&[
-        "run",
-        "-d",
-        "--ulimit",
-        "nofile=1024:20000",
-        "--ulimit",
-        "nproc=1024:1024",
-        "--name",
-        &stray,
-        "--label",
-        "io.ctrmgr.managed=true",
-        "--label",
-        "app=stray",
-        "--network",
-        "none",
-        IMAGE,
-        "sleep",
-        "3600",
-    ]);
+    // The managed label alone, as an image could bake it in or another tool set it:
+    // never adopted. Started first, so the adoption below proves it was seen.
+    let run_labelled = |name: &str, labels: &[String]| {
+        let mut args: Vec<&str> = vec!["run", "-d", "--ulimit", "nofile=1024:20000"];
+        args.extend(["--ulimit", "nproc=1024:1024", "--name", name]);
+        for label in labels {
+            args.extend(["--label", label]);
+        }
+        args.extend(["--network", "none", IMAGE, "sleep", "3600"]);
+        engine.run(&args);
+    };
+    let managed = "io.ctrmgr.managed=true".to_owned();
+    run_labelled(&foreign, std::slice::from_ref(&managed));
+    let device = format!("io.ctrmgr.device={}", agent.device_id());
+    run_labelled(&stray, &[managed, device, "app=stray".to_owned()]);
     let r = wait_record(&agent, &stray, |r| r["state"] == "running");
     assert_eq!(r["runtime"], engine.runtime, "{r}");
     assert_eq!(r["spec"]["labels"], json!({"app": "stray"}), "{r}");
     assert!(r["id"].as_str().is_some_and(|id| !id.is_empty()), "{r}");
     events.expect(&agent, &stray, "engine:adopt");
+    assert!(
+        records(&agent)
+            .iter()
+            .all(|c| c["name"] != foreign.as_str()),
+        "a container with only the managed label was adopted"
+    );
     // The adopted container is managed like any other.
     let (status, body) = agent.post(
         &format!("/v1/containers/{stray}/stop"),

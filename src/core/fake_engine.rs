@@ -50,11 +50,13 @@ impl FakeEngine {
         })
     }
 
-    /// Puts a managed container (labels: the managed label and `app=<name>`) into the
-    /// engine, as if made or changed behind the agent's back.
+    /// Puts a managed container (labels: the managed label, the device label of the
+    /// unit tests' device `dev1`, and `app=<name>`) into the engine, as if made or
+    /// changed behind the agent's back.
     pub(crate) fn put(&self, name: &str, state: ContainerState, exit_code: Option<i64>) {
         let labels = BTreeMap::from([
             (MANAGED_LABEL.to_owned(), "true".to_owned()),
+            (DEVICE_LABEL.to_owned(), "dev1".to_owned()),
             ("app".to_owned(), name.to_owned()),
         ]);
         self.containers.lock().unwrap().insert(

@@ -32,10 +32,13 @@ fn is_managed(live: &EngineContainer) -> bool {
     live.labels.get(MANAGED_LABEL).map(String::as_str) == Some("true")
 }
 
-/// Whether a managed container without a record may be adopted by this device: its
-/// device label is this device's, or it has none (made by hand).
+/// Whether a managed container without a record may be adopted by this device: only if
+/// its device label is this device's. The bare managed label proves nothing: anyone can
+/// bake it into an image or set it with another tool.
 fn is_adoptable(live: &EngineContainer, device_id: &str) -> bool {
-    live.labels.get(DEVICE_LABEL).is_none_or(|d| d == device_id)
+    live.labels
+        .get(DEVICE_LABEL)
+        .is_some_and(|d| d == device_id)
 }
 
 /// The record of a labelled container found without one. Its spec is partial: only

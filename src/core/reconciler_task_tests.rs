@@ -238,6 +238,14 @@ fn the_device_label_scopes_adoption_but_not_records() {
         docker.put("ours", ContainerState::Running, None);
         label("ours", "dev1");
         docker.put("by-hand", ContainerState::Running, None);
+        docker
+            .containers
+            .lock()
+            .unwrap()
+            .get_mut("by-hand")
+            .unwrap()
+            .labels
+            .remove(DEVICE_LABEL);
         let rt: Arc<dyn Runtime> = docker.clone();
         service.reconcile_engine(&rt).await.unwrap();
         assert_eq!(
@@ -249,6 +257,9 @@ fn the_device_label_scopes_adoption_but_not_records() {
             "another device's"
         );
         assert!(record(&service, "ours").await.is_some());
-        assert!(record(&service, "by-hand").await.is_some());
+        assert!(
+            record(&service, "by-hand").await.is_none(),
+            "a bare managed label (baked into an image, set by hand) is not adopted"
+        );
     });
 }

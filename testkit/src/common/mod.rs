@@ -142,6 +142,11 @@ impl Agent {
         agent
     }
 
+    /// The device id the agent runs as (kept across restarts over the same directory).
+    pub fn device_id(&self) -> String {
+        std::fs::read_to_string(self.dir.join("device-id")).expect("the agent's device id")
+    }
+
     /// Starts an agent whose store lives in `dir` (to restart over the same store).
     pub fn start_in(dir: &Path, extra: &str) -> Agent {
         let port = free_port();
