@@ -8,6 +8,7 @@
         feature = "mqtt",
         feature = "dbus",
         feature = "mqueue",
+        feature = "grpc",
         feature = "lmdb",
         feature = "redis",
         feature = "docker-cli",
@@ -155,6 +156,10 @@ async fn run(
                 log::error!("D-Bus transport stopped: {e}");
             }
         }));
+    }
+    #[cfg(feature = "grpc")]
+    if config.grpc.enabled {
+        transports.push(ctrmgr::api::grpc::start(&ctx, &config.grpc)?);
     }
     #[cfg(feature = "mqueue")]
     if config.mqueue.enabled {

@@ -1,6 +1,7 @@
 //! The agent's configuration: one TOML file, every key defaulted, unknown keys refused.
 
 pub mod dbus;
+pub mod grpc;
 pub mod mqtt;
 pub mod mqueue;
 pub mod policy;
@@ -60,6 +61,8 @@ pub struct Config {
     pub dbus: dbus::DbusConfig,
     /// `[mqueue]`
     pub mqueue: mqueue::MqueueConfig,
+    /// `[grpc]`
+    pub grpc: grpc::GrpcConfig,
 }
 
 /// `[agent]`: identity of this device.
@@ -355,6 +358,7 @@ impl Config {
         self.mqtt.validate()?;
         self.dbus.validate()?;
         self.mqueue.validate()?;
+        self.grpc.validate()?;
         self.log.level_filter()?;
         if let Some(id) = &self.agent.device_id {
             let ok = !id.is_empty()

@@ -68,6 +68,7 @@ pub async fn start(ctx: &ApiContext, config: &RestConfig) -> Result<Vec<smol::Ta
             path.display()
         );
         let rules = PeerRules {
+            section: "rest",
             uids: config.unix_socket_uids.clone(),
             gids: config.unix_socket_gids.clone(),
         };
