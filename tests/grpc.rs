@@ -414,3 +414,62 @@ print(json.dumps({"status": stream.code().name, "events": count}), flush=True)
     assert!(child.wait().unwrap().success());
     assert!(!socket.exists(), "the socket file outlived the agent");
 }
+
+/// `curl` speaking gRPC (HTTP/2 over the unix socket) as user nobody: an `info`
+/// request; the response's headers and trailers.
+fn curl_grpc_as_nobody(socket: &std::path::Path) -> String {
+    // The gRPC frame: not compressed, 3 bytes: `Request{info: {}}` (field 18, empty).
+    let frame = b"\x00\x00\x00\x00\x03\x92\x01\x00";
+    let dir = socket.parent().unwrap();
+    let body = dir.join("frame");
+    std::fs::write(&body, frame).unwrap();
+    std::fs::set_permissions(&body, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "curl"])
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-D",
+            "-",
+            "--http2-prior-knowledge",
+        ])
+        .args(["-H", "content-type: application/grpc", "-H", "te: trailers"])
+        .arg("--unix-socket")
+        .arg(socket)
+        .arg("--data-binary")
+        .arg(format!("@{}", body.display()))
+        .arg("http://localhost/ctrmgr.v1.Agent/Execute")
+        .output()
+        .expect("curl and setpriv (util-linux) must be installed");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_unix_socket_checks_the_callers_credentials() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test runs as root (the test command does)"
+    );
+    let sockdir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        sockdir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let socket = sockdir.path().join("grpc.sock");
+    let config = format!(
+        "[grpc]\nunix_socket = \"{}\"\nunix_socket_mode = 438\n",
+        socket.display()
+    );
+    let agent = Agent::start(&config);
+    let refused = curl_grpc_as_nobody(&socket);
+    assert!(refused.contains("grpc-status: 16"), "{refused}");
+    // grpc-message is percent-encoded.
+    assert!(refused.contains("uid%2065534"), "{refused}");
+    drop(agent);
+    let agent = Agent::start(&format!("{config}unix_socket_uids = [65534]\n"));
+    let allowed = curl_grpc_as_nobody(&socket);
+    assert!(allowed.contains("grpc-status: 0"), "{allowed}");
+    drop(agent);
+}
