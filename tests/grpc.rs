@@ -473,3 +473,47 @@ fn the_unix_socket_checks_the_callers_credentials() {
     assert!(allowed.contains("grpc-status: 0"), "{allowed}");
     drop(agent);
 }
+
+#[test]
+fn sigterm_lets_an_execute_in_flight_finish() {
+    require_docker();
+    let mut agent = Agent::start("");
+    let name = unique("grpc-drain");
+    let script = r#"
+name = args["name"]
+request = pb.Request()
+request.create.name = name
+request.create.image = args["image"]
+# sleep as PID 1 ignores SIGTERM: the stop below takes its whole timeout.
+request.create.cmd.extend(["sleep", "300"])
+request.create.start = True
+assert stub.Execute(request, timeout=120).ok
+request = pb.Request(id="drain")
+request.stop.name = name
+request.stop.timeout_s = 3
+print("sending", flush=True)
+reply = stub.Execute(request, timeout=120)
+print(json.dumps(as_dict(reply)), flush=True)
+"#;
+    let mut child = command(
+        script,
+        &target(&agent),
+        &json!({"name": name, "image": IMAGE}),
+    )
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "sending");
+    // The stop is in the agent's hands well before its 3 s timeout ends.
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let status = agent.stop();
+    let last = lines.next().expect("the client got no reply").unwrap();
+    docker_rm(&name);
+    assert!(status.success(), "agent exit: {status}");
+    let v: Value = serde_json::from_str(&last).unwrap();
+    assert_eq!(v["id"], "drain", "{v}");
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["container"]["state"], "exited", "{v}");
+    assert!(child.wait().unwrap().success());
+}
