@@ -358,8 +358,9 @@ image_up() {
 
 # Third-party clients the tests drive the agent with, in a venv under the state dir
 # (tests/mqueue.rs runs $STATE_DIR/python/bin/python3): posix_ipc for POSIX MQ;
-# protobuf and grpcio-tools (its protoc) for tests/rest_protobuf.rs's Python client.
-PY_CLIENTS=(posix_ipc==1.3.2 protobuf==7.36.2 grpcio-tools==1.85.1)
+# protobuf and grpcio-tools (its protoc) for tests/rest_protobuf.rs's Python client;
+# grpcio for tests/grpc.rs's client.
+PY_CLIENTS=(posix_ipc==1.3.2 protobuf==7.36.2 grpcio-tools==1.85.1 grpcio==1.85.4)
 
 python_clients_up() {
     local venv="$STATE_DIR/python"

@@ -36,6 +36,8 @@ pub enum Transport {
     Dbus = 2,
     /// POSIX message queues.
     Mqueue = 3,
+    /// gRPC.
+    Grpc = 4,
 }
 
 impl Transport {
@@ -45,8 +47,8 @@ impl Transport {
     }
 }
 
-const TRANSPORTS: usize = 4;
-const TRANSPORT_NAMES: [&str; TRANSPORTS] = ["rest", "mqtt", "dbus", "mqueue"];
+const TRANSPORTS: usize = 5;
+const TRANSPORT_NAMES: [&str; TRANSPORTS] = ["rest", "mqtt", "dbus", "mqueue", "grpc"];
 /// `ok` plus one slot per error code.
 const OUTCOMES: usize = 1 + ErrorCode::ALL.len();
 

@@ -1,9 +1,13 @@
 //! Transports: they move bytes, know the format, and hand a decoded request to the core.
 
+#[cfg(any(feature = "rest", feature = "grpc"))]
+pub mod access;
 #[cfg(feature = "dbus")]
 pub mod dbus;
 #[cfg(any(feature = "mqtt", feature = "dbus"))]
 mod event_feed;
+#[cfg(feature = "grpc")]
+pub mod grpc;
 pub mod metrics;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;

@@ -6,6 +6,8 @@
 
 #[cfg(feature = "dbus")]
 use super::dbus;
+#[cfg(feature = "grpc")]
+use super::grpc;
 use super::metrics::Transport;
 #[cfg(feature = "mqtt")]
 use super::mqtt;
@@ -25,11 +27,12 @@ pub type Serving = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 type Starting = Pin<Box<dyn Future<Output = Result<Serving, String>>>>;
 
 /// Every transport, in the order they start.
-const ALL: [Transport; 4] = [
+const ALL: [Transport; 5] = [
     Transport::Rest,
     Transport::Mqtt,
     Transport::Dbus,
     Transport::Mqueue,
+    Transport::Grpc,
 ];
 
 /// Starts every transport `config` enables; the tasks end once each has stopped and
@@ -49,11 +52,14 @@ pub async fn start(ctx: &ApiContext, config: &Config) -> Result<Vec<smol::Task<(
             Transport::Dbus => Some(serving(dbus::serve(ctx.clone(), config.dbus.clone()))),
             #[cfg(feature = "mqueue")]
             Transport::Mqueue => Some(serving(mqueue::serve(ctx.clone(), config.mqueue.clone()))),
+            #[cfg(feature = "grpc")]
+            Transport::Grpc => Some(Box::pin(std::future::ready(grpc::start(ctx, &config.grpc)))),
             #[cfg(not(all(
                 feature = "rest",
                 feature = "mqtt",
                 feature = "dbus",
-                feature = "mqueue"
+                feature = "mqueue",
+                feature = "grpc"
             )))]
             _ => None,
         };
@@ -92,6 +98,7 @@ fn enabled(transport: Transport, config: &Config) -> bool {
         Transport::Mqtt => config.mqtt.is_enabled(),
         Transport::Dbus => config.dbus.enabled,
         Transport::Mqueue => config.mqueue.enabled,
+        Transport::Grpc => config.grpc.enabled,
     }
 }
 
@@ -102,5 +109,6 @@ fn label(transport: Transport) -> &'static str {
         Transport::Mqtt => "MQTT",
         Transport::Dbus => "D-Bus",
         Transport::Mqueue => "POSIX message queue",
+        Transport::Grpc => "gRPC",
     }
 }

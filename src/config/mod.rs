@@ -7,6 +7,7 @@ pub mod agent;
 mod check;
 pub mod dbus;
 mod error;
+pub mod grpc;
 pub mod log;
 pub mod mqtt;
 pub mod mqueue;
@@ -49,6 +50,8 @@ pub struct Config {
     pub dbus: dbus::DbusConfig,
     /// `[mqueue]`
     pub mqueue: mqueue::MqueueConfig,
+    /// `[grpc]`
+    pub grpc: grpc::GrpcConfig,
 }
 
 impl Config {
@@ -80,7 +83,8 @@ impl Config {
         self.rest.validate()?;
         self.mqtt.validate()?;
         self.dbus.validate()?;
-        self.mqueue.validate()
+        self.mqueue.validate()?;
+        self.grpc.validate()
     }
 
     /// The Redis key prefix, with `{device_id}` replaced by `{<device id>}`.

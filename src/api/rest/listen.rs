@@ -94,6 +94,7 @@ async fn bind(ctx: &ApiContext, config: &RestConfig) -> Result<Vec<smol::Task<()
             path.display()
         );
         let rules = PeerRules {
+            section: "rest",
             uids: config.unix_socket_uids.clone(),
             gids: config.unix_socket_gids.clone(),
         };

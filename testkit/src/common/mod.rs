@@ -157,14 +157,18 @@ impl Agent {
             std::fs::write(&id_file, &id).unwrap();
             id
         });
+        // gRPC listens on a socket in the agent's own directory (the default,
+        // /run/ctrmgr/grpc.sock, is one path for every agent).
         // POSIX MQ is off unless a test turns it on (testkit/src/mqueue_support.rs): each queue takes
         // ~80 KiB of the user's RLIMIT_MSGQUEUE (800 KiB), which parallel agents would
         // exhaust; a test that turns it on still gets a queue name of its own.
         let mut config: toml::Table = toml::from_str(&format!(
             "[agent]\ndevice_id = \"{device_id}\"\n[store]\npath = \"{}\"\nmap_size_mb = 16\n\
              [rest]\nlisten = \"127.0.0.1:{port}\"\n[log]\nlevel = \"debug\"\n\
-             [mqueue]\nenabled = false\nrequest_queue = \"/ctrmgr-test-{port}.req\"\n",
-            dir.join("store").display()
+             [mqueue]\nenabled = false\nrequest_queue = \"/ctrmgr-test-{port}.req\"\n\
+             [grpc]\nunix_socket = \"{}\"\n",
+            dir.join("store").display(),
+            dir.join("grpc.sock").display()
         ))
         .unwrap();
         let extra: toml::Table = toml::from_str(extra).expect("extra config is TOML");

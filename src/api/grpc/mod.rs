@@ -1,0 +1,108 @@
+//! The gRPC transport (`ctrmgr.v1.Agent`: Execute and Watch). tonic's server core and
+//! hyper's HTTP/2 run on a current-thread tokio runtime in one named thread,
+//! `ctrmgr-grpc`; the core still runs on the smol executor (Execute spawns the shared
+//! pipeline there and awaits it; Watch reads the core's event channel). Its own thread
+//! rather than MQTT's: see the README, "gRPC".
+
+mod codec;
+mod execute;
+mod listen;
+mod service;
+mod watch;
+
+use crate::api::access::PeerRules;
+use crate::api::metrics::Transport;
+use crate::api::pipeline::Limit;
+use crate::api::transports::Serving;
+use crate::api::ApiContext;
+use crate::config::grpc::GrpcConfig;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::sync::Arc;
+
+/// Binds the configured listeners (errors name the key) and starts the `ctrmgr-grpc`
+/// thread. The returned future ends once shutdown has started and every connection has
+/// finished; it then removes the socket file.
+pub fn start(ctx: &ApiContext, config: &GrpcConfig) -> Result<Serving, String> {
+    let token = config.bearer_token().map_err(|e| e.to_string())?;
+    let mut bound = Vec::new();
+    if let Some(path) = &config.unix_socket {
+        // Outside systemd (RuntimeDirectory=ctrmgr) nobody made /run/ctrmgr.
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o750)
+                .create(dir)
+                .map_err(|e| format!("grpc.unix_socket: cannot create {}: {e}", dir.display()))?;
+        }
+        // A stale socket file from a previous run would make bind fail.
+        let _ = std::fs::remove_file(path);
+        let listener = std::os::unix::net::UnixListener::bind(path)
+            .map_err(|e| format!("grpc.unix_socket: cannot listen on {}: {e}", path.display()))?;
+        std::fs::set_permissions(
+            path,
+            std::fs::Permissions::from_mode(config.unix_socket_mode),
+        )
+        .map_err(|e| {
+            format!(
+                "grpc.unix_socket_mode: cannot chmod {}: {e}",
+                path.display()
+            )
+        })?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| format!("grpc.unix_socket: {e}"))?;
+        log::info!(
+            "gRPC listening on unix:{} (callers checked by SO_PEERCRED)",
+            path.display()
+        );
+        let rules = PeerRules {
+            section: "grpc",
+            uids: config.unix_socket_uids.clone(),
+            gids: config.unix_socket_gids.clone(),
+        };
+        bound.push(listen::Bound::Unix(listener, rules));
+    }
+    if let Some(addr) = &config.listen {
+        let listener = std::net::TcpListener::bind(addr)
+            .map_err(|e| format!("grpc.listen: cannot listen on {addr}: {e}"))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| format!("grpc.listen: {e}"))?;
+        log::info!("gRPC listening on {addr} (bearer token required)");
+        bound.push(listen::Bound::Tcp(listener));
+    }
+    // tonic refuses a message over the limit before the pipeline sees it (see
+    // `execute`), so the pipeline's own limit never triggers.
+    let limit = Limit {
+        max_bytes: config.max_message_bytes,
+        key: "grpc.max_message_bytes",
+    };
+    let shared = Arc::new(service::Shared {
+        ctx: ctx.clone(),
+        max_message_bytes: config.max_message_bytes,
+        pipeline: ctx.pipeline(Transport::Grpc, limit),
+        expected_authorization: token.map(|t| format!("Bearer {t}").into_bytes()),
+        permits: Arc::new(smol::lock::Semaphore::new(config.max_in_flight)),
+        max_in_flight: config.max_in_flight,
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| format!("gRPC: cannot start its tokio runtime: {e}"))?;
+    let thread = std::thread::Builder::new()
+        .name("ctrmgr-grpc".into())
+        .spawn(move || runtime.block_on(listen::serve(bound, shared)))
+        .map_err(|e| format!("gRPC: cannot start thread ctrmgr-grpc: {e}"))?;
+    let shutdown = ctx.shutdown.clone();
+    let socket = config.unix_socket.clone();
+    Ok(Box::pin(async move {
+        // Joining only after shutdown starts: no blocking-pool thread waits all along.
+        shutdown.wait().await;
+        let joined = smol::unblock(move || thread.join()).await;
+        if let Some(path) = socket {
+            let _ = std::fs::remove_file(path);
+        }
+        joined.map_err(|_| "its thread ctrmgr-grpc panicked".to_owned())
+    }))
+}
