@@ -31,7 +31,7 @@ pub fn check_message(message_size: usize, message: &[u8]) {
             );
         }
     }
-    let whole = ctrmgr::codec::encode_reply(framing::reply_format(format), &reply);
+    let whole = ctrmgr::codec::encode_reply(format.of_reply(), &reply);
     match frame_reply(format, &reply, message_size) {
         Ok(Framed::Whole(bytes)) => {
             assert!(bytes.len() <= message_size);
@@ -40,7 +40,7 @@ pub fn check_message(message_size: usize, message: &[u8]) {
         Ok(Framed::TooLarge { bytes, reply_len }) => {
             assert!(bytes.len() <= message_size && reply_len > message_size);
             assert_eq!(reply_len, whole.len());
-            let framed = decode_framed(framing::reply_format(format), &bytes);
+            let framed = decode_framed(format.of_reply(), &bytes);
             assert_eq!(framed.id, reply.id, "the too_large reply keeps the id");
             assert_eq!(framed.error().map(|e| e.code), Some(ErrorCode::TooLarge));
         }

@@ -7,7 +7,7 @@ pub mod json;
 #[cfg(feature = "protobuf")]
 pub mod protobuf;
 #[cfg(any(feature = "protobuf", feature = "mqueue"))]
-pub(crate) mod wire_walk;
+pub mod wire_walk;
 
 use crate::core::command::Request;
 use crate::core::error::ErrorBody;
