@@ -5,7 +5,7 @@
 use ctrmgr_testkit::common;
 
 use common::*;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::process::Command;
 
 #[test]
@@ -193,4 +193,47 @@ fn unix_socket_checks_the_callers_credentials() {
     let (body, status) = curl_unix(socket, true);
     assert_eq!(status, "200", "nobody, allowed: {body}");
     drop(agent);
+}
+
+#[test]
+fn concurrent_creates_never_overshoot_max_containers() {
+    require_docker();
+    let agent = Agent::start("[policy]\nmax_containers = 3\n");
+    let names: Vec<String> = (0..8).map(|i| unique(&format!("cap{i}"))).collect();
+    let outcomes: Vec<(u16, Value)> = std::thread::scope(|s| {
+        let handles: Vec<_> = names
+            .iter()
+            .map(|name| {
+                let agent = &agent;
+                s.spawn(move || {
+                    agent.post(
+                        "/v1/containers",
+                        &json!({"name": name, "image": IMAGE, "cmd": ["sleep", "60"],
+                                "network": "none"}),
+                    )
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let created: Vec<&String> = names
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, (status, _))| *status == 201)
+        .map(|(name, _)| name)
+        .collect();
+    for name in &names {
+        docker_rm(name);
+    }
+    assert_eq!(created.len(), 3, "{outcomes:?}");
+    for (status, body) in outcomes.iter().filter(|(s, _)| *s != 201) {
+        assert_eq!((*status, code(body)), (403, "forbidden"), "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("policy.max_containers"),
+            "{body}"
+        );
+    }
 }

@@ -13,6 +13,7 @@ pub mod model;
 pub mod names;
 pub mod op;
 mod ops;
+mod pending_creates;
 pub mod policy;
 pub mod queue_name;
 pub mod reconcile_records;

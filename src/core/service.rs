@@ -8,6 +8,7 @@ use super::events::{ContainerEvent, EventAction, EventBus};
 use super::locks::KeyedLocks;
 use super::model::{Container, ContainerState, RuntimeKind};
 use super::names::ContainerName;
+use super::pending_creates::PendingCreates;
 use super::policy::Policy;
 use super::reply::{OpResult, Reply};
 use super::runtime::Runtime;
@@ -29,6 +30,7 @@ pub struct ContainerService {
     names: KeyedLocks,
     ids: KeyedLocks,
     events: EventBus,
+    pub(super) pending_creates: PendingCreates,
 }
 
 impl std::fmt::Debug for ContainerService {
@@ -59,6 +61,7 @@ impl ContainerService {
             names: KeyedLocks::default(),
             ids: KeyedLocks::default(),
             events: EventBus::default(),
+            pending_creates: PendingCreates::default(),
         }
     }
 

@@ -24,7 +24,9 @@ impl ContainerService {
                 runtime: existing.runtime.as_str(),
             });
         }
-        let managed = self.store.count_containers().await?;
+        // Held until the record is written: concurrent creates count each other.
+        let (pending, _slot) = self.pending_creates.join();
+        let managed = self.store.count_containers().await? + pending;
         self.policy.check_create(spec, managed)?;
         let rt = self.runtime_for_new(requested)?;
         // The engine's copy carries this device's label; the record keeps the client's spec.
