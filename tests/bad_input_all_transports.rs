@@ -59,7 +59,7 @@ impl Transports {
         let extra = format!(
             "[dbus]\nbus = \"{bus}\"\nmax_message_bytes = {LIMIT}\n\
              [rest]\nmax_body_bytes = {LIMIT}\n{mqtt}\
-             [policy]\nallowed_images = [\"ctrmgr-test/\", \"127.0.0.1:5000/\"]\n\
+             [policy]\nallowed_images = [\"docker.io/ctrmgr-test/\", \"127.0.0.1:5000/\"]\n\
              [[policy.mount_roots]]\npath = \"{RO_ROOT}\"\nread_write = false\n",
             bus = bus.address,
             mqtt = agent_mqtt_config(&broker, &format!("max_payload_bytes = {LIMIT}")),

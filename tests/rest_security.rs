@@ -14,7 +14,7 @@ fn every_policy_rule_is_forbidden_and_nothing_reaches_the_engine() {
     // engine may adopt other tests' hand-made containers.
     let dockerd = common::private_dockerd::PrivateDockerd::start();
     let agent = Agent::start(&format!(
-        "[policy]\nallowed_images = [\"127.0.0.1:5000/\", \"ctrmgr-test/\"]\nmax_containers = 1\n\
+        "[policy]\nallowed_images = [\"127.0.0.1:5000/\", \"docker.io/ctrmgr-test/\"]\nmax_containers = 1\n\
          max_memory_bytes = 134217728\n\
          [[policy.mount_roots]]\npath = \"/tmp/ctrmgr-ro-root\"\nread_write = false\n\
          [runtime]\ndocker_socket = \"{}\"\n",
@@ -236,4 +236,41 @@ fn concurrent_creates_never_overshoot_max_containers() {
             "{body}"
         );
     }
+}
+
+#[test]
+fn the_image_allow_list_compares_components_not_text() {
+    require_docker();
+    let agent = Agent::start(
+        "[policy]\nallowed_images = [\"127.0.0.1:5000/acc\", \"registry.local\", \
+         \"docker.io/ctrmgr-test/\"]\n",
+    );
+    for image in [
+        "127.0.0.1:5000/acc-evil:1",
+        "registry.local.attacker.net/x:1",
+        "127.0.0.1:5000/other/acc:1",
+    ] {
+        let name = unique("allow");
+        let (status, body) = agent.post(
+            "/v1/containers",
+            &json!({"name": name, "image": image, "network": "none"}),
+        );
+        assert_eq!((status, code(&body)), (403, "forbidden"), "{image}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("policy.allowed_images"),
+            "{body}"
+        );
+        assert!(!docker_has(&name), "{image} reached the engine");
+    }
+    // What the entries name is admitted (the local image is docker.io/ctrmgr-test/...).
+    let name = unique("allow-ok");
+    let (status, body) = agent.post(
+        "/v1/containers",
+        &json!({"name": name, "image": IMAGE, "network": "none"}),
+    );
+    docker_rm(&name);
+    assert_eq!(status, 201, "{body}");
 }

@@ -155,6 +155,14 @@ mod tests {
                 "[store]\nreply_cache_max_mb = 0\n",
                 "store.reply_cache_max_mb",
             ),
+            (
+                "[policy]\nallowed_images = [\"busybox\"]\n",
+                "policy.allowed_images",
+            ),
+            (
+                "[policy]\nallowed_images = [\"ctrmgr-test/\"]\n",
+                "policy.allowed_images",
+            ),
             ("[store]\nredis_prefix = \"a b:\"\n", "store.redis_prefix"),
             ("[rest]\nlisten = \"0.0.0.0:7470\"\n", "rest.listen"),
             ("[rest]\ntoken = \"short\"\n", "rest.token"),

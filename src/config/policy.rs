@@ -3,6 +3,7 @@
 
 use super::check::invalid;
 use super::ConfigError;
+use crate::core::image_pattern::ImagePattern;
 use crate::core::names::AbsPath;
 use crate::core::policy::{MountRoot, Policy};
 use serde::{Deserialize, Deserializer};
@@ -46,7 +47,7 @@ impl Default for PolicyConfig {
     fn default() -> Self {
         let d = Policy::default();
         Self {
-            allowed_images: d.allowed_images,
+            allowed_images: Vec::new(),
             mount_roots: Vec::new(),
             allow_privileged: d.allow_privileged,
             allowed_devices: d.allowed_devices,
@@ -80,15 +81,16 @@ impl PolicyConfig {
         for d in &self.allowed_devices {
             AbsPath::parse(d).map_err(|e| invalid("policy.allowed_devices", e.0))?;
         }
-        if self.allowed_images.iter().any(String::is_empty) {
-            return Err(invalid(
-                "policy.allowed_images",
-                "an empty prefix would allow every image; remove it or the list",
-            ));
-        }
+        let allowed_images = self
+            .allowed_images
+            .iter()
+            .map(|entry| {
+                ImagePattern::parse(entry).map_err(|e| invalid("policy.allowed_images", e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let nonzero = |v: u64| (v > 0).then_some(v);
         Ok(Policy {
-            allowed_images: self.allowed_images.clone(),
+            allowed_images,
             mount_roots,
             allow_privileged: self.allow_privileged,
             allowed_devices: self.allowed_devices.clone(),

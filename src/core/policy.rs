@@ -1,6 +1,7 @@
 //! The device's policy: what a request may ask of the engine. Checked by the core before
 //! anything reaches a runtime; a violation is `forbidden` naming the rule.
 
+use super::image_pattern::{ImageParts, ImagePattern};
 use super::model::{ContainerSpec, NetworkMode};
 use super::names::ImageRef;
 
@@ -17,8 +18,9 @@ pub struct MountRoot {
 /// privileged mode, no devices, no host network, at most 64 managed containers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
-    /// Image reference prefixes allowed (e.g. `127.0.0.1:5000/`); empty allows any.
-    pub allowed_images: Vec<String>,
+    /// Registries, repository prefixes or repositories allowed (matched by components:
+    /// [`ImagePattern`]); empty allows any.
+    pub allowed_images: Vec<ImagePattern>,
     /// Host directories that may be mounted.
     pub mount_roots: Vec<MountRoot>,
     /// Whether `privileged: true` is allowed.
@@ -70,11 +72,9 @@ fn violation(rule: &'static str, reason: String) -> Violation {
 impl Policy {
     /// Checks an image reference against `allowed_images`.
     pub fn check_image(&self, image: &ImageRef) -> Result<(), Violation> {
-        let ok = self.allowed_images.is_empty()
-            || self
-                .allowed_images
-                .iter()
-                .any(|p| image.as_str().starts_with(p.as_str()));
+        let parts = ImageParts::of(image);
+        let ok =
+            self.allowed_images.is_empty() || self.allowed_images.iter().any(|p| p.matches(&parts));
         if ok {
             Ok(())
         } else {
@@ -82,7 +82,11 @@ impl Policy {
                 "policy.allowed_images",
                 format!(
                     "image '{image}' is not from an allowed registry or repository ({})",
-                    self.allowed_images.join(", ")
+                    self.allowed_images
+                        .iter()
+                        .map(ImagePattern::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ))
         }
@@ -276,7 +280,7 @@ mod tests {
     #[test]
     fn images_and_limits() {
         let p = Policy {
-            allowed_images: vec!["127.0.0.1:5000/".into()],
+            allowed_images: vec![super::ImagePattern::parse("127.0.0.1:5000/").unwrap()],
             max_memory_bytes: Some(128 << 20),
             ..Policy::default()
         };
