@@ -5,9 +5,10 @@
 
 use crate::core::error::{ErrorBody, ErrorCode};
 use crate::core::model::{RuntimeKind, UnknownRuntime};
+use crate::core::request_id::RequestId;
 use crate::core::validate::FieldError;
 #[cfg(feature = "protobuf")]
-use crate::core::{queue_name::QueueName, request_id::RequestId, since::Since};
+use crate::core::{queue_name::QueueName, since::Since};
 
 /// Longest stop/restart grace period accepted, in seconds.
 pub const MAX_TIMEOUT_S: u32 = 3600;
@@ -23,7 +24,6 @@ pub(super) fn field_error(e: FieldError) -> ErrorBody {
 }
 
 /// Parses the envelope's `id` (at most [`RequestId::MAX_BYTES`] long).
-#[cfg(feature = "protobuf")]
 pub(super) fn parse_id(id: &str) -> Result<RequestId, FieldError> {
     RequestId::parse(id).map_err(|e| FieldError::new("id", e.0))
 }
