@@ -26,13 +26,15 @@ pub type Serving = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 /// A transport being started.
 type Starting = Pin<Box<dyn Future<Output = Result<Serving, String>>>>;
 
-/// Every transport, in the order they start.
+/// Every transport, in the order they start: gRPC binds its sockets in `start`, before
+/// REST, so that once `/healthz` answers the gRPC socket exists too (a client that waits
+/// for REST's health never finds the gRPC socket missing).
 const ALL: [Transport; 5] = [
+    Transport::Grpc,
     Transport::Rest,
     Transport::Mqtt,
     Transport::Dbus,
     Transport::Mqueue,
-    Transport::Grpc,
 ];
 
 /// Starts every transport `config` enables; the tasks end once each has stopped and

@@ -8,7 +8,7 @@ use super::watch::Watch;
 use crate::api::access::constant_time_eq;
 use crate::api::pipeline::Pipeline;
 use crate::api::ApiContext;
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use smol::lock::Semaphore;
 use std::convert::Infallible;
 use std::future::Future;
@@ -54,6 +54,9 @@ pub(super) struct Agent {
     pub access: Access,
 }
 
+/// Longest a refused call's request is read before the refusal is sent.
+const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Method paths.
 const EXECUTE: &str = "/ctrmgr.v1.Agent/Execute";
 const WATCH: &str = "/ctrmgr.v1.Agent/Watch";
@@ -72,14 +75,14 @@ impl hyper::service::Service<http::Request<Incoming>> for Agent {
 impl Agent {
     async fn route(self, req: http::Request<Incoming>) -> http::Response<Body> {
         if let Err(status) = self.authenticate(&req) {
-            return status.into_http();
+            return self.refuse(req, status).await;
         }
         let Some(permit) = self.shared.permits.try_acquire_arc() else {
-            return Status::resource_exhausted(format!(
+            let status = Status::resource_exhausted(format!(
                 "more calls at once than grpc.max_in_flight ({}); retry later",
                 self.shared.max_in_flight
-            ))
-            .into_http();
+            ));
+            return self.refuse(req, status).await;
         };
         let mut grpc = Grpc::new(RawCodec).max_decoding_message_size(self.shared.max_message_bytes);
         match req.uri().path() {
@@ -97,11 +100,35 @@ impl Agent {
                 };
                 grpc.streaming(watch, req).await
             }
-            other => Status::unimplemented(format!(
-                "no method {other}: ctrmgr.v1.Agent has Execute and Watch"
-            ))
-            .into_http(),
+            other => {
+                let status = Status::unimplemented(format!(
+                    "no method {other}: ctrmgr.v1.Agent has Execute and Watch"
+                ));
+                self.refuse(req, status).await
+            }
         }
+    }
+
+    /// Answers `status` after reading what the caller sent (at most
+    /// `grpc.max_message_bytes` and [`DRAIN_LIMIT`]): a status sent while the request
+    /// is still arriving resets the stream, and some clients (curl) then report an
+    /// HTTP/2 framing error instead of the status.
+    async fn refuse(&self, req: http::Request<Incoming>, status: Status) -> http::Response<Body> {
+        let mut body = req.into_body();
+        let limit = self.shared.max_message_bytes.saturating_add(5);
+        let drain = async {
+            let mut read = 0usize;
+            while read <= limit {
+                let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
+                match frame {
+                    Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.len()),
+                    _ => break,
+                }
+            }
+        };
+        // A caller that never ends its request costs at most the drain limit.
+        let _ = tokio::time::timeout(DRAIN_LIMIT, drain).await;
+        status.into_http()
     }
 
     /// UNAUTHENTICATED for a refused peer, or a TCP call without the right token.
