@@ -4,6 +4,7 @@
 //! whole agent, while Redis is down and after it is back.
 
 use ctrmgr_testkit::common;
+use ctrmgr_testkit::redis_support::{redis_cli, unique_prefix, PrefixCleanup};
 
 use common::{code, docker_has, docker_rm, free_port, require_docker, unique, Agent, IMAGE};
 use ctrmgr::core::error::StoreError;
@@ -14,7 +15,6 @@ use ctrmgr::store::redis::{RedisStore, RedisTarget};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// The test command's redis-server (scripts/services.sh).
@@ -23,16 +23,6 @@ const SHARED_REDIS: &str = "redis://127.0.0.1:6379/0";
 /// The one-server target at `url`.
 fn server(url: &str) -> RedisTarget {
     RedisTarget::Server(url.to_owned())
-}
-
-/// Runs `redis-cli -p port args...` and returns its stdout.
-fn redis_cli(port: u16, args: &[&str]) -> String {
-    let out = Command::new("redis-cli")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
-        .args(args)
-        .output()
-        .expect("redis-cli must be installed (package redis-server; scripts/services.sh up)");
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn redis_answers(port: u16) -> bool {
@@ -48,40 +38,22 @@ fn require_redis() {
     );
 }
 
-/// Deletes every key under `prefix` on the shared server.
-fn delete_prefix(prefix: &str) {
-    let keys = redis_cli(6379, &["--scan", "--pattern", &format!("{prefix}*")]);
-    let keys: Vec<&str> = keys.lines().filter(|k| !k.is_empty()).collect();
-    if !keys.is_empty() {
-        let mut args = vec!["DEL"];
-        args.extend(keys);
-        redis_cli(6379, &args);
-    }
-}
-
-/// Removes a test's keys when the case ends.
-struct PrefixCleanup(String);
-
-impl Drop for PrefixCleanup {
-    fn drop(&mut self) {
-        delete_prefix(&self.0);
-    }
-}
-
-/// A key prefix no other case (or earlier run) uses, with the device hash tag.
-fn unique_prefix() -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let n = N.fetch_add(1, Ordering::SeqCst);
-    format!("ctrmgr-test:{{{}-{n}}}:", std::process::id())
+/// This case's own prefix on the shared server, emptied now and when the case ends.
+fn shared_prefix() -> (String, PrefixCleanup) {
+    let prefix = unique_prefix("single");
+    let cleanup = PrefixCleanup {
+        prefix: prefix.clone(),
+        ports: vec![6379],
+    };
+    cleanup.delete_now();
+    (prefix, cleanup)
 }
 
 async fn fresh(limits: ReplyCacheLimits) -> (Box<dyn Store>, PrefixCleanup) {
     require_redis();
-    let prefix = unique_prefix();
-    delete_prefix(&prefix);
-    let store =
-        RedisStore::connect(&server(SHARED_REDIS), prefix.clone(), limits).expect("connect");
-    (Box::new(store), PrefixCleanup(prefix))
+    let (prefix, cleanup) = shared_prefix();
+    let store = RedisStore::connect(&server(SHARED_REDIS), prefix, limits).expect("connect");
+    (Box::new(store), cleanup)
 }
 
 ctrmgr::store_conformance_tests!(fresh);
@@ -273,8 +245,7 @@ fn store_opened_while_redis_is_down_works_once_it_starts() {
 #[test]
 fn record_write_is_one_transaction_in_the_documented_keys() {
     require_redis();
-    let prefix = unique_prefix();
-    let _cleanup = PrefixCleanup(prefix.clone());
+    let (prefix, _cleanup) = shared_prefix();
     let store = RedisStore::connect(&server(SHARED_REDIS), prefix.clone(), LIMITS).unwrap();
     smol::block_on(store.put_container(&sample_container("web"))).unwrap();
     let value = redis_cli(6379, &["GET", &format!("{prefix}c:web")]);

@@ -6,6 +6,7 @@
 //! (with `WAIT 1`) is lost.
 
 use ctrmgr_testkit::common;
+use ctrmgr_testkit::redis_support::{redis_cli, unique_prefix, PrefixCleanup};
 
 use common::{require_docker, unique, Agent, IMAGE};
 use ctrmgr::core::error::StoreError;
@@ -21,15 +22,6 @@ use std::time::{Duration, Instant};
 const SHARED_FIRST_PORT: u16 = 7001;
 /// Nodes in a cluster: three masters, each with one replica.
 const NODES: u16 = 6;
-
-fn redis_cli(port: u16, args: &[&str]) -> String {
-    let out = Command::new("redis-cli")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
-        .args(args)
-        .output()
-        .expect("redis-cli must be installed (package redis-server; scripts/services.sh up)");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn cluster_ok(port: u16) -> bool {
     redis_cli(port, &["CLUSTER", "INFO"]).contains("cluster_state:ok")
@@ -51,39 +43,25 @@ fn require_shared_cluster() {
     );
 }
 
-/// Deletes every key under `prefix` on the shared cluster (the keys share one slot, but
-/// which node holds it is the cluster's business: ask every node).
-fn delete_prefix(prefix: &str) {
-    for port in SHARED_FIRST_PORT..SHARED_FIRST_PORT + NODES {
-        for key in redis_cli(port, &["--scan", "--pattern", &format!("{prefix}*")]).lines() {
-            if !key.is_empty() {
-                redis_cli(SHARED_FIRST_PORT, &["-c", "DEL", key]);
-            }
-        }
-    }
-}
-
-struct PrefixCleanup(String);
-
-impl Drop for PrefixCleanup {
-    fn drop(&mut self) {
-        delete_prefix(&self.0);
-    }
-}
-
-fn unique_prefix() -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let n = N.fetch_add(1, Ordering::SeqCst);
-    format!("ctrmgr-test:{{cluster-{}-{n}}}:", std::process::id())
+/// This case's own prefix on the shared cluster (the keys share one slot, but which
+/// node holds it is the cluster's business: every node is scanned), emptied now and
+/// when the case ends.
+fn shared_prefix() -> (String, PrefixCleanup) {
+    let prefix = unique_prefix("cluster");
+    let cleanup = PrefixCleanup {
+        prefix: prefix.clone(),
+        ports: (SHARED_FIRST_PORT..SHARED_FIRST_PORT + NODES).collect(),
+    };
+    cleanup.delete_now();
+    (prefix, cleanup)
 }
 
 async fn fresh(limits: ReplyCacheLimits) -> (Box<dyn Store>, PrefixCleanup) {
     require_shared_cluster();
-    let prefix = unique_prefix();
-    delete_prefix(&prefix);
+    let (prefix, cleanup) = shared_prefix();
     let target = RedisTarget::Cluster(seeds(SHARED_FIRST_PORT));
-    let store = RedisStore::connect(&target, prefix.clone(), limits).expect("connect");
-    (Box::new(store), PrefixCleanup(prefix))
+    let store = RedisStore::connect(&target, prefix, limits).expect("connect");
+    (Box::new(store), cleanup)
 }
 
 ctrmgr::store_conformance_tests!(fresh);
@@ -91,8 +69,7 @@ ctrmgr::store_conformance_tests!(fresh);
 #[test]
 fn a_device_keeps_every_key_in_one_slot_of_the_cluster() {
     require_shared_cluster();
-    let prefix = unique_prefix();
-    let _cleanup = PrefixCleanup(prefix.clone());
+    let (prefix, _cleanup) = shared_prefix();
     let target = RedisTarget::Cluster(seeds(SHARED_FIRST_PORT));
     let store = RedisStore::connect(&target, prefix.clone(), LIMITS)
         .unwrap()
@@ -137,7 +114,10 @@ fn an_agent_keeps_its_records_in_the_cluster() {
         nodes.join(", ")
     ));
     let prefix = format!("ctrmgr:{{{device}}}:");
-    let _cleanup = PrefixCleanup(prefix.clone());
+    let _cleanup = PrefixCleanup {
+        prefix: prefix.clone(),
+        ports: (SHARED_FIRST_PORT..SHARED_FIRST_PORT + NODES).collect(),
+    };
     let name = unique("cl-web");
     let _container = RemoveContainer(name.clone());
     let spec = json!({"name": name, "image": IMAGE, "cmd": ["sleep", "300"], "network": "none"});
