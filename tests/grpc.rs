@@ -447,16 +447,7 @@ fn curl_grpc_as_nobody(socket: &std::path::Path) -> String {
 
 #[test]
 fn the_unix_socket_checks_the_callers_credentials() {
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "this test runs as root (the test command does)"
-    );
-    let sockdir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(
-        sockdir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    let sockdir = common::socket_dir_for_other_users();
     let socket = sockdir.path().join("grpc.sock");
     let config = format!(
         "[grpc]\nunix_socket = \"{}\"\nunix_socket_mode = 438\n",

@@ -10,6 +10,7 @@ pub mod protobuf_envelope;
 use serde_json::Value;
 use std::io::Read;
 use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -53,6 +54,18 @@ pub fn agent_binary() -> PathBuf {
         binary.display()
     );
     binary
+}
+
+/// A temporary directory (mode 0755) for an agent's socket that another user must reach,
+/// for the SO_PEERCRED tests; they run as root, which the test command does.
+pub fn socket_dir_for_other_users() -> tempfile::TempDir {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test runs as root (the test command does)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
 }
 
 /// A free TCP port on loopback.
