@@ -1,5 +1,7 @@
-//! Container events: every state change the agent makes is broadcast to subscribers
-//! (transports that have an event channel: MQTT, D-Bus, REST server-sent events).
+//! The agent's events: every container state change, deployment phase and pull progress
+//! is broadcast to subscribers (transports that have an event channel: MQTT, D-Bus, REST
+//! server-sent events, gRPC Watch). On the JSON transports each event is one object whose
+//! `kind` says which shape follows (`container`, `health`, `deployment`, `pull_progress`).
 
 use super::model::{Container, ContainerState, RuntimeKind};
 use serde::{Serialize, Serializer};
@@ -109,13 +111,173 @@ impl ContainerEvent {
             time: c.updated_at.clone(),
         }
     }
+
+    /// `health` for a supervision finding, `container` for any other change.
+    pub fn kind(&self) -> EventKind {
+        EventKind::Container
+    }
+}
+
+/// A deployment's phase change, or one step of it on one container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeploymentEvent {
+    /// The generation being applied.
+    pub generation: u64,
+    /// Its phase after the change (`pending` ... `failed`).
+    pub phase: String,
+    /// The container the step was about, when it was about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// What was done to that container (`create`, `recreate`, ...), when one was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// When (RFC 3339).
+    pub time: String,
+}
+
+/// How far the pull of one image layer has got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PullProgressEvent {
+    /// The image being pulled, as the request named it.
+    pub image: String,
+    /// The layer (the engine's short layer id).
+    pub layer: String,
+    /// Bytes done.
+    pub current: u64,
+    /// Bytes in all, when the engine knows.
+    pub total: Option<u64>,
+    /// When (RFC 3339).
+    pub time: String,
+}
+
+/// Which shape an [`Event`] has: its `kind` on every transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// A container's state change ([`ContainerEvent`]).
+    Container,
+    /// A supervision finding about a container (a [`ContainerEvent`] whose action is a
+    /// health or restart word).
+    Health,
+    /// A deployment's progress ([`DeploymentEvent`]).
+    Deployment,
+    /// An image pull's progress ([`PullProgressEvent`]).
+    PullProgress,
+}
+
+impl EventKind {
+    /// Every kind, in the contract's order.
+    pub const ALL: [EventKind; 4] = [
+        EventKind::Container,
+        EventKind::Health,
+        EventKind::Deployment,
+        EventKind::PullProgress,
+    ];
+
+    /// The contract's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Container => "container",
+            EventKind::Health => "health",
+            EventKind::Deployment => "deployment",
+            EventKind::PullProgress => "pull_progress",
+        }
+    }
+}
+
+/// One event of any kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A container's state change, or a supervision finding about it (see
+    /// [`ContainerEvent::kind`]).
+    Container(ContainerEvent),
+    /// A deployment's progress.
+    Deployment(DeploymentEvent),
+    /// An image pull's progress.
+    PullProgress(PullProgressEvent),
+}
+
+impl Event {
+    /// Its kind.
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Event::Container(e) => e.kind(),
+            Event::Deployment(_) => EventKind::Deployment,
+            Event::PullProgress(_) => EventKind::PullProgress,
+        }
+    }
+
+    /// The container it is about, when it is about one.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Event::Container(e) => Some(&e.name),
+            Event::Deployment(e) => e.name.as_deref(),
+            Event::PullProgress(_) => None,
+        }
+    }
+
+    /// The container event inside, when it is one (of kind `container` or `health`).
+    pub fn into_container(self) -> Option<ContainerEvent> {
+        match self {
+            Event::Container(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// When it happened (RFC 3339).
+    pub fn time(&self) -> &str {
+        match self {
+            Event::Container(e) => &e.time,
+            Event::Deployment(e) => &e.time,
+            Event::PullProgress(e) => &e.time,
+        }
+    }
+}
+
+impl From<ContainerEvent> for Event {
+    fn from(e: ContainerEvent) -> Self {
+        Event::Container(e)
+    }
+}
+
+impl From<DeploymentEvent> for Event {
+    fn from(e: DeploymentEvent) -> Self {
+        Event::Deployment(e)
+    }
+}
+
+impl From<PullProgressEvent> for Event {
+    fn from(e: PullProgressEvent) -> Self {
+        Event::PullProgress(e)
+    }
+}
+
+/// The JSON form: the event's fields after `"kind"`.
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Tagged<'a> {
+    Container(&'a ContainerEvent),
+    Health(&'a ContainerEvent),
+    Deployment(&'a DeploymentEvent),
+    PullProgress(&'a PullProgressEvent),
+}
+
+impl Serialize for Event {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Event::Container(e) if e.kind() == EventKind::Health => Tagged::Health(e),
+            Event::Container(e) => Tagged::Container(e),
+            Event::Deployment(e) => Tagged::Deployment(e),
+            Event::PullProgress(e) => Tagged::PullProgress(e),
+        }
+        .serialize(s)
+    }
 }
 
 /// Fan-out of events to bounded subscriber channels. A slow subscriber loses events
 /// (counted) rather than slowing the core or growing memory.
 #[derive(Debug, Default)]
 pub struct EventBus {
-    subscribers: Mutex<Vec<smol::channel::Sender<ContainerEvent>>>,
+    subscribers: Mutex<Vec<smol::channel::Sender<Event>>>,
     dropped: std::sync::atomic::AtomicU64,
 }
 
@@ -124,14 +286,15 @@ pub const SUBSCRIBER_QUEUE: usize = 256;
 
 impl EventBus {
     /// A new receiver of every later event.
-    pub fn subscribe(&self) -> smol::channel::Receiver<ContainerEvent> {
+    pub fn subscribe(&self) -> smol::channel::Receiver<Event> {
         let (tx, rx) = smol::channel::bounded(SUBSCRIBER_QUEUE);
         self.lock().push(tx);
         rx
     }
 
     /// Sends an event to every live subscriber without waiting.
-    pub fn publish(&self, event: ContainerEvent) {
+    pub fn publish(&self, event: impl Into<Event>) {
+        let event = event.into();
         let mut subs = self.lock();
         subs.retain(|tx| !tx.is_closed());
         for tx in subs.iter() {
@@ -147,7 +310,7 @@ impl EventBus {
         self.dropped.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<smol::channel::Sender<ContainerEvent>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<smol::channel::Sender<Event>>> {
         self.subscribers
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -169,5 +332,46 @@ mod tests {
             assert_eq!(serde_json::to_string(&action).unwrap(), text);
             assert_eq!(format!("\"{action}\""), text);
         }
+    }
+
+    #[test]
+    fn every_kind_leads_its_json_with_kind() {
+        let container = Event::Container(ContainerEvent {
+            action: EventAction::EngineDie,
+            name: "web".into(),
+            runtime: RuntimeKind::DockerCli,
+            state: ContainerState::Exited,
+            exit_code: Some(1),
+            time: "2026-12-07T10:00:00Z".into(),
+        });
+        assert_eq!(
+            serde_json::to_string(&container).unwrap(),
+            r#"{"kind":"container","action":"engine:die","name":"web","runtime":"docker","state":"exited","exit_code":1,"time":"2026-12-07T10:00:00Z"}"#
+        );
+        let deployment = Event::Deployment(DeploymentEvent {
+            generation: 42,
+            phase: "verifying".into(),
+            name: None,
+            action: None,
+            time: "2026-12-07T10:00:01Z".into(),
+        });
+        assert_eq!(
+            serde_json::to_string(&deployment).unwrap(),
+            r#"{"kind":"deployment","generation":42,"phase":"verifying","time":"2026-12-07T10:00:01Z"}"#
+        );
+        let progress = Event::PullProgress(PullProgressEvent {
+            image: "127.0.0.1:5000/app:1".into(),
+            layer: "a1b2c3".into(),
+            current: 10,
+            total: Some(100),
+            time: "2026-12-07T10:00:02Z".into(),
+        });
+        assert_eq!(
+            serde_json::to_string(&progress).unwrap(),
+            r#"{"kind":"pull_progress","image":"127.0.0.1:5000/app:1","layer":"a1b2c3","current":10,"total":100,"time":"2026-12-07T10:00:02Z"}"#
+        );
+        assert_eq!(deployment.kind().as_str(), "deployment");
+        assert_eq!(container.name(), Some("web"));
+        assert_eq!(progress.time(), "2026-12-07T10:00:02Z");
     }
 }

@@ -105,6 +105,7 @@ fn full_reconcile_marks_missing_adopts_and_follows() {
         assert_eq!(record(&service, "other").await.unwrap(), p);
 
         let mut actions: Vec<(String, EventAction)> = std::iter::from_fn(|| events.try_recv().ok())
+            .filter_map(|e| e.into_container())
             .map(|e: ContainerEvent| (e.name, e.action))
             .collect();
         actions.sort();
@@ -152,7 +153,14 @@ fn a_container_a_client_stopped_is_stopped_again() {
         let events = service.events().subscribe();
         let web = service.reconcile_name(&rt, &name("web")).await.unwrap();
         assert_eq!(web.map(|c| c.state), Some(ContainerState::Exited));
-        assert_eq!(events.try_recv().unwrap().action, EventAction::IntentStop);
+        assert_eq!(
+            events
+                .try_recv()
+                .ok()
+                .and_then(|e| e.into_container())
+                .map(|e| e.action),
+            Some(EventAction::IntentStop)
+        );
         let api = service.reconcile_name(&rt, &name("api")).await.unwrap();
         assert_eq!(api.map(|c| c.state), Some(ContainerState::Exited));
         assert_eq!(*docker.stops.lock().unwrap(), ["web", "web"]);
@@ -182,7 +190,7 @@ fn events_update_records_and_a_reconnect_reconciles_everything() {
             r.as_ref().is_some_and(|c| c.exit_code == Some(137))
         })
         .await;
-        let event = events.recv().await.unwrap();
+        let event = events.recv().await.unwrap().into_container().unwrap();
         assert_eq!(
             (event.action, event.state),
             (EventAction::EngineDie, ContainerState::Exited)

@@ -3,13 +3,13 @@
 use super::interface::AgentObject;
 use super::OBJECT_PATH;
 use crate::api::event_feed::forward_json;
-use crate::core::events::ContainerEvent;
+use crate::core::events::Event;
 use zbus::object_server::SignalEmitter;
 
 /// Emits every event from `events` as a signal on `conn` until the channel closes.
 /// A signal that cannot be sent (the bus went away) is logged and skipped; the
 /// connection's watcher notices the loss and reconnects.
-pub async fn forward(conn: zbus::Connection, events: smol::channel::Receiver<ContainerEvent>) {
+pub async fn forward(conn: zbus::Connection, events: smol::channel::Receiver<Event>) {
     let emitter = match SignalEmitter::new(&conn, OBJECT_PATH) {
         Ok(e) => e,
         Err(e) => {

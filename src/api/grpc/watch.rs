@@ -7,7 +7,7 @@ use super::execute::first_message;
 use super::service::Shared;
 use crate::codec::protobuf::wire::ctrmgr_v1 as wire;
 use crate::core::error::{ErrorBody, ErrorCode};
-use crate::core::events::ContainerEvent;
+use crate::core::events::{ContainerEvent, Event, EventKind};
 use bytes::Bytes;
 use futures_lite::Stream;
 use prost::Message;
@@ -17,10 +17,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tonic::{Request, Response, Status, Streaming};
-
-/// Event kinds a WatchRequest may name: `container` today, the others once the agent
-/// emits them (naming them now is valid and matches nothing yet).
-const KINDS: [&str; 4] = ["container", "deployment", "health", "pull_progress"];
 
 /// The events of one Watch call, encoded.
 pub(super) type EventStream = Pin<Box<dyn Stream<Item = Result<Vec<u8>, Status>> + Send>>;
@@ -39,10 +35,12 @@ impl Filter {
         let invalid = |m: String| ErrorBody::new(ErrorCode::InvalidRequest, m);
         let req = wire::WatchRequest::decode(bytes)
             .map_err(|e| invalid(format!("WatchRequest is not valid Protobuf: {e}")))?;
-        if let Some(kind) = req.kinds.iter().find(|k| !KINDS.contains(&k.as_str())) {
+        let known = |k: &String| EventKind::ALL.iter().any(|kind| kind.as_str() == k);
+        if let Some(kind) = req.kinds.iter().find(|k| !known(k)) {
+            let all: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
             return Err(invalid(format!(
                 "kinds: '{kind}' is not an event kind (one of {})",
-                KINDS.join(", ")
+                all.join(", ")
             )));
         }
         Ok(Filter {
@@ -52,25 +50,57 @@ impl Filter {
         })
     }
 
-    fn matches(&self, e: &ContainerEvent) -> bool {
-        self.name.as_ref().is_none_or(|n| *n == e.name)
-            && (self.kinds.is_empty() || self.kinds.iter().any(|k| k == "container"))
-            && (self.actions.is_empty() || self.actions.iter().any(|a| a == e.action.as_str()))
+    /// Whether `e` passes every filter; `actions` filters container and health events.
+    fn matches(&self, e: &Event) -> bool {
+        let kind = e.kind().as_str();
+        let action_ok = match e {
+            Event::Container(c) => {
+                self.actions.is_empty() || self.actions.iter().any(|a| a == c.action.as_str())
+            }
+            _ => true,
+        };
+        self.name
+            .as_ref()
+            .is_none_or(|n| Some(n.as_str()) == e.name())
+            && (self.kinds.is_empty() || self.kinds.iter().any(|k| k == kind))
+            && action_ok
     }
 }
 
-/// A container event as `ctrmgr.v1.Event`.
-fn container_event(e: &ContainerEvent) -> wire::Event {
+/// An event as `ctrmgr.v1.Event`.
+fn wire_event(e: &Event) -> wire::Event {
+    use wire::event::Event as Member;
+    let member = match e {
+        Event::Container(c) if e.kind() == EventKind::Health => Member::Health(wire_container(c)),
+        Event::Container(c) => Member::Container(wire_container(c)),
+        Event::Deployment(d) => Member::Deployment(wire::DeploymentEvent {
+            generation: d.generation,
+            phase: d.phase.clone(),
+            name: d.name.clone(),
+            action: d.action.clone(),
+        }),
+        Event::PullProgress(p) => Member::PullProgress(wire::PullProgressEvent {
+            image: p.image.clone(),
+            layer: p.layer.clone(),
+            current: p.current,
+            total: p.total,
+        }),
+    };
     wire::Event {
-        kind: "container".into(),
-        time: e.time.clone(),
-        event: Some(wire::event::Event::Container(wire::ContainerEvent {
-            action: e.action.as_str().to_owned(),
-            name: e.name.clone(),
-            runtime: e.runtime.as_str().into(),
-            state: word(&e.state),
-            exit_code: e.exit_code,
-        })),
+        kind: e.kind().as_str().into(),
+        time: e.time().to_owned(),
+        event: Some(member),
+    }
+}
+
+/// A container (or health) event's fields.
+fn wire_container(e: &ContainerEvent) -> wire::ContainerEvent {
+    wire::ContainerEvent {
+        action: e.action.as_str().to_owned(),
+        name: e.name.clone(),
+        runtime: e.runtime.as_str().into(),
+        state: word(&e.state),
+        exit_code: e.exit_code,
     }
 }
 
@@ -151,7 +181,7 @@ fn events(
                 })
                 .await?;
                 if filter.matches(&next) {
-                    let bytes = container_event(&next).encode_to_vec();
+                    let bytes = wire_event(&next).encode_to_vec();
                     return Some((Ok(bytes), (rx, shutdown, filter, permit)));
                 }
             }
@@ -164,15 +194,15 @@ mod tests {
     use super::*;
     use crate::core::events::EventAction;
 
-    fn event(action: EventAction, name: &str) -> ContainerEvent {
-        ContainerEvent {
+    fn event(action: EventAction, name: &str) -> Event {
+        Event::Container(ContainerEvent {
             action,
             name: name.into(),
             runtime: crate::core::model::RuntimeKind::DockerApi,
             state: crate::core::model::ContainerState::Running,
             exit_code: None,
             time: "2026-12-07T10:00:00Z".into(),
-        }
+        })
     }
 
     #[test]
@@ -194,6 +224,21 @@ mod tests {
         };
         let f = Filter::decode(&later.encode_to_vec()).unwrap();
         assert!(!f.matches(&event(EventAction::Start, "a")));
+        let phase = Event::Deployment(crate::core::events::DeploymentEvent {
+            generation: 2,
+            phase: "done".into(),
+            name: None,
+            action: None,
+            time: "2026-12-07T10:00:00Z".into(),
+        });
+        assert!(f.matches(&phase));
+        let by_action = wire::WatchRequest {
+            actions: vec!["start".into()],
+            ..Default::default()
+        };
+        assert!(Filter::decode(&by_action.encode_to_vec())
+            .unwrap()
+            .matches(&phase));
     }
 
     #[test]
@@ -210,7 +255,7 @@ mod tests {
 
     #[test]
     fn encodes_container_events_with_contract_words() {
-        let wire = container_event(&event(EventAction::EngineDie, "a"));
+        let wire = wire_event(&event(EventAction::EngineDie, "a"));
         assert_eq!(wire.kind, "container");
         let Some(wire::event::Event::Container(c)) = wire.event else {
             panic!("not a container event")
@@ -219,5 +264,19 @@ mod tests {
             (c.action.as_str(), c.runtime.as_str(), c.state.as_str()),
             ("engine:die", "docker-api", "running")
         );
+        let progress = wire_event(&Event::PullProgress(
+            crate::core::events::PullProgressEvent {
+                image: "busybox".into(),
+                layer: "abc".into(),
+                current: 1,
+                total: None,
+                time: "2026-12-07T10:00:00Z".into(),
+            },
+        ));
+        assert_eq!(progress.kind, "pull_progress");
+        assert!(matches!(
+            progress.event,
+            Some(wire::event::Event::PullProgress(_))
+        ));
     }
 }

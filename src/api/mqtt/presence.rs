@@ -5,7 +5,7 @@
 use super::options::{OFFLINE, ONLINE};
 use super::topics::Topics;
 use crate::api::event_feed::forward_json;
-use crate::core::events::ContainerEvent;
+use crate::core::events::Event;
 use rumqttc::v5::mqttbytes::v5::{Filter, RetainForwardRule};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::AsyncClient;
@@ -49,7 +49,7 @@ pub(super) fn go_offline(client: &AsyncClient, topics: &Topics) {
 pub(super) async fn publish_events(
     client: AsyncClient,
     topic: String,
-    events: smol::channel::Receiver<ContainerEvent>,
+    events: smol::channel::Receiver<Event>,
 ) {
     forward_json(events, "MQTT", |json| {
         let (client, topic) = (&client, &topic);

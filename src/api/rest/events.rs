@@ -1,4 +1,4 @@
-//! `GET /v1/events`: the core's container events as server-sent events
+//! `GET /v1/events`: the core's events (every kind) as server-sent events
 //! (`text/event-stream`): one `data: <json>` per event, a comment heartbeat after 30 s
 //! without one so proxies keep the connection open, and the end of the stream when the
 //! agent shuts down. The body is our own async reader (tide's `sse` module would spawn
@@ -6,7 +6,7 @@
 
 use super::RestState;
 use crate::api::shutdown::Shutdown;
-use crate::core::events::ContainerEvent;
+use crate::core::events::Event;
 use futures_lite::io::{AsyncBufRead, AsyncRead};
 use futures_lite::{ready, Stream};
 use std::io;
@@ -35,7 +35,7 @@ pub(super) async fn stream(req: Request<RestState>) -> tide::Result {
 }
 
 /// One event as an SSE message.
-fn message(event: &ContainerEvent) -> Vec<u8> {
+fn message(event: &Event) -> Vec<u8> {
     let json = serde_json::to_string(event)
         .unwrap_or_else(|e| format!(r#"{{"error":"event not serializable: {e}"}}"#));
     format!("data: {json}\n\n").into_bytes()
@@ -44,7 +44,7 @@ fn message(event: &ContainerEvent) -> Vec<u8> {
 /// The stream's chunks: the opening comment, then each event or a heartbeat, until the
 /// subscription closes or the agent shuts down.
 fn chunks(
-    events: smol::channel::Receiver<ContainerEvent>,
+    events: smol::channel::Receiver<Event>,
     shutdown: Shutdown,
 ) -> impl Stream<Item = Vec<u8>> + Send {
     let opening = futures_lite::stream::once(OPENING.to_vec());
@@ -133,7 +133,7 @@ mod tests {
             let (tx, rx) = smol::channel::bounded(4);
             let (trigger, shutdown) = Shutdown::new();
             let mut body = SseBody::new(Box::pin(chunks(rx, shutdown)));
-            let event = ContainerEvent {
+            let event = crate::core::events::ContainerEvent {
                 action: crate::core::events::EventAction::EngineDie,
                 name: "web".into(),
                 runtime: RuntimeKind::DockerApi,
@@ -141,7 +141,7 @@ mod tests {
                 exit_code: Some(137),
                 time: "2026-11-29T10:00:00Z".into(),
             };
-            tx.send(event).await.unwrap();
+            tx.send(event.into()).await.unwrap();
             let mut buf = vec![0u8; 512];
             let mut text = String::new();
             while !text.ends_with("}\n\n") {
@@ -150,7 +150,7 @@ mod tests {
             }
             assert_eq!(
                 text,
-                ": ctrmgr events\n\ndata: {\"action\":\"engine:die\",\"name\":\"web\",\
+                ": ctrmgr events\n\ndata: {\"kind\":\"container\",\"action\":\"engine:die\",\"name\":\"web\",\
                  \"runtime\":\"docker-api\",\"state\":\"exited\",\"exit_code\":137,\
                  \"time\":\"2026-11-29T10:00:00Z\"}\n\n"
             );

@@ -37,6 +37,18 @@ pub fn describe(event: &Value) -> String {
                 .map_or_else(|| "?".to_owned(), |t| t.to_string()),
         );
     }
+    if event.get("generation").is_some() && event.get("phase").is_some() {
+        let mut s = format!(
+            "{}  deployment {}  {}",
+            text(&event["time"]),
+            text(&event["generation"]),
+            text(&event["phase"]),
+        );
+        if let (Some(name), Some(action)) = (event["name"].as_str(), event["action"].as_str()) {
+            s.push_str(&format!("  {action} {name}"));
+        }
+        return s;
+    }
     if event.get("action").is_some() && event.get("name").is_some() {
         let mut s = format!(
             "{}  {}  {}  {}",
@@ -49,14 +61,6 @@ pub fn describe(event: &Value) -> String {
             s.push_str(&format!(" (exit {code})"));
         }
         return s;
-    }
-    if event.get("generation").is_some() && event.get("phase").is_some() {
-        return format!(
-            "{}  deployment {}  {}",
-            text(&event["time"]),
-            text(&event["generation"]),
-            text(&event["phase"]),
-        );
     }
     event.to_string()
 }
@@ -76,6 +80,9 @@ mod tests {
         );
         let d = json!({"generation": 4, "phase": "done"});
         assert_eq!(describe(&d), "-  deployment 4  done");
+        let step = json!({"kind":"deployment","generation": 5, "phase": "switching",
+                          "name": "app", "action": "recreate", "time": "t"});
+        assert_eq!(describe(&step), "t  deployment 5  switching  recreate app");
         assert_eq!(describe(&json!({"x": 1})), r#"{"x":1}"#);
     }
 }

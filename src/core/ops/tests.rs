@@ -433,6 +433,7 @@ fn events_follow_state_changes() {
             }))
             .await;
         let actions: Vec<_> = std::iter::from_fn(|| rx.try_recv().ok())
+            .filter_map(|e| e.into_container())
             .map(|e| (e.action.as_str(), e.state))
             .collect();
         assert_eq!(
