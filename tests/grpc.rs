@@ -3,75 +3,20 @@
 //! proto/ctrmgr.proto into a temporary directory at test time.
 
 use ctrmgr_testkit::common;
+use ctrmgr_testkit::grpc_support::{command, run_script as run, target, GrpcClient};
 
 use common::*;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-/// Generates the stubs, opens a channel to argv[2] and leaves `pb`, `stub`, `channel`,
-/// `args` (argv[3], JSON) and `as_dict` to the test's script.
-const PRELUDE: &str = r#"
-import json, sys, time, tempfile
-import grpc
-from grpc_tools import protoc
-from google.protobuf import json_format
-proto_dir, target, args = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-out_dir = tempfile.mkdtemp(prefix="ctrmgr-grpc-stubs-")
-if protoc.main(["protoc", "-I" + proto_dir, "--python_out=" + out_dir,
-                "--grpc_python_out=" + out_dir, "ctrmgr.proto"]) != 0:
-    sys.exit("protoc failed on ctrmgr.proto")
-sys.path.insert(0, out_dir)
-import ctrmgr_pb2 as pb, ctrmgr_pb2_grpc as pb_grpc
-# grpcio (1.57+) sends a unix socket's path as `:authority`, which the agent's HTTP/2
-# layer (h2) refuses as malformed: name `localhost`, as grpc-go and kubectl do.
-options = [("grpc.default_authority", "localhost")] if target.startswith("unix:") else []
-channel = grpc.insecure_channel(target, options=options)
-stub = pb_grpc.AgentStub(channel)
-
-def as_dict(message):
-    return json_format.MessageToDict(message, preserving_proto_field_name=True)
-"#;
-
-fn python() -> String {
-    let python = std::env::var("CTRMGR_PYTHON").unwrap_or_else(|_| {
-        let dir = std::env::var("CTRMGR_SVC_DIR").unwrap_or("/tmp/ctrmgr-test-services".into());
-        format!("{dir}/python/bin/python3")
-    });
-    assert!(
-        std::path::Path::new(&python).exists(),
-        "no {python}: run `scripts/services.sh up` (it installs grpcio and grpcio-tools there)"
-    );
-    python
-}
-
-/// The agent's gRPC target for grpcio.
-fn target(agent: &Agent) -> String {
-    format!("unix://{}", agent.dir.join("grpc.sock").display())
-}
-
-fn command(script: &str, target: &str, args: &Value) -> Command {
-    let mut cmd = Command::new(python());
-    cmd.arg("-c")
-        .arg(format!("{PRELUDE}\n{script}"))
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/proto"))
-        .arg(target)
-        .arg(args.to_string());
-    cmd
-}
-
-/// Runs `script` after the prelude; its last stdout line is JSON.
-fn run(agent: &Agent, script: &str, target: &str, args: Value) -> Value {
-    let out = command(script, target, &args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "python: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        agent.log()
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(stdout.lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("python printed no JSON ({e}): {stdout}"))
+#[test]
+fn the_contract_suite_runs_over_grpc() {
+    require_docker();
+    let agent = Agent::start("");
+    let device = format!("test-{}", agent.url.rsplit(':').next().unwrap());
+    let client = GrpcClient::connect(&agent);
+    contract::every_op(&client, ctrmgr::codec::Format::Protobuf, &device);
 }
 
 #[test]

@@ -7,6 +7,7 @@
 
 pub mod common;
 pub mod dbus_support;
+pub mod grpc_support;
 pub mod mqtt_support;
 pub mod mqueue_support;
 pub mod redis_support;

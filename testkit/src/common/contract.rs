@@ -1,6 +1,6 @@
 //! The wire contract written once for every transport: [`ContractClient`] is one
 //! transport's way to send a request's bytes and get the reply's bytes (REST here; MQTT,
-//! D-Bus and POSIX MQ in their support modules; gRPC joins later), and [`every_op`] runs
+//! D-Bus, POSIX MQ and gRPC in their support modules), and [`every_op`] runs
 //! every op of the contract through any of them. `tests/bad_input_all_transports.rs`
 //! sends its hostile matrix through the same clients.
 
@@ -15,6 +15,11 @@ use std::time::{Duration, Instant};
 pub trait ContractClient {
     /// The transport's name in assertion messages.
     fn transport(&self) -> &'static str;
+
+    /// The encodings the transport takes (gRPC's Execute: Protobuf only).
+    fn formats(&self) -> &'static [Format] {
+        &[Format::Json, Format::Protobuf]
+    }
 
     /// The reply queue a request must name to be answered (POSIX MQ), if any.
     fn reply_to(&self) -> Option<&str> {
