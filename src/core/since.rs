@@ -3,9 +3,11 @@
 //! 3339 in UTC for the CLIs) and never parse it again.
 //!
 //! # Implementation
-//! A small hand-written parser: the `time` crate in Cargo.lock (0.3.55) needs Rust 1.88,
-//! above the agent's MSRV 1.85, and the one built today (0.2, through tide) is
-//! unmaintained; the grammar here is one line of RFC 3339.
+//! A small hand-written parser: `time` 0.3 appears in Cargo.lock only through `cookie`
+//! (ureq's cookie feature, which the agent does not enable), so no build compiles it
+//! (`cargo tree --all-features -i time@0.3.55` prints nothing, checked 2026-12-07);
+//! the `time` that is compiled (0.2, through tide) is unmaintained. Adding a date crate
+//! for one line of RFC 3339 grammar would cost more than these lines.
 
 use super::clock;
 use super::names::{printable, InvalidValue};
