@@ -9,6 +9,7 @@ mod containers;
 mod deploy;
 mod error;
 mod events;
+mod health;
 mod images;
 mod logs;
 mod output;

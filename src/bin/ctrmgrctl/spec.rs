@@ -4,6 +4,7 @@
 //! reshaped here; the agent validates them (names, paths, policy) and says what is wrong.
 
 use crate::error::CtlError;
+use crate::health::HealthFlags;
 use clap::Args;
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;
@@ -71,6 +72,9 @@ pub struct ContainerFlags {
     /// Override the image's entrypoint (one executable)
     #[arg(long, value_name = "CMD")]
     pub entrypoint: Option<String>,
+    /// The health check (`--health-cmd`, `--health-http`, `--health-tcp` and timings)
+    #[command(flatten)]
+    pub health: HealthFlags,
 }
 
 impl ContainerFlags {
@@ -158,6 +162,7 @@ impl ContainerFlags {
             resources.insert("pids_limit".into(), json!(pids));
         }
         extend_map(&mut spec, "resources", resources.into_iter().collect())?;
+        self.health.apply_to(&mut spec)?;
         Ok(Value::Object(spec))
     }
 }
