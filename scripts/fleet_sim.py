@@ -7,6 +7,11 @@ dockerd. Measures and prints:
   - RSS of the agents (total, per agent: median and max) once all are online;
   - group request fan-out: a `list` request on ctrmgr/group/<g>/req with an MQTT 5 Response
     Topic, per-reply latency p50/p99/max and the time until all N replies are in;
+  - desired deployment: every device gets a retained `apply` envelope of 2 containers on
+    ctrmgr/<device>/desired at once; time until each device's retained
+    ctrmgr/<device>/deployment status says `done` (p50, max). Per device rather than on
+    the group topic because all agents share one dockerd, where container names are
+    global: a group deployment's names would collide between the simulated devices;
   - broker restart: the time until every agent is `online` again, and how the first
     reconnects spread over time (the back-off jitter; no thundering herd);
   - Redis master failover under load: group `list` requests (each reads the store)
@@ -33,6 +38,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 GROUP = "fleet"
+# The image of the simulated deployment (pushed to the local registry by services.sh).
+IMAGE = "127.0.0.1:5000/ctrmgr-test/busybox:latest"
 # How long the broker stays down in the restart measurement.
 OUTAGE_S = 10
 
@@ -227,7 +234,9 @@ class Observer:
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"fleet-sim-{os.getpid()}",
                                   protocol=mqtt.MQTTv5)
         self.client.on_message = self._on_message
-        self.client.on_connect = lambda c, *_: c.subscribe([("ctrmgr/+/status", 1), ("fleet-sim/res/#", 1)])
+        self.deployments = {}
+        self.client.on_connect = lambda c, *_: c.subscribe(
+            [("ctrmgr/+/status", 1), ("fleet-sim/res/#", 1), ("ctrmgr/+/deployment", 1)])
         self.client.reconnect_delay_set(0.1, 0.5)
         self.client.connect("127.0.0.1", port, keepalive=30)
         self.client.loop_start()
@@ -235,7 +244,11 @@ class Observer:
     def _on_message(self, _c, _u, msg):
         now = time.monotonic()
         with self.lock:
-            if msg.topic.endswith("/status"):
+            if msg.topic.endswith("/deployment"):
+                if msg.payload:
+                    status = json.loads(msg.payload)
+                    self.deployments.setdefault(msg.topic.split("/")[1], []).append((now, status))
+            elif msg.topic.endswith("/status"):
                 device = msg.topic.split("/")[1]
                 state = msg.payload.decode()
                 self.status[device] = state
@@ -257,6 +270,28 @@ class Observer:
         sent = time.monotonic()
         self.client.publish(f"ctrmgr/group/{GROUP}/req", body, qos=1, properties=props)
         return sent
+
+    def desire(self, device, generation, names):
+        """Publishes a retained apply envelope for `device`; returns when it was sent."""
+        containers = [{"name": n, "image": IMAGE, "cmd": ["sleep", "3600"], "network": "none",
+                       "order": i, "desired": "running"} for i, n in enumerate(names)]
+        body = json.dumps({"id": f"sim-{device}-{generation}", "op": "apply",
+                           "args": {"deployment": {"generation": generation,
+                                                   "containers": containers,
+                                                   "policy": {"healthy_window_s": 2}}}})
+        sent = time.monotonic()
+        self.client.publish(f"ctrmgr/{device}/desired", body, qos=1, retain=True)
+        return sent
+
+    def done_at(self, device, generation):
+        with self.lock:
+            for t, status in self.deployments.get(device, []):
+                if status.get("generation") == generation and status.get("phase") == "done":
+                    return t
+        return None
+
+    def clear_desired(self, device):
+        self.client.publish(f"ctrmgr/{device}/desired", b"", qos=1, retain=True)
 
     def replies_for(self, key):
         with self.lock:
@@ -320,6 +355,23 @@ def main():
                          f"p50 {ms(percentile(lat, 50))}, p99 {ms(percentile(lat, 99))}, max {ms(max(lat))}"))
             rows.append((f"group '{op}' fan-out, all {n} replies in",
                          f"p50 {ms(percentile(comp, 50))}, max {ms(max(comp))} ({args.rounds} rounds)"))
+
+        # A desired deployment of 2 containers on every device at once.
+        generation = int(time.time())
+        sent = {d: obs.desire(d, generation, [f"{d}-broker", f"{d}-app"]) for d in agents.devices}
+        try:
+            wait_until(f"{n} deployments done",
+                       lambda: all(obs.done_at(d, generation) for d in agents.devices), 600)
+            took = sorted(obs.done_at(d, generation) - sent[d] for d in agents.devices)
+            rows.append((f"desired deployment (2 containers) on {n} devices, to `done`",
+                         f"p50 {percentile(took, 50):.1f} s, max {took[-1]:.1f} s "
+                         f"(healthy_window_s 2)"))
+        finally:
+            for d in agents.devices:
+                obs.clear_desired(d)
+            subprocess.run(["sh", "-c", "docker ps -aq --filter label=io.ctrmgr.deployment "
+                            "--filter name=sim- | xargs -r docker rm -f"],
+                           stdout=subprocess.DEVNULL, check=False)
 
         # Broker restart: every agent reconnects with jittered back-off.
         broker.kill()
