@@ -6,7 +6,7 @@ use super::command::{Command, Request};
 use super::error::{CoreError, ErrorBody, ErrorCode};
 use super::events::{ContainerEvent, EventAction, EventBus};
 use super::locks::KeyedLocks;
-use super::model::{Container, ContainerState, RuntimeKind};
+use super::model::{Container, ContainerState, Health, RuntimeKind};
 use super::names::ContainerName;
 use super::pending_creates::PendingCreates;
 use super::policy::Policy;
@@ -31,6 +31,7 @@ pub struct ContainerService {
     ids: KeyedLocks,
     events: EventBus,
     pub(super) pending_creates: PendingCreates,
+    supervision: super::supervision::Counters,
 }
 
 impl std::fmt::Debug for ContainerService {
@@ -62,6 +63,7 @@ impl ContainerService {
             ids: KeyedLocks::default(),
             events: EventBus::default(),
             pending_creates: PendingCreates::default(),
+            supervision: Default::default(),
         }
     }
 
@@ -84,6 +86,11 @@ impl ContainerService {
     /// Subscribes to container events.
     pub fn events(&self) -> &EventBus {
         &self.events
+    }
+
+    /// The supervisor's per-container counters (restarts, failed probes).
+    pub fn supervision_counters(&self) -> &super::supervision::Counters {
+        &self.supervision
     }
 
     /// Runs a request. A request whose `id` was answered before gets the stored reply and
@@ -239,13 +246,20 @@ impl ContainerService {
         Ok(record)
     }
 
-    /// Saves a record (stamping `updated_at`) and publishes the change.
+    /// Saves a record (stamping `updated_at`, keeping the last exit code, and clearing
+    /// the health of a container that no longer runs) and publishes the change.
     pub(super) async fn save(
         &self,
         mut record: Container,
         action: EventAction,
     ) -> Result<Container, CoreError> {
         record.updated_at = clock::now_rfc3339();
+        if record.exit_code.is_some() {
+            record.last_exit_code = record.exit_code;
+        }
+        if !record.state.is_active() {
+            record.health = Health::None;
+        }
         self.store.put_container(&record).await?;
         self.events.publish(ContainerEvent::of(action, &record));
         Ok(record)

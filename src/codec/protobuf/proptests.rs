@@ -326,7 +326,12 @@ fn container() -> impl Strategy<Value = Container> {
                 created_at: "2026-11-29T10:00:00Z".into(),
                 updated_at: "2026-11-29T10:00:01Z".into(),
                 spec,
+                health: Default::default(),
+                restart_count: 0,
+                last_exit_code: None,
+                started_at: None,
                 intent: Default::default(),
+                supervision: Default::default(),
             }
         },
     )
