@@ -140,7 +140,10 @@ impl ContainerService {
     async fn run(&self, req: &Request) -> Reply {
         let result = self.dispatch(req).await;
         match result {
-            Ok(result) => Reply::ok(req.id.clone().map(String::from), result),
+            Ok(mut result) => {
+                forget_supervision(&mut result);
+                Reply::ok(req.id.clone().map(String::from), result)
+            }
             Err(e) => {
                 log::debug!("{} failed: {e}", req.command.op());
                 Reply::err(req.id.clone().map(String::from), ErrorBody::from(e))
@@ -279,6 +282,20 @@ impl ContainerService {
             }
         }
         error.into()
+    }
+}
+
+/// Drops the supervisor's state from the records of a reply: it is not part of the wire
+/// shape, so a reply equals the same reply read back from the idempotency cache.
+fn forget_supervision(result: &mut OpResult) {
+    match result {
+        OpResult::Container(c) => c.supervision = Default::default(),
+        OpResult::Containers { containers } => {
+            for c in containers {
+                c.supervision = Default::default();
+            }
+        }
+        _ => {}
     }
 }
 

@@ -64,3 +64,35 @@ pub(super) fn to_wire(h: &HealthSpec) -> pb::HealthSpec {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_kind_round_trips_and_absent_timing_takes_the_defaults() {
+        for health in [
+            json!({"cmd": ["sh", "-c", "true"], "interval_s": 2, "retries": 1}),
+            json!({"http": {"port": 8080, "path": "/ready"}, "on_unhealthy": "none"}),
+            json!({"tcp": {"port": 6379}, "timeout_s": 1, "start_period_s": 30}),
+        ] {
+            let spec: HealthSpec = serde_json::from_value(health.clone()).unwrap();
+            assert_eq!(from_wire(to_wire(&spec), "args.health"), Ok(spec), "{health}");
+        }
+        let bare = pb::HealthSpec {
+            tcp: Some(pb::TcpProbe { port: 80 }),
+            ..Default::default()
+        };
+        let spec = from_wire(bare, "args.health").unwrap();
+        assert_eq!((spec.interval_s, spec.timeout_s, spec.retries), (10, 5, 3));
+        let bad = pb::HealthSpec {
+            tcp: Some(pb::TcpProbe { port: 70_000 }),
+            ..Default::default()
+        };
+        assert_eq!(
+            from_wire(bad, "args.health").unwrap_err().field,
+            "args.health.tcp.port"
+        );
+    }
+}

@@ -172,6 +172,8 @@ fn spec() -> impl Strategy<Value = (Map<String, Value>, pb::ContainerSpec)> {
                 workdir,
                 privileged,
                 devices,
+                // Health checks round-trip in `super::health`'s tests.
+                health: None,
             };
             (j, proto)
         },
@@ -198,6 +200,7 @@ fn create() -> impl Strategy<Value = (String, Value, Op)> {
             privileged: s.privileged,
             devices: s.devices,
             start,
+            health: s.health,
         });
         ("create".to_owned(), Value::Object(args), op)
     })

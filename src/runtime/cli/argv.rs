@@ -308,6 +308,7 @@ mod tests {
             workdir: None,
             privileged: false,
             devices: vec![],
+            health: None,
         }
     }
 
@@ -427,6 +428,7 @@ mod tests {
                 "--pull=never",
                 "--name=a",
                 "--label=io.ctrmgr.managed=true",
+                "--restart=no",
                 "--",
                 "127.0.0.1:5000/ctrmgr-test/busybox:latest",
             ]

@@ -203,6 +203,8 @@ fn create_args(args: &Value) -> Option<pb::CreateArgs> {
         privileged: boolean(a, "privileged")?,
         devices: strings(a, "devices")?,
         start: boolean(a, "start")?,
+        // The JSON-to-Protobuf helper of the tests does not translate health checks.
+        health: None,
     })
 }
 
