@@ -19,8 +19,7 @@ use std::time::{Duration, Instant};
 const DEADLINE: Duration = Duration::from_secs(90);
 
 /// The agent's config: both engines; podman's rlimits within this host's hard limits.
-const CONFIG: &str =
-    "[runtime]\ndefault_ulimits = [\"nofile=1024:20000\", \"nproc=1024:1024\"]\n";
+const CONFIG: &str = "[runtime]\ndefault_ulimits = [\"nofile=1024:20000\", \"nproc=1024:1024\"]\n";
 
 /// The CLI of the engine behind an access path.
 fn cli(runtime: &str) -> &'static str {
@@ -95,7 +94,12 @@ impl Events {
                 Instant::now() < deadline,
                 "{} of {n} '{action}' events for '{name}'; events: {:?}\n{}",
                 times.len(),
-                self.0.lock().unwrap().iter().map(|e| &e.1).collect::<Vec<_>>(),
+                self.0
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .map(|e| &e.1)
+                    .collect::<Vec<_>>(),
                 agent.log()
             );
             std::thread::sleep(Duration::from_millis(100));
@@ -164,10 +168,20 @@ fn metrics(agent: &Agent) -> String {
 /// The engine's own restart policy of `name`.
 fn engine_policy(runtime: &str, name: &str) -> String {
     let out = Command::new(cli(runtime))
-        .args(["inspect", "--format", "{{.HostConfig.RestartPolicy.Name}}", "--", name])
+        .args([
+            "inspect",
+            "--format",
+            "{{.HostConfig.RestartPolicy.Name}}",
+            "--",
+            name,
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
@@ -246,7 +260,13 @@ fn retries_run_out_and_a_client_stop_is_kept() {
     run(&agent, runtime, &limited, &["sh", "-c", "exit 1"], spec);
     let mut spec = none.clone();
     spec["restart"] = json!({"policy": "always"});
-    run(&agent, runtime, &stopped, &["sh", "-c", "exit 1"], spec.clone());
+    run(
+        &agent,
+        runtime,
+        &stopped,
+        &["sh", "-c", "exit 1"],
+        spec.clone(),
+    );
     run(&agent, runtime, &running, &["sleep", "3600"], spec);
 
     events.wait(&agent, &stopped, "restarting", 1);
@@ -328,10 +348,28 @@ fn cmd_checks(runtime: &'static str) {
         }})
     };
     let sleep = ["sleep", "3600"];
-    let created = run(&agent, runtime, &good, &sleep, check(json!(["true"]), "restart"));
+    let created = run(
+        &agent,
+        runtime,
+        &good,
+        &sleep,
+        check(json!(["true"]), "restart"),
+    );
     assert_eq!(created["health"], "starting", "{created}");
-    run(&agent, runtime, &bad, &sleep, check(json!(["cat", "/nope"]), "restart"));
-    run(&agent, runtime, &hung, &sleep, check(json!(["sleep", "60"]), "none"));
+    run(
+        &agent,
+        runtime,
+        &bad,
+        &sleep,
+        check(json!(["cat", "/nope"]), "restart"),
+    );
+    run(
+        &agent,
+        runtime,
+        &hung,
+        &sleep,
+        check(json!(["sleep", "60"]), "none"),
+    );
 
     events.wait(&agent, &good, "healthy", 1);
     assert_eq!(record(&agent, &good)["health"], "healthy");
@@ -342,12 +380,18 @@ fn cmd_checks(runtime: &'static str) {
     let started = Instant::now();
     events.wait(&agent, &hung, "unhealthy", 1);
     let r = record(&agent, &hung);
-    assert_eq!((&r["health"], &r["state"]), (&json!("unhealthy"), &json!("running")));
+    assert_eq!(
+        (&r["health"], &r["state"]),
+        (&json!("unhealthy"), &json!("running"))
+    );
     let asked = Instant::now();
     let (status, _) = agent.get("/v1/info");
     assert_eq!(status, 200);
     assert!(asked.elapsed() < Duration::from_secs(5));
-    assert!(started.elapsed() < Duration::from_secs(60), "the probe's timeout was not kept");
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "the probe's timeout was not kept"
+    );
 }
 
 #[test]
@@ -393,7 +437,11 @@ fn http_and_tcp_checks_on_docker() {
         .args(["exec", "--", &web, "sh", "-c", "kill $(cat /httpd.pid)"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     events.wait(&agent, &web, "unhealthy", 1);
     events.wait(&agent, &web, "restarting", 1);
     // After the restart httpd serves again.
@@ -401,7 +449,10 @@ fn http_and_tcp_checks_on_docker() {
 
     events.wait(&agent, &closed, "unhealthy", 1);
     let r = record(&agent, &closed);
-    assert_eq!((&r["health"], &r["state"]), (&json!("unhealthy"), &json!("running")));
+    assert_eq!(
+        (&r["health"], &r["state"]),
+        (&json!("unhealthy"), &json!("running"))
+    );
     assert!(events.times(&closed, "restarting").is_empty());
     let line = format!("ctrmgr_health_probe_failures_total{{name=\"{closed}\"}} ");
     let text = metrics(&agent);

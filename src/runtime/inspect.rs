@@ -84,7 +84,10 @@ impl Inspected {
             state,
             exit_code: self.state.exit_code.filter(|_| keeps_exit_code(state)),
             labels: self.config.labels.unwrap_or_default(),
-            ip: self.network_settings.as_ref().and_then(InspectedNetwork::ip),
+            ip: self
+                .network_settings
+                .as_ref()
+                .and_then(InspectedNetwork::ip),
         };
         (container, self.config.tty)
     }
@@ -153,7 +156,10 @@ mod tests {
             .ip
             .map(|ip| ip.to_string())
         };
-        assert_eq!(ip(r#"{"IPAddress":"172.17.0.2"}"#).as_deref(), Some("172.17.0.2"));
+        assert_eq!(
+            ip(r#"{"IPAddress":"172.17.0.2"}"#).as_deref(),
+            Some("172.17.0.2")
+        );
         let podman = r#"{"IPAddress":"","Networks":{"podman":{"IPAddress":"10.88.0.5"}}}"#;
         assert_eq!(ip(podman).as_deref(), Some("10.88.0.5"));
         assert_eq!(ip(r#"{"IPAddress":"","Networks":{}}"#), None);

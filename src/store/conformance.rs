@@ -10,9 +10,9 @@
 
 use crate::core::clock::unix_now;
 use crate::core::model::{
-    Supervision, Container, ContainerSpec, ContainerState, Health, HealthSpec, HttpProbe, Intent,
-    Mount, NetworkMode, OnUnhealthy, PortMapping, Protocol, Resources, RestartKind, RestartPolicy,
-    RuntimeKind,
+    Container, ContainerSpec, ContainerState, Health, HealthSpec, HttpProbe, Intent, Mount,
+    NetworkMode, OnUnhealthy, PortMapping, Protocol, Resources, RestartKind, RestartPolicy,
+    RuntimeKind, Supervision,
 };
 use crate::core::names::{AbsPath, ContainerName, ImageRef};
 use crate::core::store::{CachedReply, ReplyCacheLimits, Store};

@@ -2,7 +2,7 @@
 //! plus the fields the wire never shows (the client's `intent`, the supervisor's
 //! `supervision` state), in one JSON object.
 
-use crate::core::model::{Supervision, Container, Intent};
+use crate::core::model::{Container, Intent, Supervision};
 use serde::{Deserialize, Serialize};
 
 /// A record as written: the container's contract fields, flattened, and its intent.

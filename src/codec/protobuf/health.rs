@@ -78,7 +78,11 @@ mod tests {
             json!({"tcp": {"port": 6379}, "timeout_s": 1, "start_period_s": 30}),
         ] {
             let spec: HealthSpec = serde_json::from_value(health.clone()).unwrap();
-            assert_eq!(from_wire(to_wire(&spec), "args.health"), Ok(spec), "{health}");
+            assert_eq!(
+                from_wire(to_wire(&spec), "args.health"),
+                Ok(spec),
+                "{health}"
+            );
         }
         let bare = pb::HealthSpec {
             tcp: Some(pb::TcpProbe { port: 80 }),

@@ -120,7 +120,10 @@ mod tests {
         )
         .unwrap();
         let h = spec.health.unwrap();
-        assert_eq!((h.interval_s, h.timeout_s, h.retries, h.start_period_s), (10, 5, 3, 0));
+        assert_eq!(
+            (h.interval_s, h.timeout_s, h.retries, h.start_period_s),
+            (10, 5, 3, 0)
+        );
         assert_eq!(h.on_unhealthy, crate::core::model::OnUnhealthy::Restart);
     }
 

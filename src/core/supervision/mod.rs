@@ -45,7 +45,10 @@ impl Counters {
 
     /// Counts a failed probe of `name`.
     pub fn probe_failed(&self, name: &str) {
-        self.lock().entry(name.to_owned()).or_default().probe_failures += 1;
+        self.lock()
+            .entry(name.to_owned())
+            .or_default()
+            .probe_failures += 1;
     }
 
     /// Every container's counts, by name.

@@ -99,7 +99,9 @@ impl ContainerService {
                 due
             }
         };
-        Ok(Due::After(Duration::from_millis(due_ms.saturating_sub(now))))
+        Ok(Due::After(Duration::from_millis(
+            due_ms.saturating_sub(now),
+        )))
     }
 
     /// Restarts `name` if it still needs it (a client may have stopped or started it
@@ -127,8 +129,7 @@ impl ContainerService {
             return Err(self.fail_missing(record, e).await);
         }
         let now = unix_ms();
-        let crash_loop =
-            policy::record_restart(&mut record.supervision.recent_restarts_ms, now);
+        let crash_loop = policy::record_restart(&mut record.supervision.recent_restarts_ms, now);
         record.restart_count = record.restart_count.saturating_add(1);
         record.supervision.step = record.supervision.step.saturating_add(1);
         record.supervision.next_restart_ms = None;

@@ -108,7 +108,8 @@ impl Supervisor {
             match rt.clear_restart_policy(&record.name).await {
                 Ok(()) => {
                     let _lock = self.service.lock_name(&record.name).await;
-                    if let Ok(Some(mut fresh)) = self.service.store.get_container(&record.name).await
+                    if let Ok(Some(mut fresh)) =
+                        self.service.store.get_container(&record.name).await
                     {
                         fresh.supervision.engine_policy_no = true;
                         if let Err(e) = self.service.store.put_container(&fresh).await {
@@ -235,7 +236,9 @@ impl Supervisor {
             };
             if let Err(why) = &result {
                 log::debug!("health probe of '{name}' failed: {why}");
-                self.service.supervision_counters().probe_failed(name.as_str());
+                self.service
+                    .supervision_counters()
+                    .probe_failed(name.as_str());
             }
             let Some(verdict) = tracker.observe(&record, result.is_ok(), unix_ms()) else {
                 continue;

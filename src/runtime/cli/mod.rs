@@ -306,11 +306,10 @@ impl Runtime for CliRuntime {
             env: self.call_env().collect(),
             timeout,
         };
-        let out = self
-            .runner
-            .run(&inv)
-            .await
-            .map_err(|e| classify::process_error(self.flavor, &self.binary_name(), "exec", &e))?;
+        let out =
+            self.runner.run(&inv).await.map_err(|e| {
+                classify::process_error(self.flavor, &self.binary_name(), "exec", &e)
+            })?;
         // The CLI's own failures (no such container, not running) are told apart from
         // the command's exit code by the CLI's error line on stderr.
         let stderr = out.stderr_text();

@@ -27,8 +27,11 @@ pub(super) async fn exec<D: Dialect>(
     }));
     let reply = api.client.send(req).await?;
     let reply = api.dialect.classify(reply, container(name))?;
-    let id = parse_id(&reply.body, &call_name::<D>("POST", "/containers/{name}/exec"))
-        .map_err(|e| bad_reply(D::KIND, e))?;
+    let id = parse_id(
+        &reply.body,
+        &call_name::<D>("POST", "/containers/{name}/exec"),
+    )
+    .map_err(|e| bad_reply(D::KIND, e))?;
     let mut req = request(api, "POST", &format!("/exec/{id}/start")).await?;
     req.body = Some(serde_json::json!({"Detach": false, "Tty": false}));
     req.timeout = timeout;

@@ -116,10 +116,7 @@ mod tests {
 
     #[test]
     fn minimal_spec_carries_image_label_and_ulimits() {
-        let body = create_body(
-            &spec(json!({"name": "web", "image": "busybox"})),
-            &nofile(),
-        );
+        let body = create_body(&spec(json!({"name": "web", "image": "busybox"})), &nofile());
         assert_eq!(
             body,
             json!({
@@ -131,10 +128,7 @@ mod tests {
                 "r_limits": [{"type": "nofile", "soft": 1024, "hard": 20000}],
             })
         );
-        let body = create_body(
-            &spec(json!({"name": "web", "image": "busybox"})),
-            &[],
-        );
+        let body = create_body(&spec(json!({"name": "web", "image": "busybox"})), &[]);
         assert!(body.get("r_limits").is_none());
     }
 
