@@ -153,3 +153,96 @@ impl ContainerService {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::command::{Command, Request};
+    use crate::core::fake_engine::FakeEngine;
+    use crate::core::model::RuntimeKind;
+    use crate::core::runtime::Runtime;
+    use crate::core::store::{ReplyCacheLimits, Store};
+    use crate::store::memory::MemoryStore;
+    use std::sync::Arc;
+
+    fn request(command: Command) -> Request {
+        Request {
+            id: None,
+            runtime: None,
+            command,
+        }
+    }
+
+    /// The container `web` exits with 3 in the engine and the record follows.
+    async fn exits(service: &ContainerService, engine: &Arc<FakeEngine>, name: &ContainerName) {
+        engine.put(name.as_str(), ContainerState::Exited, Some(3));
+        let rt: Arc<dyn Runtime> = engine.clone();
+        service.reconcile_name(&rt, name).await.unwrap();
+    }
+
+    fn delay(due: Due) -> Duration {
+        match due {
+            Due::After(d) => d,
+            Due::Never => panic!("no restart planned"),
+        }
+    }
+
+    #[test]
+    fn exits_are_restarted_after_a_persisted_growing_back_off_until_a_client_stops() {
+        smol::block_on(async {
+            let engine = FakeEngine::new(RuntimeKind::PodmanCli);
+            let store: Arc<dyn Store> = Arc::new(MemoryStore::new(ReplyCacheLimits::default()));
+            let runtimes: Vec<Arc<dyn Runtime>> = vec![engine.clone()];
+            let service =
+                ContainerService::new(store, runtimes, RuntimeKind::PodmanCli, "dev1".into());
+            let events = service.events().subscribe();
+            let spec = serde_json::from_value(serde_json::json!({
+                "name": "web", "image": "busybox", "restart": {"policy": "always"}
+            }))
+            .unwrap();
+            let reply = service
+                .execute(request(Command::Create { spec, start: true }))
+                .await;
+            assert!(reply.error().is_none(), "{reply:?}");
+            let name = ContainerName::parse("web").unwrap();
+
+            exits(&service, &engine, &name).await;
+            let first = delay(service.plan_restart(&name).await.unwrap());
+            assert!(first <= Duration::from_secs(1), "{first:?}");
+            assert!(first >= Duration::from_millis(750), "{first:?}");
+            // The due time is stored: asking again (a restarted agent) does not draw anew.
+            let again = delay(service.plan_restart(&name).await.unwrap());
+            assert!(again <= first);
+            let stored = service.store.get_container(&name).await.unwrap().unwrap();
+            assert!(stored.supervision.next_restart_ms.is_some());
+
+            service.supervised_restart(&name).await.unwrap();
+            let r = service.store.get_container(&name).await.unwrap().unwrap();
+            assert_eq!(
+                (r.state, r.restart_count, r.last_exit_code),
+                (ContainerState::Running, 1, Some(3))
+            );
+            assert_eq!(r.supervision.next_restart_ms, None);
+            let mut actions = Vec::new();
+            while let Ok(e) = events.try_recv() {
+                actions.push(e.action);
+            }
+            assert!(actions.contains(&EventAction::Restarting), "{actions:?}");
+
+            exits(&service, &engine, &name).await;
+            let second = delay(service.plan_restart(&name).await.unwrap());
+            assert!(second >= Duration::from_millis(1500), "{second:?}");
+
+            let stop = Command::Stop {
+                name: name.clone(),
+                timeout_s: None,
+            };
+            assert!(service.execute(request(stop)).await.error().is_none());
+            assert_eq!(service.plan_restart(&name).await.unwrap(), Due::Never);
+            // A restart already due finds the client's stop and does nothing.
+            service.supervised_restart(&name).await.unwrap();
+            let r = service.store.get_container(&name).await.unwrap().unwrap();
+            assert_eq!((r.state, r.restart_count), (ContainerState::Exited, 1));
+        });
+    }
+}
