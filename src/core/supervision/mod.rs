@@ -1,6 +1,7 @@
 //! Supervision by the agent: restart policies carried out on every runtime (the engine's
 //! own policy is `no`), with a persisted, jittered back-off, and health checks acted on.
 //!
+//! - [`model`]: the health check, health and persisted supervisor state types.
 //! - [`check`]: validation of a spec's `health`.
 //! - [`policy`]: the contract's arithmetic (which exits restart, back-off, crash loop).
 //! - `restart`: the restart itself, through the core service (name lock, record, event).
@@ -12,6 +13,7 @@
 
 pub mod check;
 mod health;
+pub mod model;
 pub mod policy;
 mod probe;
 mod restart;
