@@ -4,11 +4,13 @@
 //! `max_retries` stops; a client's stop is never undone; a `kill -9` of the agent keeps
 //! the count and the delay; `cmd`, `http` and `tcp` health checks lead to `unhealthy`,
 //! `healthy` and restarts; a hung probe costs its timeout; `network: none` with a `tcp`
-//! check is refused at create.
+//! check is refused at create; `unless-stopped` survives an engine restart (a private
+//! dockerd) while a client's stop of an `always` container is kept.
 
 use ctrmgr_testkit::common;
 
-use common::{code, unique, Agent, IMAGE};
+use common::private_dockerd::PrivateDockerd;
+use common::{code, docker, unique, Agent, IMAGE};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::process::Command;
@@ -491,4 +493,49 @@ fn network_none_with_an_address_check_is_refused() {
             .all(|c| c["name"] != name.as_str()),
         "{body}"
     );
+}
+
+/// The engine restarts (a private dockerd): with the engine's policy `no` the containers
+/// stay exited, and the agent brings back the `unless-stopped` one; the `always` one a
+/// client stopped stays stopped.
+#[test]
+fn unless_stopped_survives_an_engine_restart() {
+    let mut dockerd = PrivateDockerd::start();
+    let config = format!(
+        "[runtime]\ndefault = \"docker-api\"\ndocker_socket = \"{}\"\n",
+        dockerd.socket().display()
+    );
+    let host = dockerd.host();
+    let agent = Agent::start(&config);
+    let events = Events::connect(&agent);
+    let (kept, stopped) = (unique("unless"), unique("stopped"));
+    for (name, policy) in [(&kept, "unless-stopped"), (&stopped, "always")] {
+        let (status, body) = agent.execute(&json!({"op": "create", "args": {
+            "name": name, "image": IMAGE, "cmd": ["sleep", "3600"], "network": "none",
+            "restart": {"policy": policy}, "start": true}}));
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = agent.post(
+        &format!("/v1/containers/{stopped}/stop"),
+        &json!({"timeout_s": 1}),
+    );
+    assert_eq!(status, 200, "{body}");
+
+    dockerd.stop(false);
+    dockerd.restart();
+    events.wait(&agent, &kept, "restarting", 1);
+    let r = wait_record(&agent, &kept, |r| r["state"] == "running");
+    assert_eq!(r["restart_count"], 1, "{r}");
+    let state = docker(&[
+        "--host",
+        &host,
+        "container",
+        "inspect",
+        "--format",
+        "{{.State.Status}} {{.HostConfig.RestartPolicy.Name}}",
+        "--",
+        &stopped,
+    ]);
+    assert_eq!(state.trim(), "exited no");
+    assert!(events.times(&stopped, "restarting").is_empty());
 }
