@@ -18,7 +18,7 @@ use crate::core::error::{CoreError, RuntimeError};
 use crate::core::model::{ContainerState, Health, Intent, RestartKind};
 use crate::core::names::ContainerName;
 use crate::core::service::ContainerService;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -39,6 +39,9 @@ pub async fn run(service: Arc<ContainerService>, executor: Arc<smol::Executor<'s
         probing: Mutex::default(),
         probe_slots: Arc::new(smol::lock::Semaphore::new(PROBE_CONCURRENCY)),
     });
+    // The agent cancels this future at shutdown, before it closes the store: the tasks
+    // it started end with it, so no record is written after that.
+    let _tasks = CancelOnDrop(supervisor.clone());
     supervisor.migrate().await;
     loop {
         supervisor.sweep().await;
@@ -64,24 +67,47 @@ pub async fn run(service: Arc<ContainerService>, executor: Arc<smol::Executor<'s
 struct Supervisor {
     service: Arc<ContainerService>,
     executor: Arc<smol::Executor<'static>>,
-    /// Names with a restart task.
-    restarting: Mutex<HashSet<ContainerName>>,
-    /// Names with a health loop.
-    probing: Mutex<HashSet<ContainerName>>,
+    /// The restart task of each container that has one.
+    restarting: Tasks,
+    /// The health loop of each container that has one.
+    probing: Tasks,
     probe_slots: Arc<smol::lock::Semaphore>,
 }
 
-/// Adds `name` to `set`; false when it was there.
-fn claim(set: &Mutex<HashSet<ContainerName>>, name: &ContainerName) -> bool {
-    set.lock()
+/// At most one task of a kind per container, by name; dropping a handle cancels it.
+type Tasks = Mutex<HashMap<ContainerName, smol::Task<()>>>;
+
+fn lock(tasks: &Tasks) -> std::sync::MutexGuard<'_, HashMap<ContainerName, smol::Task<()>>> {
+    tasks
+        .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(name.clone())
 }
 
-fn release(set: &Mutex<HashSet<ContainerName>>, name: &ContainerName) {
-    set.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .remove(name);
+/// Starts `task` for `name` unless one runs already.
+fn start_once(tasks: &Tasks, name: &ContainerName, task: impl FnOnce() -> smol::Task<()>) {
+    let mut tasks = lock(tasks);
+    if !tasks.contains_key(name) {
+        tasks.insert(name.clone(), task());
+    }
+}
+
+/// Called by a task as it ends: forgets its handle without cancelling it.
+fn release(tasks: &Tasks, name: &ContainerName) {
+    if let Some(task) = lock(tasks).remove(name) {
+        task.detach();
+    }
+}
+
+/// Cancels every task of the supervisor when dropped.
+struct CancelOnDrop(Arc<Supervisor>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        for tasks in [&self.0.restarting, &self.0.probing] {
+            let cancelled: Vec<_> = lock(tasks).drain().collect();
+            drop(cancelled);
+        }
+    }
 }
 
 impl Supervisor {
@@ -165,21 +191,22 @@ impl Supervisor {
                 return;
             }
         };
-        if record.needs_restart() && claim(&self.restarting, &name) {
-            let me = self.clone();
-            let task_name = name.clone();
-            self.executor
-                .spawn(async move { me.restart_task(task_name).await })
-                .detach();
+        if record.needs_restart() {
+            start_once(&self.restarting, &name, || {
+                let (me, name) = (self.clone(), name.clone());
+                self.executor
+                    .spawn(async move { me.restart_task(name).await })
+            });
         }
         let probed = record.spec.health.is_some()
             && record.state == ContainerState::Running
             && record.intent == Intent::Running;
-        if probed && claim(&self.probing, &name) {
-            let me = self.clone();
-            self.executor
-                .spawn(async move { me.health_loop(name).await })
-                .detach();
+        if probed {
+            start_once(&self.probing, &name, || {
+                let (me, name) = (self.clone(), name.clone());
+                self.executor
+                    .spawn(async move { me.health_loop(name).await })
+            });
         }
     }
 
