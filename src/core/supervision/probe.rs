@@ -1,7 +1,8 @@
 //! One health probe, bounded by its timeout on the agent's executor (no thread waits on
 //! it): `cmd` through the engine's exec, `tcp` a connect, `http` a `GET` whose status
 //! must be 2xx or 3xx. `http` and `tcp` reach the container at its address on the
-//! engine's network, or on the loopback interface for a host-network container.
+//! engine's network, or on the loopback interface for a host-network container; the
+//! address is looked up once per run of the container, and again after a failed probe.
 
 use crate::core::model::{Container, HealthSpec, NetworkMode};
 use crate::core::runtime::Runtime;
@@ -13,15 +14,63 @@ use std::time::Duration;
 /// Most bytes of an HTTP reply read to find its status line.
 const STATUS_LINE_LIMIT: usize = 1024;
 
-/// Runs the probe `spec` describes against `record`'s container: `Ok` when healthy,
-/// else why not.
-pub(super) async fn run(
-    rt: &Arc<dyn Runtime>,
-    record: &Container,
-    spec: &HealthSpec,
-) -> Result<(), String> {
-    let timeout = Duration::from_secs(spec.timeout_s.into());
-    let probe = async {
+/// The prober of one container: the address it found for the current run.
+#[derive(Debug, Default)]
+pub(super) struct Prober {
+    /// The run (`started_at`) and the address found then.
+    address: Option<(Option<String>, IpAddr)>,
+}
+
+impl Prober {
+    /// Runs the probe `spec` describes against `record`'s container: `Ok` when healthy,
+    /// else why not.
+    pub(super) async fn run(
+        &mut self,
+        rt: &Arc<dyn Runtime>,
+        record: &Container,
+        spec: &HealthSpec,
+    ) -> Result<(), String> {
+        let result = self.run_once(rt, record, spec).await;
+        if result.is_err() {
+            self.address = None;
+        }
+        result
+    }
+
+    async fn run_once(
+        &mut self,
+        rt: &Arc<dyn Runtime>,
+        record: &Container,
+        spec: &HealthSpec,
+    ) -> Result<(), String> {
+        let timeout = Duration::from_secs(spec.timeout_s.into());
+        let probe = self.probe(rt, record, spec, timeout);
+        futures_lite::future::or(probe, async {
+            smol::Timer::after(timeout).await;
+            Err(format!("no answer within {} s", spec.timeout_s))
+        })
+        .await
+    }
+
+    /// The address of the container's current run.
+    async fn ip(&mut self, rt: &Arc<dyn Runtime>, record: &Container) -> Result<IpAddr, String> {
+        match &self.address {
+            Some((run, ip)) if *run == record.started_at => Ok(*ip),
+            _ => {
+                let ip = address(rt, record).await?;
+                self.address = Some((record.started_at.clone(), ip));
+                Ok(ip)
+            }
+        }
+    }
+
+    async fn probe(
+        &mut self,
+        rt: &Arc<dyn Runtime>,
+        record: &Container,
+        spec: &HealthSpec,
+        timeout: Duration,
+    ) -> Result<(), String> {
         if let Some(cmd) = &spec.cmd {
             return match rt.exec(&record.name, cmd, timeout).await {
                 Ok(0) => Ok(()),
@@ -34,7 +83,7 @@ pub(super) async fn run(
             (None, Some(tcp)) => tcp.port,
             (None, None) => return Err("the health check names no probe".to_owned()),
         };
-        let ip = address(rt, record).await?;
+        let ip = self.ip(rt, record).await?;
         let addr = SocketAddr::new(ip, port);
         let mut stream = smol::net::TcpStream::connect(addr)
             .await
@@ -43,12 +92,7 @@ pub(super) async fn run(
             Some(http) => http_status(&mut stream, addr, &http.path).await,
             None => Ok(()),
         }
-    };
-    futures_lite::future::or(probe, async {
-        smol::Timer::after(timeout).await;
-        Err(format!("no answer within {} s", spec.timeout_s))
-    })
-    .await
+    }
 }
 
 /// Where the agent reaches the container: loopback on the host network, else the

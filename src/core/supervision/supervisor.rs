@@ -12,7 +12,7 @@
 //! until it is created again.
 
 use super::health::Tracker;
-use super::probe;
+use super::probe::Prober;
 use super::restart::{unix_ms, Due};
 use crate::core::error::{CoreError, RuntimeError};
 use crate::core::model::{ContainerState, Health, Intent, RestartKind};
@@ -238,6 +238,7 @@ impl Supervisor {
     /// Probes `name` every `interval_s` while it runs as a client wants it.
     async fn health_loop(self: Arc<Self>, name: ContainerName) {
         let mut tracker = Tracker::default();
+        let mut prober = Prober::default();
         loop {
             let Some(interval) = self.probe_interval(&name).await else {
                 break;
@@ -259,7 +260,7 @@ impl Supervisor {
             };
             let result = {
                 let _slot = self.probe_slots.acquire_arc().await;
-                probe::run(&rt, &record, &spec).await
+                prober.run(&rt, &record, &spec).await
             };
             if let Err(why) = &result {
                 log::debug!("health probe of '{name}' failed: {why}");
