@@ -105,6 +105,11 @@ async fn run(
     );
     // Keeps records true to the engines (start-up reconcile, then their event streams).
     let reconciler = executor.spawn(ctrmgr::core::reconciler_task::run(service.clone()));
+    // Restart policies, back-off and health checks, carried out by the agent.
+    let supervisor = executor.spawn(ctrmgr::core::supervision::run(
+        service.clone(),
+        executor.clone(),
+    ));
     let (trigger, shutdown) = Shutdown::new();
     let ctx = ctrmgr::api::ApiContext::new(service.clone(), shutdown.clone(), executor.clone());
     let transports = ctrmgr::api::transports::start(&ctx, &config).await?;
@@ -147,6 +152,7 @@ async fn run(
     }
     let left = shutdown.drain(DRAIN_LIMIT).await;
     // Closes the engines' event streams; no record is written after this.
+    supervisor.cancel().await;
     reconciler.cancel().await;
     if left > 0 {
         log::warn!("{left} requests still in flight after {DRAIN_LIMIT:?}; exiting anyway");

@@ -204,6 +204,37 @@ fn all_cases(existing: &str, refused_name: &str) -> Vec<Case> {
         json!({"op": "create", "args": {"name": "x", "image": IMAGE, "mounts": [{"source": RO_ROOT, "target": "/a/../../etc", "read_only": true}]}}),
         "invalid_request",
     ));
+    // Health checks the core refuses (an unknown field has no Protobuf form: JSON only).
+    for (label, health, network) in [
+        (
+            "zero interval",
+            json!({"cmd": ["true"], "interval_s": 0}),
+            "bridge",
+        ),
+        (
+            "two probe kinds",
+            json!({"cmd": ["true"], "tcp": {"port": 80}}),
+            "bridge",
+        ),
+        ("no probe kind", json!({"retries": 2}), "bridge"),
+        (
+            "tcp without a network",
+            json!({"tcp": {"port": 80}}),
+            "none",
+        ),
+        (
+            "unknown health field",
+            json!({"cmd": ["true"], "every_s": 1}),
+            "bridge",
+        ),
+    ] {
+        envelopes.push((
+            format!("health: {label}"),
+            json!({"op": "create", "args": {"name": refused_name, "image": IMAGE,
+                   "network": network, "health": health}}),
+            "invalid_request",
+        ));
+    }
     envelopes.push((
         "oversized".into(),
         json!({"id": "big", "op": "info", "runtime": "x".repeat(LIMIT)}),

@@ -268,6 +268,7 @@ fn schemas_match_the_contract() {
         "PortMapping",
         "Mount",
         "RestartPolicy",
+        "HealthCheck",
         "Resources",
         "RegistryAuth",
         "PullArgs",
@@ -299,6 +300,7 @@ fn schemas_match_the_contract() {
         "workdir",
         "privileged",
         "devices",
+        "health",
     ];
     assert_eq!(spec, fields.into_iter().collect());
 }

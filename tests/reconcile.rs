@@ -401,6 +401,9 @@ fn a_container_a_client_stopped_stays_stopped_when_the_engine_restarts() {
                  "restart": {"policy": "always"}, "start": true}
     }));
     assert_eq!(status, 200, "{body}");
+    // The agent gives the engine the policy `no` (it supervises restarts itself); an
+    // engine-side `always`, as another tool could set, is what brings containers back.
+    private(&["update", "--restart=always", "--", &name]);
     let (status, body) = agent.post(
         &format!("/v1/containers/{name}/stop"),
         &json!({"timeout_s": 1}),

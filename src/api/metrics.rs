@@ -12,11 +12,29 @@ pub type Gauge = (&'static str, &'static str, u64);
 /// Reads a group of gauges when `/metrics` is rendered.
 type GaugeSource = Box<dyn Fn() -> Vec<Gauge> + Send + Sync>;
 
+/// A counter with one label (e.g. restarts per container): its name, help text, label
+/// name, and the count of each label value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CounterFamily {
+    /// Metric name.
+    pub name: &'static str,
+    /// Help text.
+    pub help: &'static str,
+    /// Label name.
+    pub label: &'static str,
+    /// Count per label value.
+    pub values: Vec<(String, u64)>,
+}
+
+/// Reads counter families when `/metrics` is rendered.
+type FamilySource = Box<dyn Fn() -> Vec<CounterFamily> + Send + Sync>;
+
 /// Request counters by transport and outcome, and the registered gauges.
 #[derive(Default)]
 pub struct Metrics {
     requests: [[AtomicU64; OUTCOMES]; TRANSPORTS],
     gauges: Mutex<Vec<GaugeSource>>,
+    families: Mutex<Vec<FamilySource>>,
 }
 
 impl fmt::Debug for Metrics {
@@ -70,7 +88,19 @@ impl Metrics {
             .push(Box::new(source));
     }
 
-    /// The Prometheus text exposition: the request counters, then every gauge.
+    /// Adds labelled counters to every rendering, read by `source` then.
+    pub fn register_counter_families(
+        &self,
+        source: impl Fn() -> Vec<CounterFamily> + Send + Sync + 'static,
+    ) {
+        self.families
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(Box::new(source));
+    }
+
+    /// The Prometheus text exposition: the request counters, every gauge, then every
+    /// labelled counter.
     pub fn render(&self) -> String {
         let mut out = String::from(
             "# HELP ctrmgr_requests_total Requests answered, by transport and outcome.\n\
@@ -98,6 +128,21 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
             ));
         }
+        drop(sources);
+        let families = self
+            .families
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for family in families.iter().flat_map(|source| source()) {
+            let CounterFamily {
+                name, help, label, ..
+            } = family;
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n"));
+            for (value, n) in &family.values {
+                let value = value.replace('\\', "\\\\").replace('"', "\\\"");
+                out.push_str(&format!("{name}{{{label}=\"{value}\"}} {n}\n"));
+            }
+        }
         out
     }
 }
@@ -118,5 +163,22 @@ mod tests {
             text.contains("ctrmgr_requests_total{transport=\"rest\",outcome=\"not_found\"} 1\n")
         );
         assert!(text.contains("ctrmgr_in_flight 2\n"));
+    }
+
+    #[test]
+    fn renders_labelled_counters() {
+        let m = Metrics::default();
+        m.register_counter_families(|| {
+            vec![CounterFamily {
+                name: "ctrmgr_container_restarts_total",
+                help: "Restarts.",
+                label: "name",
+                values: vec![("web".into(), 3), ("db".into(), 0)],
+            }]
+        });
+        let text = m.render();
+        assert!(text.contains("# TYPE ctrmgr_container_restarts_total counter\n"));
+        assert!(text.contains("ctrmgr_container_restarts_total{name=\"web\"} 3\n"));
+        assert!(text.contains("ctrmgr_container_restarts_total{name=\"db\"} 0\n"));
     }
 }

@@ -20,6 +20,7 @@ pub mod shutdown;
 pub mod transports;
 
 use crate::core::service::ContainerService;
+use crate::core::supervision::ContainerCounts;
 use std::sync::Arc;
 
 /// What every transport needs: the core, the request counters, the shutdown signal
@@ -57,6 +58,28 @@ impl ApiContext {
                     "ctrmgr_events_dropped_total",
                     "Events lost by slow subscribers.",
                     events.events().dropped(),
+                ),
+            ]
+        });
+        let supervised = service.clone();
+        metrics.register_counter_families(move || {
+            let counts = supervised.supervision_counters().snapshot();
+            let family = |name, help, pick: fn(&ContainerCounts) -> u64| metrics::CounterFamily {
+                name,
+                help,
+                label: "name",
+                values: counts.iter().map(|(n, c)| (n.clone(), pick(c))).collect(),
+            };
+            vec![
+                family(
+                    "ctrmgr_container_restarts_total",
+                    "Restarts the agent made under a container's restart policy.",
+                    |c| c.restarts,
+                ),
+                family(
+                    "ctrmgr_health_probe_failures_total",
+                    "Health probes of a container that failed.",
+                    |c| c.probe_failures,
                 ),
             ]
         });

@@ -43,11 +43,20 @@ pub enum EventAction {
     EngineUpdate,
     /// The agent stopped it again because a client had stopped it.
     IntentStop,
+    /// The agent restarted it under its restart policy (see `restart_count`).
+    Restarting,
+    /// The agent restarted it 5 times within 600 s (it keeps retrying).
+    CrashLoop,
+    /// Its health check failed `retries` times in a row.
+    Unhealthy,
+    /// Its health check passed (first time, or again after failing).
+    Healthy,
 }
 
 impl EventAction {
     /// The contract's spelling: `create` ... `missing`, `engine:start` ...
-    /// `engine:update`, `intent:stop`.
+    /// `engine:update`, `intent:stop`; the supervisor's `restarting`, `crash_loop`,
+    /// `unhealthy`, `healthy`.
     pub fn as_str(self) -> &'static str {
         match self {
             EventAction::Create => "create",
@@ -66,6 +75,10 @@ impl EventAction {
             EventAction::EngineRestarting => "engine:restarting",
             EventAction::EngineUpdate => "engine:update",
             EventAction::IntentStop => "intent:stop",
+            EventAction::Restarting => "restarting",
+            EventAction::CrashLoop => "crash_loop",
+            EventAction::Unhealthy => "unhealthy",
+            EventAction::Healthy => "healthy",
         }
     }
 }
@@ -328,6 +341,10 @@ mod tests {
             (EventAction::Missing, "\"missing\""),
             (EventAction::EngineRestarting, "\"engine:restarting\""),
             (EventAction::IntentStop, "\"intent:stop\""),
+            (EventAction::Restarting, "\"restarting\""),
+            (EventAction::CrashLoop, "\"crash_loop\""),
+            (EventAction::Unhealthy, "\"unhealthy\""),
+            (EventAction::Healthy, "\"healthy\""),
         ] {
             assert_eq!(serde_json::to_string(&action).unwrap(), text);
             assert_eq!(format!("\"{action}\""), text);

@@ -68,6 +68,7 @@ impl FakeEngine {
                 state,
                 exit_code,
                 labels,
+                ip: None,
             },
         );
     }
@@ -141,6 +142,7 @@ impl Runtime for FakeEngine {
                 state: ContainerState::Created,
                 exit_code: None,
                 labels,
+                ip: None,
             },
         );
         Ok(id)
@@ -200,6 +202,14 @@ impl Runtime for FakeEngine {
     }
     async fn remove_image(&self, _: &ImageRef, _: bool) -> Result<(), RuntimeError> {
         self.check()
+    }
+    async fn exec(
+        &self,
+        name: &ContainerName,
+        _: &[String],
+        _: std::time::Duration,
+    ) -> Result<i64, RuntimeError> {
+        self.inspect(name).await.map(|_| 0)
     }
     async fn watch(&self) -> Result<EngineEvents, RuntimeError> {
         let mut streams = self.streams.lock().unwrap();

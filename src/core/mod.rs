@@ -25,4 +25,5 @@ pub mod runtime;
 pub mod service;
 pub mod since;
 pub mod store;
+pub mod supervision;
 pub mod validate;

@@ -3,6 +3,9 @@
 //! JSON shape, which is also how the stores persist them.
 
 use super::names::{printable, AbsPath, ContainerName, ImageRef};
+pub use super::supervision::model::{
+    Health, HealthSpec, HttpProbe, OnUnhealthy, Supervision, TcpProbe,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -53,6 +56,9 @@ pub struct ContainerSpec {
     /// Host devices passed through.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<AbsPath>,
+    /// Health check the agent runs (see [`crate::core::supervision`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthSpec>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -232,9 +238,25 @@ pub struct Container {
     pub updated_at: String,
     /// The spec it was created from.
     pub spec: ContainerSpec,
+    /// Health as the agent's probes found it.
+    #[serde(default)]
+    pub health: Health,
+    /// Restarts the agent made since the last client start (see
+    /// [`crate::core::supervision`]).
+    #[serde(default)]
+    pub restart_count: u32,
+    /// Exit code of the last run that ended (kept across restarts, unlike `exit_code`).
+    #[serde(default)]
+    pub last_exit_code: Option<i64>,
+    /// When the agent or a client last started it (RFC 3339, UTC).
+    #[serde(default)]
+    pub started_at: Option<String>,
     /// What the last client op asked for; kept by the stores, not part of the wire shape.
     #[serde(skip)]
     pub intent: Intent,
+    /// The supervisor's state; kept by the stores, not part of the wire shape.
+    #[serde(skip)]
+    pub supervision: Supervision,
 }
 
 /// What a client last asked a container to be: the reconciler never starts what a

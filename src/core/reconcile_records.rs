@@ -68,6 +68,7 @@ fn adopted(
         workdir: None,
         privileged: false,
         devices: Vec::new(),
+        health: None,
     };
     let now = clock::now_rfc3339();
     Ok(Container {
@@ -80,7 +81,12 @@ fn adopted(
         created_at: now.clone(),
         updated_at: now,
         spec,
+        health: Default::default(),
+        restart_count: 0,
+        last_exit_code: None,
+        started_at: None,
         intent: Intent::default(),
+        supervision: Default::default(),
     })
 }
 

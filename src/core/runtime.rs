@@ -29,6 +29,9 @@ pub struct EngineContainer {
     pub exit_code: Option<i64>,
     /// Labels.
     pub labels: std::collections::BTreeMap<String, String>,
+    /// Its address on the engine's default network, while it runs there (none on the
+    /// host network or without a network).
+    pub ip: Option<std::net::IpAddr>,
 }
 
 /// One container event from an engine's event stream. The core re-inspects the
@@ -109,6 +112,24 @@ pub trait Runtime: Send + Sync {
     async fn images(&self) -> Result<Vec<ImageInfo>, RuntimeError>;
     /// Removes an image.
     async fn remove_image(&self, image: &ImageRef, force: bool) -> Result<(), RuntimeError>;
+    /// Runs `cmd` (no shell) in the running container `name` through the engine's exec,
+    /// waiting at most `timeout`; returns its exit code. `Unavailable` when it did not
+    /// end in time.
+    async fn exec(
+        &self,
+        name: &ContainerName,
+        cmd: &[String],
+        timeout: std::time::Duration,
+    ) -> Result<i64, RuntimeError>;
+    /// Sets the engine's own restart policy of `name` to `no` (records made before the
+    /// agent supervised restarts). The default is `Unsupported` (Podman 4 cannot change
+    /// it after create).
+    async fn clear_restart_policy(&self, _name: &ContainerName) -> Result<(), RuntimeError> {
+        Err(RuntimeError::Unsupported {
+            runtime: self.kind(),
+            what: "changing the restart policy of an existing container".into(),
+        })
+    }
     /// Opens the engine's stream of events of managed containers. The default is
     /// `Unsupported`: the core then falls back to reconciling every 30 s.
     async fn watch(&self) -> Result<EngineEvents, RuntimeError> {

@@ -6,7 +6,7 @@ use super::command::{Command, Request};
 use super::error::{CoreError, ErrorBody, ErrorCode};
 use super::events::{ContainerEvent, EventAction, EventBus};
 use super::locks::KeyedLocks;
-use super::model::{Container, ContainerState, RuntimeKind};
+use super::model::{Container, ContainerState, Health, RuntimeKind};
 use super::names::ContainerName;
 use super::pending_creates::PendingCreates;
 use super::policy::Policy;
@@ -31,6 +31,7 @@ pub struct ContainerService {
     ids: KeyedLocks,
     events: EventBus,
     pub(super) pending_creates: PendingCreates,
+    supervision: super::supervision::Counters,
 }
 
 impl std::fmt::Debug for ContainerService {
@@ -62,6 +63,7 @@ impl ContainerService {
             ids: KeyedLocks::default(),
             events: EventBus::default(),
             pending_creates: PendingCreates::default(),
+            supervision: Default::default(),
         }
     }
 
@@ -84,6 +86,11 @@ impl ContainerService {
     /// Subscribes to container events.
     pub fn events(&self) -> &EventBus {
         &self.events
+    }
+
+    /// The supervisor's per-container counters (restarts, failed probes).
+    pub fn supervision_counters(&self) -> &super::supervision::Counters {
+        &self.supervision
     }
 
     /// Runs a request. A request whose `id` was answered before gets the stored reply and
@@ -133,7 +140,10 @@ impl ContainerService {
     async fn run(&self, req: &Request) -> Reply {
         let result = self.dispatch(req).await;
         match result {
-            Ok(result) => Reply::ok(req.id.clone().map(String::from), result),
+            Ok(mut result) => {
+                forget_supervision(&mut result);
+                Reply::ok(req.id.clone().map(String::from), result)
+            }
             Err(e) => {
                 log::debug!("{} failed: {e}", req.command.op());
                 Reply::err(req.id.clone().map(String::from), ErrorBody::from(e))
@@ -239,13 +249,20 @@ impl ContainerService {
         Ok(record)
     }
 
-    /// Saves a record (stamping `updated_at`) and publishes the change.
+    /// Saves a record (stamping `updated_at`, keeping the last exit code, and clearing
+    /// the health of a container that no longer runs) and publishes the change.
     pub(super) async fn save(
         &self,
         mut record: Container,
         action: EventAction,
     ) -> Result<Container, CoreError> {
         record.updated_at = clock::now_rfc3339();
+        if record.exit_code.is_some() {
+            record.last_exit_code = record.exit_code;
+        }
+        if !record.state.is_active() {
+            record.health = Health::None;
+        }
         self.store.put_container(&record).await?;
         self.events.publish(ContainerEvent::of(action, &record));
         Ok(record)
@@ -265,6 +282,20 @@ impl ContainerService {
             }
         }
         error.into()
+    }
+}
+
+/// Drops the supervisor's state from the records of a reply: it is not part of the wire
+/// shape, so a reply equals the same reply read back from the idempotency cache.
+fn forget_supervision(result: &mut OpResult) {
+    match result {
+        OpResult::Container(c) => c.supervision = Default::default(),
+        OpResult::Containers { containers } => {
+            for c in containers {
+                c.supervision = Default::default();
+            }
+        }
+        _ => {}
     }
 }
 

@@ -37,6 +37,7 @@ pub fn validate_spec(spec: &ContainerSpec) -> Result<(), FieldError> {
     check_strings("args.entrypoint", &spec.entrypoint)?;
     check_map("args.env", &spec.env, env_key_problem)?;
     check_map("args.labels", &spec.labels, label_key_problem)?;
+    super::supervision::check::check_health(spec)?;
     if spec.ports.len() > MAX_ITEMS
         || spec.mounts.len() > MAX_ITEMS
         || spec.devices.len() > MAX_ITEMS

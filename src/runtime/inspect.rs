@@ -19,6 +19,35 @@ pub(crate) struct Inspected {
     image_name: Option<String>,
     state: InspectedState,
     config: InspectedConfig,
+    #[serde(default)]
+    network_settings: Option<InspectedNetwork>,
+}
+
+/// `NetworkSettings`: the default network's `IPAddress`, else the first network's
+/// (Podman writes the address under `Networks.podman` too).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectedNetwork {
+    #[serde(default, rename = "IPAddress")]
+    ip_address: Option<String>,
+    #[serde(default)]
+    networks: Option<BTreeMap<String, InspectedEndpoint>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct InspectedEndpoint {
+    #[serde(default, rename = "IPAddress")]
+    ip_address: Option<String>,
+}
+
+impl InspectedNetwork {
+    fn ip(&self) -> Option<std::net::IpAddr> {
+        let endpoints = self.networks.iter().flat_map(|n| n.values());
+        std::iter::once(self.ip_address.as_deref())
+            .chain(endpoints.map(|e| e.ip_address.as_deref()))
+            .flatten()
+            .find_map(|ip| ip.parse().ok())
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,6 +84,10 @@ impl Inspected {
             state,
             exit_code: self.state.exit_code.filter(|_| keeps_exit_code(state)),
             labels: self.config.labels.unwrap_or_default(),
+            ip: self
+                .network_settings
+                .as_ref()
+                .and_then(InspectedNetwork::ip),
         };
         (container, self.config.tty)
     }
@@ -109,6 +142,28 @@ mod tests {
         assert_eq!(with("exited"), Some(137));
         assert_eq!(with("dead"), Some(137));
         assert_eq!(with("running"), None);
+    }
+
+    #[test]
+    fn address_from_the_default_network_else_the_first() {
+        let ip = |net: &str| {
+            parse(&format!(
+                r#"{{"Id":"a","Name":"x","State":{{"Status":"running"}},"Config":{{}},
+                    "NetworkSettings":{net}}}"#
+            ))
+            .into_engine()
+            .0
+            .ip
+            .map(|ip| ip.to_string())
+        };
+        assert_eq!(
+            ip(r#"{"IPAddress":"172.17.0.2"}"#).as_deref(),
+            Some("172.17.0.2")
+        );
+        let podman = r#"{"IPAddress":"","Networks":{"podman":{"IPAddress":"10.88.0.5"}}}"#;
+        assert_eq!(ip(podman).as_deref(), Some("10.88.0.5"));
+        assert_eq!(ip(r#"{"IPAddress":"","Networks":{}}"#), None);
+        assert_eq!(ip("null"), None);
     }
 
     #[test]

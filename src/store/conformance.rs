@@ -10,8 +10,9 @@
 
 use crate::core::clock::unix_now;
 use crate::core::model::{
-    Container, ContainerSpec, ContainerState, Intent, Mount, NetworkMode, PortMapping, Protocol,
-    Resources, RestartKind, RestartPolicy, RuntimeKind,
+    Container, ContainerSpec, ContainerState, Health, HealthSpec, HttpProbe, Intent, Mount,
+    NetworkMode, OnUnhealthy, PortMapping, Protocol, Resources, RestartKind, RestartPolicy,
+    RuntimeKind, Supervision,
 };
 use crate::core::names::{AbsPath, ContainerName, ImageRef};
 use crate::core::store::{CachedReply, ReplyCacheLimits, Store};
@@ -117,6 +118,19 @@ pub fn sample_container(n: &str) -> Container {
         workdir: Some(path("/srv")),
         privileged: true,
         devices: vec![path("/dev/ttyUSB0")],
+        health: Some(HealthSpec {
+            cmd: None,
+            http: Some(HttpProbe {
+                port: 80,
+                path: "/healthz".into(),
+            }),
+            tcp: None,
+            interval_s: 5,
+            timeout_s: 2,
+            retries: 4,
+            start_period_s: 30,
+            on_unhealthy: OnUnhealthy::None,
+        }),
     };
     Container {
         name: name(n),
@@ -128,7 +142,19 @@ pub fn sample_container(n: &str) -> Container {
         created_at: "2026-11-29T10:00:00Z".into(),
         updated_at: "2026-11-29T10:00:01Z".into(),
         spec,
+        health: Health::Healthy,
+        restart_count: 3,
+        last_exit_code: Some(1),
+        started_at: Some("2026-11-29T10:00:01Z".into()),
         intent: Intent::Running,
+        supervision: Supervision {
+            step: 2,
+            next_restart_ms: None,
+            last_start_ms: Some(1_764_410_401_000),
+            recent_restarts_ms: vec![1_764_410_400_000],
+            engine_policy_no: true,
+            health_restart: false,
+        },
     }
 }
 

@@ -1,7 +1,8 @@
 //! How the persistent stores keep a container record: the contract's `Container` JSON
-//! plus the fields the wire never shows (the client's `intent`), in one JSON object.
+//! plus the fields the wire never shows (the client's `intent`, the supervisor's
+//! `supervision` state), in one JSON object.
 
-use crate::core::model::{Container, Intent};
+use crate::core::model::{Container, Intent, Supervision};
 use serde::{Deserialize, Serialize};
 
 /// A record as written: the container's contract fields, flattened, and its intent.
@@ -10,6 +11,7 @@ struct StoredRecordRef<'a> {
     #[serde(flatten)]
     container: &'a Container,
     intent: Intent,
+    supervision: &'a Supervision,
 }
 
 /// A record as read. A record written before intents were kept has none and gets
@@ -20,6 +22,8 @@ struct StoredRecord {
     container: Container,
     #[serde(default)]
     intent: Intent,
+    #[serde(default)]
+    supervision: Supervision,
 }
 
 /// The bytes a store keeps for `container`.
@@ -27,6 +31,7 @@ pub fn encode(container: &Container) -> Result<Vec<u8>, serde_json::Error> {
     serde_json::to_vec(&StoredRecordRef {
         container,
         intent: container.intent,
+        supervision: &container.supervision,
     })
 }
 
@@ -35,8 +40,10 @@ pub fn decode(bytes: &[u8]) -> Result<Container, serde_json::Error> {
     let StoredRecord {
         mut container,
         intent,
+        supervision,
     } = serde_json::from_slice(bytes)?;
     container.intent = intent;
+    container.supervision = supervision;
     Ok(container)
 }
 
@@ -65,5 +72,19 @@ mod tests {
         let old = serde_json::to_vec(&c).unwrap();
         assert_eq!(decode(&old).unwrap().intent, Intent::Running);
         assert!(decode(b"{\"name\":\"x\"}").is_err());
+    }
+
+    #[test]
+    fn supervision_round_trips_and_stays_off_the_wire_shape() {
+        let mut c = sample_container("web");
+        c.supervision.step = 4;
+        c.supervision.next_restart_ms = Some(1_700_000_000_000);
+        c.supervision.recent_restarts_ms = vec![1, 2];
+        let bytes = encode(&c).unwrap();
+        assert_eq!(decode(&bytes).unwrap(), c);
+        let wire = serde_json::to_value(&c).unwrap();
+        assert!(wire.get("supervision").is_none(), "{wire}");
+        let old = serde_json::to_vec(&sample_container("old")).unwrap();
+        assert_eq!(decode(&old).unwrap().supervision, Supervision::default());
     }
 }

@@ -172,6 +172,8 @@ fn spec() -> impl Strategy<Value = (Map<String, Value>, pb::ContainerSpec)> {
                 workdir,
                 privileged,
                 devices,
+                // Health checks round-trip in `super::health`'s tests.
+                health: None,
             };
             (j, proto)
         },
@@ -198,6 +200,7 @@ fn create() -> impl Strategy<Value = (String, Value, Op)> {
             privileged: s.privileged,
             devices: s.devices,
             start,
+            health: s.health,
         });
         ("create".to_owned(), Value::Object(args), op)
     })
@@ -326,7 +329,12 @@ fn container() -> impl Strategy<Value = Container> {
                 created_at: "2026-11-29T10:00:00Z".into(),
                 updated_at: "2026-11-29T10:00:01Z".into(),
                 spec,
+                health: Default::default(),
+                restart_count: 0,
+                last_exit_code: None,
+                started_at: None,
                 intent: Default::default(),
+                supervision: Default::default(),
             }
         },
     )

@@ -8,7 +8,7 @@ use super::{invalid, not_protobuf};
 use crate::codec::checks::field_error;
 use crate::codec::DecodeError;
 use crate::core::error::{ErrorBody, ErrorCode};
-use crate::core::model::{Container, ImageInfo, Intent, RuntimeStatus, Stats};
+use crate::core::model::{Container, Health, ImageInfo, Intent, RuntimeStatus, Stats};
 use crate::core::names::printable;
 use crate::core::reply::{Info, OpResult, Outcome, Reply};
 use crate::core::validate::FieldError;
@@ -97,6 +97,10 @@ fn container_to_wire(c: &Container) -> pb::Container {
         created_at: c.created_at.clone(),
         updated_at: c.updated_at.clone(),
         spec: Some(spec::to_wire(&c.spec)),
+        health: c.health.as_str().to_owned(),
+        restart_count: c.restart_count,
+        last_exit_code: c.last_exit_code,
+        started_at: c.started_at.clone(),
     }
 }
 
@@ -228,7 +232,16 @@ fn container_from_wire(c: pb::Container, at: &str) -> Result<Container, FieldErr
         created_at: c.created_at,
         updated_at: c.updated_at,
         spec: spec::from_wire(spec, &format!("{at}.spec"))?,
-        // Not on the wire (as in JSON, where it is `#[serde(skip)]`).
+        health: if c.health.is_empty() {
+            Health::None
+        } else {
+            parse_str(&format!("{at}.health"), c.health)?
+        },
+        restart_count: c.restart_count,
+        last_exit_code: c.last_exit_code,
+        started_at: c.started_at,
+        // Not on the wire (as in JSON, where they are `#[serde(skip)]`).
         intent: Intent::default(),
+        supervision: Default::default(),
     })
 }

@@ -123,6 +123,10 @@ pub(super) fn from_wire(
             .transpose()?,
         privileged: spec.privileged,
         devices,
+        health: spec
+            .health
+            .map(|h| super::health::from_wire(h, &at("health")))
+            .transpose()?,
     })
 }
 
@@ -167,6 +171,7 @@ pub(super) fn to_wire(spec: &ContainerSpec) -> pb::ContainerSpec {
         workdir: spec.workdir.as_ref().map(ToString::to_string),
         privileged: spec.privileged,
         devices: spec.devices.iter().map(ToString::to_string).collect(),
+        health: spec.health.as_ref().map(super::health::to_wire),
     }
 }
 
@@ -188,6 +193,7 @@ pub(super) fn create_args_spec(args: pb::CreateArgs) -> (pb::ContainerSpec, bool
         workdir: args.workdir,
         privileged: args.privileged,
         devices: args.devices,
+        health: args.health,
     };
     (spec, args.start)
 }

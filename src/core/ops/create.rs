@@ -5,7 +5,9 @@
 use crate::core::clock;
 use crate::core::error::CoreError;
 use crate::core::events::EventAction;
-use crate::core::model::{Container, ContainerSpec, ContainerState, Intent, RuntimeKind};
+use crate::core::model::{
+    Container, ContainerSpec, ContainerState, Health, Intent, RuntimeKind, Supervision,
+};
 use crate::core::reply::OpResult;
 use crate::core::runtime::DEVICE_LABEL;
 use crate::core::service::ContainerService;
@@ -46,7 +48,15 @@ impl ContainerService {
             created_at: now.clone(),
             updated_at: now,
             spec: spec.clone(),
+            health: Health::None,
+            restart_count: 0,
+            last_exit_code: None,
+            started_at: None,
             intent: Intent::Created,
+            supervision: Supervision {
+                engine_policy_no: true,
+                ..Default::default()
+            },
         };
         let record = match self.save(record, EventAction::Create).await {
             Ok(record) => record,
@@ -70,10 +80,11 @@ impl ContainerService {
                 source,
             });
         }
-        let record = Container {
+        let mut record = Container {
             intent: Intent::Running,
             ..record
         };
+        record.started_by_client();
         let record = self.refresh(rt, record, EventAction::Start).await?;
         Ok(OpResult::Container(Box::new(record)))
     }

@@ -20,6 +20,7 @@ impl ContainerService {
             return Err(self.fail_missing(record, e).await);
         }
         record.intent = Intent::Running;
+        record.started_by_client();
         let record = self.refresh(rt, record, EventAction::Restart).await?;
         Ok(OpResult::Container(Box::new(record)))
     }

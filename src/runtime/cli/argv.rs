@@ -68,14 +68,9 @@ pub fn create(spec: &ContainerSpec, flavor: CliFlavor, ulimits: &[Ulimit]) -> Ve
             m.source, m.target
         ));
     }
-    if let Some(r) = &spec.restart {
-        match r.max_retries {
-            Some(n) if n > 0 && r.policy == crate::core::model::RestartKind::OnFailure => {
-                a.push(format!("--restart={}:{n}", r.policy.as_str()));
-            }
-            _ => a.push(format!("--restart={}", r.policy.as_str())),
-        }
-    }
+    // The agent restarts containers itself (`crate::core::supervision`): the engine's
+    // policy stays `no` whatever the spec asks for, so the two never fight.
+    a.push("--restart=no".to_owned());
     if let Some(r) = &spec.resources {
         if let Some(m) = r.memory_bytes {
             // Swap equal to memory: the limit is the limit, with no extra swap on top.
@@ -173,6 +168,18 @@ pub fn stop_or_restart(
 /// `kill --signal=SIG -- NAME`.
 pub fn kill(name: &ContainerName, signal: SignalName) -> Vec<String> {
     on_container(&["kill", &format!("--signal={}", signal.as_str())], name)
+}
+
+/// `exec -- NAME CMD...`: the command as argv elements, never through a shell.
+pub fn exec(name: &ContainerName, cmd: &[String]) -> Vec<String> {
+    let mut a = on_container(&["exec"], name);
+    a.extend(cmd.iter().cloned());
+    a
+}
+
+/// `update --restart=no -- NAME` (docker only: podman 4 cannot change the policy).
+pub fn clear_restart_policy(name: &ContainerName) -> Vec<String> {
+    on_container(&["update", "--restart=no"], name)
 }
 
 /// `rm [--force] -- NAME_OR_ID` (a validated name, or an id the engine printed).
@@ -301,6 +308,7 @@ mod tests {
             workdir: None,
             privileged: false,
             devices: vec![],
+            health: None,
         }
     }
 
@@ -374,7 +382,7 @@ mod tests {
                 "--publish=5353:53/udp",
                 "--mount=type=bind,source=/srv/data,target=/data,readonly",
                 "--mount=type=bind,source=/tmp/x,target=/x",
-                "--restart=on-failure:3",
+                "--restart=no",
                 "--memory=67108864",
                 "--memory-swap=67108864",
                 "--cpus=0.5",
@@ -420,9 +428,21 @@ mod tests {
                 "--pull=never",
                 "--name=a",
                 "--label=io.ctrmgr.managed=true",
+                "--restart=no",
                 "--",
                 "127.0.0.1:5000/ctrmgr-test/busybox:latest",
             ]
+        );
+    }
+
+    #[test]
+    fn exec_keeps_the_command_after_the_name() {
+        let n = ContainerName::parse("web").unwrap();
+        let cmd = vec!["--privileged".to_owned(), "a b".to_owned()];
+        assert_eq!(exec(&n, &cmd), ["exec", "--", "web", "--privileged", "a b"]);
+        assert_eq!(
+            clear_restart_policy(&n),
+            ["update", "--restart=no", "--", "web"]
         );
     }
 
@@ -445,7 +465,7 @@ mod tests {
         assert!(a.contains(&"--env=--privileged=--network=host".to_owned()));
         assert!(a.contains(&"--label=-v=/:/host".to_owned()));
         assert!(a.contains(&"--user=--privileged".to_owned()));
-        assert!(a.contains(&"--restart=always".to_owned()));
+        assert!(a.contains(&"--restart=no".to_owned()));
         // The managed label cannot be overridden by a user label.
         assert!(!a.iter().any(|x| x.contains("managed=false")));
         // Before `--`, every element is one known flag; after it, image then command.

@@ -18,7 +18,6 @@ use crate::core::error::{Cause, RuntimeError};
 use crate::core::model::{ContainerSpec, ImageInfo, RegistryAuth, RuntimeKind, Stats, Ulimit};
 use crate::core::names::{ContainerName, ImageRef, SignalName};
 use crate::core::runtime::{EngineContainer, EngineEvents, LogOptions, PulledImage, Runtime};
-use crate::runtime::podman_restart::{self, host_runs_systemd};
 use async_trait::async_trait;
 use classify::Subject;
 pub use flavor::CliFlavor;
@@ -37,8 +36,6 @@ pub struct CliRuntime {
     default_ulimits: Vec<Ulimit>,
     /// Environment every call gets besides `LC_ALL=C` (e.g. `DOCKER_HOST`).
     base_env: Vec<(String, String)>,
-    /// Whether systemd runs here (the restart policies podman can honour depend on it).
-    systemd: bool,
     runner: Arc<dyn ProcessRunner>,
 }
 
@@ -59,7 +56,6 @@ impl CliRuntime {
             pull_timeout: call_timeout.max(Self::DEFAULT_PULL_TIMEOUT),
             default_ulimits: Vec::new(),
             base_env: Vec::new(),
-            systemd: host_runs_systemd(),
             runner: Arc::new(SmolProcessRunner),
         }
     }
@@ -158,21 +154,6 @@ impl CliRuntime {
         }
     }
 
-    /// Refuses, for podman, a restart policy podman cannot keep on this host.
-    fn check_restart_policy(&self, spec: &ContainerSpec) -> Result<(), RuntimeError> {
-        match (self.flavor, &spec.restart) {
-            (CliFlavor::Podman, Some(r)) => {
-                podman_restart::restart_supported(r.policy, self.systemd).map_err(|e| {
-                    RuntimeError::Unsupported {
-                        runtime: self.flavor.kind(),
-                        what: e.to_string(),
-                    }
-                })
-            }
-            _ => Ok(()),
-        }
-    }
-
     /// A `BadReply` error for output of `sub` this adapter cannot read.
     fn unreadable(&self, sub: &str, problem: parse::OutputError) -> RuntimeError {
         RuntimeError::BadReply {
@@ -245,7 +226,6 @@ impl Runtime for CliRuntime {
     }
 
     async fn create(&self, spec: &ContainerSpec) -> Result<String, RuntimeError> {
-        self.check_restart_policy(spec)?;
         let subject = Subject {
             container: None,
             image: Some(&spec.image),
@@ -312,6 +292,52 @@ impl Runtime for CliRuntime {
                 runtime: self.flavor.kind(),
                 what: format!("container '{name}'"),
             })
+    }
+
+    async fn exec(
+        &self,
+        name: &ContainerName,
+        cmd: &[String],
+        timeout: Duration,
+    ) -> Result<i64, RuntimeError> {
+        let inv = Invocation {
+            program: self.binary.clone(),
+            args: argv::exec(name, cmd),
+            env: self.call_env().collect(),
+            timeout,
+        };
+        let out =
+            self.runner.run(&inv).await.map_err(|e| {
+                classify::process_error(self.flavor, &self.binary_name(), "exec", &e)
+            })?;
+        // The CLI's own failures (no such container, not running) are told apart from
+        // the command's exit code by the CLI's error line on stderr.
+        let stderr = out.stderr_text();
+        if stderr.starts_with("Error") {
+            return Err(classify::failure(
+                self.flavor,
+                Subject::container(name),
+                &stderr,
+            ));
+        }
+        out.code.map(i64::from).ok_or_else(|| RuntimeError::Engine {
+            runtime: self.flavor.kind(),
+            message: format!("exec in container '{name}' was ended by a signal"),
+        })
+    }
+
+    async fn clear_restart_policy(&self, name: &ContainerName) -> Result<(), RuntimeError> {
+        match self.flavor {
+            CliFlavor::Docker => {
+                self.call(argv::clear_restart_policy(name), Subject::container(name))
+                    .await?;
+                Ok(())
+            }
+            CliFlavor::Podman => Err(RuntimeError::Unsupported {
+                runtime: self.flavor.kind(),
+                what: "changing the restart policy of an existing container".into(),
+            }),
+        }
     }
 
     async fn list_managed(&self) -> Result<Vec<EngineContainer>, RuntimeError> {
@@ -628,7 +654,15 @@ mod tests {
     #[test]
     fn podman_flavor_ulimits_restart_policies_and_image_ids() {
         let runner = Arc::new(ScriptedRunner {
-            answers: Mutex::new(vec![ok("6f8f3f99ec65\n"), ok("q\n"), ok("366e544091c7\n")].into()),
+            answers: Mutex::new(
+                vec![
+                    ok("6f8f3f99ec65\n"),
+                    ok("7a9a4a00fd76\n"),
+                    ok("q\n"),
+                    ok("366e544091c7\n"),
+                ]
+                .into(),
+            ),
             ..Default::default()
         });
         let limits = vec![Ulimit::parse("nofile=1024:20000").unwrap()];
@@ -642,11 +676,8 @@ mod tests {
             policy: crate::core::model::RestartKind::UnlessStopped,
             max_retries: None,
         });
-        let err = smol::block_on(rt.create(&spec)).unwrap_err();
-        assert_eq!(err.code(), crate::core::error::ErrorCode::Unsupported);
-        assert!(err
-            .to_string()
-            .starts_with("podman does not support restart policy 'unless-stopped'"));
+        // Every policy is the agent's to keep: podman gets `no` (no systemd needed).
+        assert_eq!(smol::block_on(rt.create(&spec)).unwrap(), "7a9a4a00fd76");
         let image = ImageRef::parse("busybox").unwrap();
         let pulled = smol::block_on(rt.pull(&image, None)).unwrap();
         assert_eq!(pulled.id, "sha256:366e544091c7");
@@ -655,7 +686,8 @@ mod tests {
             .0
             .args
             .contains(&"--ulimit=nofile=1024:20000".to_owned()));
-        assert_eq!(seen.len(), 3, "no podman run for the refused policy");
+        assert!(seen[1].0.args.contains(&"--restart=no".to_owned()));
+        assert_eq!(seen.len(), 4);
         assert_eq!(rt.kind(), RuntimeKind::PodmanCli);
     }
 }

@@ -1,7 +1,8 @@
 //! `ContainerSpec` to the body of `POST /containers/create`: every spec field, plus the
-//! managed label and the agent's default ulimits.
+//! managed label and the agent's default ulimits. The engine's restart policy is always
+//! `no`: the agent supervises restarts itself (`crate::core::supervision`).
 
-use crate::core::model::{ContainerSpec, RestartKind, Ulimit};
+use crate::core::model::{ContainerSpec, Ulimit};
 use crate::runtime::engine_api::create_labels;
 use serde_json::{json, Map, Value};
 
@@ -76,17 +77,7 @@ fn host_config(spec: &ContainerSpec, ulimits: &[Ulimit]) -> Value {
             .collect();
         hc.insert("Mounts".into(), Value::Array(mounts));
     }
-    if let Some(restart) = &spec.restart {
-        // Docker refuses a retry count with any policy but on-failure.
-        let retries = match restart.policy {
-            RestartKind::OnFailure => restart.max_retries.unwrap_or(0),
-            _ => 0,
-        };
-        hc.insert(
-            "RestartPolicy".into(),
-            json!({"Name": restart.policy.as_str(), "MaximumRetryCount": retries}),
-        );
-    }
+    hc.insert("RestartPolicy".into(), json!({"Name": "no"}));
     if let Some(res) = &spec.resources {
         if let Some(memory) = res.memory_bytes {
             hc.insert("Memory".into(), json!(memory));
@@ -139,7 +130,7 @@ mod tests {
                 "Image": "busybox",
                 "Labels": {"io.ctrmgr.managed": "true"},
                 "Env": [],
-                "HostConfig": {},
+                "HostConfig": {"RestartPolicy": {"Name": "no"}},
             })
         );
     }
@@ -170,7 +161,7 @@ mod tests {
                         {"Type": "bind", "Source": "/srv/www", "Target": "/www", "ReadOnly": true},
                         {"Type": "bind", "Source": "/srv/data", "Target": "/data", "ReadOnly": false}
                     ],
-                    "RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 3},
+                    "RestartPolicy": {"Name": "no"},
                     "Memory": 67108864,
                     "NanoCpus": 500_000_000,
                     "PidsLimit": 64,
@@ -203,17 +194,20 @@ mod tests {
     }
 
     #[test]
-    fn retry_count_only_with_on_failure() {
-        let body = create_body(
-            &spec(json!({
-                "name": "web", "image": "busybox",
-                "restart": {"policy": "always", "max_retries": 3}
-            })),
-            &[],
-        );
-        assert_eq!(
-            body["HostConfig"]["RestartPolicy"],
-            json!({"Name": "always", "MaximumRetryCount": 0})
-        );
+    fn every_restart_policy_is_left_to_the_agent() {
+        for policy in ["always", "on-failure", "unless-stopped"] {
+            let body = create_body(
+                &spec(json!({
+                    "name": "web", "image": "busybox",
+                    "restart": {"policy": policy, "max_retries": 3}
+                })),
+                &[],
+            );
+            assert_eq!(
+                body["HostConfig"]["RestartPolicy"],
+                json!({"Name": "no"}),
+                "{policy}"
+            );
+        }
     }
 }

@@ -87,6 +87,9 @@ pub(crate) trait Dialect: std::fmt::Debug + Send + Sync + 'static {
     const API_NAME: &'static str;
     /// The query key of stop's timeout (`t` or `timeout`).
     const STOP_TIMEOUT_KEY: &'static str;
+    /// Whether `POST /containers/{name}/update` can set the restart policy (Docker; the
+    /// libpod API of Podman 4 updates resources only).
+    const UPDATES_RESTART_POLICY: bool;
 
     /// Reads the version call's body: the prefix to use, or `Unsupported` for an engine
     /// too old.

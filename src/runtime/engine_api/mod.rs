@@ -13,6 +13,7 @@
 //! [`Runtime`]: crate::core::runtime::Runtime
 
 mod dialect;
+mod exec;
 mod replies;
 mod runtime_impl;
 

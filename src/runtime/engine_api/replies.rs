@@ -35,6 +35,13 @@ pub(crate) enum ReplyError {
         /// What it should be, e.g. `major.minor`.
         expected: &'static str,
     },
+    /// An exec instance that the engine still reports running after its start call
+    /// returned.
+    #[error("{call}: the exec instance has not finished")]
+    ExecRunning {
+        /// e.g. `GET /exec/{id}/json`.
+        call: String,
+    },
     /// A log body that is not a valid multiplexed stream.
     #[error(transparent)]
     Logs(#[from] FrameError),
@@ -107,6 +114,7 @@ pub(crate) fn parse_list(body: &[u8], call: &str) -> Result<Vec<EngineContainer>
                 state,
                 exit_code,
                 labels: item.labels.unwrap_or_default(),
+                ip: None,
             }
         })
         .collect())

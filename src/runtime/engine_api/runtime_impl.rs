@@ -167,6 +167,28 @@ impl<D: Dialect> Runtime for EngineApi<D> {
             .map(drop)
     }
 
+    async fn exec(
+        &self,
+        name: &ContainerName,
+        cmd: &[String],
+        timeout: std::time::Duration,
+    ) -> Result<i64, RuntimeError> {
+        super::exec::exec(self, name, cmd, timeout).await
+    }
+
+    async fn clear_restart_policy(&self, name: &ContainerName) -> Result<(), RuntimeError> {
+        if !D::UPDATES_RESTART_POLICY {
+            return Err(RuntimeError::Unsupported {
+                runtime: D::KIND,
+                what: "changing the restart policy of an existing container".into(),
+            });
+        }
+        let mut req = request(self, "POST", &container_path(name, "/update")).await?;
+        req.body = Some(serde_json::json!({"RestartPolicy": {"Name": "no"}}));
+        let reply = self.client.send(req).await?;
+        self.dialect.classify(reply, container(name)).map(drop)
+    }
+
     async fn watch(&self) -> Result<EngineEvents, RuntimeError> {
         let filters = serde_json::json!({
             "type": ["container"],

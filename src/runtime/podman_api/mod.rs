@@ -18,7 +18,6 @@ use crate::runtime::engine_api::{
 };
 use crate::runtime::engine_http::{bool_str, path_and_query, EngineReply};
 use crate::runtime::registry_auth::registry_of;
-use spec::HostSupport;
 use std::path::Path;
 use std::time::Duration;
 
@@ -27,11 +26,9 @@ const API_PREFIX: &str = "/v4.0.0/libpod";
 /// The oldest libpod API major version accepted.
 const MIN_MAJOR: u32 = 4;
 
-/// The libpod API's dialect, with what the host offers restart policies.
+/// The libpod API's dialect.
 #[derive(Debug, Clone, Copy)]
-pub struct Podman {
-    host: HostSupport,
-}
+pub struct Podman;
 
 /// Podman's libpod API reached over a unix socket (default `/run/podman/podman.sock`;
 /// rootless: `$XDG_RUNTIME_DIR/podman/podman.sock`).
@@ -43,10 +40,7 @@ impl EngineApi<Podman> {
     /// longer as long as the engine keeps reporting progress). Nothing is contacted until
     /// the first call.
     pub fn new(socket: impl AsRef<Path>, call_timeout: Duration) -> Self {
-        let host = HostSupport {
-            systemd: crate::runtime::podman_restart::host_runs_systemd(),
-        };
-        with_dialect(Podman { host }, socket.as_ref(), call_timeout)
+        with_dialect(Podman, socket.as_ref(), call_timeout)
     }
 }
 
@@ -74,6 +68,7 @@ impl Dialect for Podman {
     const VERSION_PATH: &'static str = "/v4.0.0/libpod/version";
     const API_NAME: &'static str = "/libpod";
     const STOP_TIMEOUT_KEY: &'static str = "timeout";
+    const UPDATES_RESTART_POLICY: bool = false;
 
     fn negotiate(&self, body: &[u8]) -> Result<Negotiated, RuntimeError> {
         let version = parse::parse_version(body).map_err(|e| bad_reply(Self::KIND, e))?;
@@ -94,14 +89,9 @@ impl Dialect for Podman {
     }
 
     fn create(&self, spec: &ContainerSpec, ulimits: &[Ulimit]) -> Result<CreateCall, RuntimeError> {
-        let body =
-            spec::create_body(spec, ulimits, self.host).map_err(|e| RuntimeError::Unsupported {
-                runtime: Self::KIND,
-                what: e.to_string(),
-            })?;
         Ok(CreateCall {
             path: "/containers/create".into(),
-            body,
+            body: spec::create_body(spec, ulimits),
         })
     }
 

@@ -1,29 +1,16 @@
 //! `ContainerSpec` to the SpecGenerator body of `POST /libpod/containers/create`: every
 //! spec field, the managed label, the agent's default ulimits as `r_limits`, and the
-//! restart policies Podman cannot honour refused with the reason.
+//! restart policy `no`: the agent supervises restarts itself (`crate::core::supervision`).
 
-use crate::core::model::{ContainerSpec, RestartKind, Ulimit};
+use crate::core::model::{ContainerSpec, Ulimit};
 use crate::runtime::engine_api::create_labels;
-use crate::runtime::podman_restart::{restart_supported, RestartUnsupported};
 use serde_json::{json, Map, Value};
 
 /// The CFS period the CPU quota is expressed in (the engines' default, 100 ms).
 const CPU_PERIOD_US: u64 = 100_000;
 
-/// What the host offers that a restart policy may depend on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct HostSupport {
-    /// systemd runs as init, so `podman-restart.service` can start `always` containers
-    /// at boot.
-    pub(super) systemd: bool,
-}
-
-/// The create body for `spec`; `Err` says why a field cannot be honoured by Podman.
-pub(super) fn create_body(
-    spec: &ContainerSpec,
-    ulimits: &[Ulimit],
-    host: HostSupport,
-) -> Result<Value, RestartUnsupported> {
+/// The create body for `spec`.
+pub(super) fn create_body(spec: &ContainerSpec, ulimits: &[Ulimit]) -> Value {
     let mut body = Map::new();
     body.insert("name".into(), json!(spec.name.as_str()));
     body.insert("image".into(), json!(spec.image.as_str()));
@@ -65,17 +52,8 @@ pub(super) fn create_body(
             .collect();
         body.insert("mounts".into(), Value::Array(mounts));
     }
-    if let Some(restart) = &spec.restart {
-        restart_supported(restart.policy, host.systemd)?;
-        body.insert("restart_policy".into(), json!(restart.policy.as_str()));
-        // Podman refuses a retry count with any policy but on-failure.
-        if restart.policy == RestartKind::OnFailure {
-            body.insert(
-                "restart_tries".into(),
-                json!(restart.max_retries.unwrap_or(0)),
-            );
-        }
-    }
+    // The agent restarts containers itself; the engine's policy must not fight it.
+    body.insert("restart_policy".into(), json!("no"));
     if let Some(res) = &spec.resources {
         let mut limits = Map::new();
         if let Some(memory) = res.memory_bytes {
@@ -120,16 +98,13 @@ pub(super) fn create_body(
             .collect();
         body.insert("r_limits".into(), Value::Array(r_limits));
     }
-    Ok(Value::Object(body))
+    Value::Object(body)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::runtime::engine_api::every_field_spec;
-
-    const SYSTEMD: HostSupport = HostSupport { systemd: true };
-    const NO_SYSTEMD: HostSupport = HostSupport { systemd: false };
 
     fn spec(json: Value) -> ContainerSpec {
         serde_json::from_value(json).unwrap()
@@ -141,27 +116,19 @@ mod tests {
 
     #[test]
     fn minimal_spec_carries_image_label_and_ulimits() {
-        let body = create_body(
-            &spec(json!({"name": "web", "image": "busybox"})),
-            &nofile(),
-            NO_SYSTEMD,
-        );
+        let body = create_body(&spec(json!({"name": "web", "image": "busybox"})), &nofile());
         assert_eq!(
             body,
-            Ok(json!({
+            json!({
                 "name": "web",
                 "image": "busybox",
                 "labels": {"io.ctrmgr.managed": "true"},
                 "env": {},
+                "restart_policy": "no",
                 "r_limits": [{"type": "nofile", "soft": 1024, "hard": 20000}],
-            }))
+            })
         );
-        let body = create_body(
-            &spec(json!({"name": "web", "image": "busybox"})),
-            &[],
-            NO_SYSTEMD,
-        )
-        .unwrap();
+        let body = create_body(&spec(json!({"name": "web", "image": "busybox"})), &[]);
         assert!(body.get("r_limits").is_none());
     }
 
@@ -170,10 +137,10 @@ mod tests {
     /// against podman 4.3.1 too).
     #[test]
     fn every_field_reaches_the_body() {
-        let body = create_body(&every_field_spec(), &nofile(), NO_SYSTEMD);
+        let body = create_body(&every_field_spec(), &nofile());
         assert_eq!(
             body,
-            Ok(json!({
+            json!({
                 "name": "web",
                 "image": "127.0.0.1:5000/nginx:1",
                 "command": ["-g", "daemon off;"],
@@ -191,8 +158,7 @@ mod tests {
                     {"type": "bind", "source": "/srv/data", "destination": "/data",
                      "options": ["rbind", "rw"]}
                 ],
-                "restart_policy": "on-failure",
-                "restart_tries": 3,
+                "restart_policy": "no",
                 "resource_limits": {
                     "memory": {"limit": 67108864},
                     "cpu": {"quota": 50000, "period": 100000},
@@ -204,33 +170,20 @@ mod tests {
                 "privileged": true,
                 "devices": [{"path": "/dev/ttyUSB0"}],
                 "r_limits": [{"type": "nofile", "soft": 1024, "hard": 20000}]
-            }))
+            })
         );
     }
 
     #[test]
-    fn restart_policies_podman_can_honour() {
-        let with = |policy: &str, host| {
-            create_body(
+    fn every_restart_policy_is_left_to_the_agent() {
+        for policy in ["no", "always", "on-failure", "unless-stopped"] {
+            let body = create_body(
                 &spec(json!({"name": "web", "image": "busybox",
                              "restart": {"policy": policy, "max_retries": 2}})),
                 &[],
-                host,
-            )
-        };
-        let body = with("no", NO_SYSTEMD).unwrap();
-        assert_eq!(body["restart_policy"], "no");
-        assert!(body.get("restart_tries").is_none());
-        assert_eq!(with("on-failure", NO_SYSTEMD).unwrap()["restart_tries"], 2);
-        let always = with("always", SYSTEMD).unwrap();
-        assert_eq!(always["restart_policy"], "always");
-        assert!(always.get("restart_tries").is_none());
-
-        let err = with("always", NO_SYSTEMD).unwrap_err().to_string();
-        assert!(err.contains("does not run systemd"), "{err}");
-        for host in [SYSTEMD, NO_SYSTEMD] {
-            let err = with("unless-stopped", host).unwrap_err().to_string();
-            assert!(err.contains("only 'always' containers at boot"), "{err}");
+            );
+            assert_eq!(body["restart_policy"], "no", "{policy}");
+            assert!(body.get("restart_tries").is_none(), "{policy}");
         }
     }
 }

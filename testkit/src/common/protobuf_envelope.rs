@@ -140,6 +140,7 @@ fn create_args(args: &Value) -> Option<pb::CreateArgs> {
             "workdir",
             "privileged",
             "devices",
+            "health",
             "start",
         ],
     )?;
@@ -203,6 +204,53 @@ fn create_args(args: &Value) -> Option<pb::CreateArgs> {
         privileged: boolean(a, "privileged")?,
         devices: strings(a, "devices")?,
         start: boolean(a, "start")?,
+        health: match a.get("health") {
+            None => None,
+            Some(h) => Some(health(h)?),
+        },
+    })
+}
+
+/// A spec's `health` (unknown keys have no Protobuf form).
+fn health(value: &Value) -> Option<pb::HealthSpec> {
+    let h = object(
+        value,
+        &[
+            "cmd",
+            "http",
+            "tcp",
+            "interval_s",
+            "timeout_s",
+            "retries",
+            "start_period_s",
+            "on_unhealthy",
+        ],
+    )?;
+    let http = match h.get("http") {
+        None => None,
+        Some(p) => {
+            let p = object(p, &["port", "path"])?;
+            Some(pb::HttpProbe {
+                port: opt_u32(p, "port")?.unwrap_or_default(),
+                path: opt_string(p, "path")?,
+            })
+        }
+    };
+    let tcp = match h.get("tcp") {
+        None => None,
+        Some(p) => Some(pb::TcpProbe {
+            port: opt_u32(object(p, &["port"])?, "port")?.unwrap_or_default(),
+        }),
+    };
+    Some(pb::HealthSpec {
+        cmd: strings(h, "cmd")?,
+        http,
+        tcp,
+        interval_s: opt_u32(h, "interval_s")?,
+        timeout_s: opt_u32(h, "timeout_s")?,
+        retries: opt_u32(h, "retries")?,
+        start_period_s: opt_u32(h, "start_period_s")?,
+        on_unhealthy: opt_string(h, "on_unhealthy")?,
     })
 }
 
