@@ -127,7 +127,13 @@ impl ContainerEvent {
 
     /// `health` for a supervision finding, `container` for any other change.
     pub fn kind(&self) -> EventKind {
-        EventKind::Container
+        match self.action {
+            EventAction::Restarting
+            | EventAction::CrashLoop
+            | EventAction::Unhealthy
+            | EventAction::Healthy => EventKind::Health,
+            _ => EventKind::Container,
+        }
     }
 }
 
@@ -388,6 +394,15 @@ mod tests {
             r#"{"kind":"pull_progress","image":"127.0.0.1:5000/app:1","layer":"a1b2c3","current":10,"total":100,"time":"2026-12-07T10:00:02Z"}"#
         );
         assert_eq!(deployment.kind().as_str(), "deployment");
+        let Event::Container(mut finding) = container.clone() else {
+            unreachable!()
+        };
+        finding.action = EventAction::CrashLoop;
+        let finding = Event::Container(finding);
+        assert_eq!(finding.kind(), EventKind::Health);
+        assert!(serde_json::to_string(&finding)
+            .unwrap()
+            .starts_with(r#"{"kind":"health","action":"crash_loop","#));
         assert_eq!(container.name(), Some("web"));
         assert_eq!(progress.time(), "2026-12-07T10:00:02Z");
     }

@@ -225,7 +225,7 @@ mod tests {
             assert_eq!(r.supervision.next_restart_ms, None);
             let mut actions = Vec::new();
             while let Ok(e) = events.try_recv() {
-                actions.push(e.action);
+                actions.extend(e.into_container().map(|e| e.action));
             }
             assert!(actions.contains(&EventAction::Restarting), "{actions:?}");
 

@@ -15,6 +15,7 @@ use super::health::Tracker;
 use super::probe::Prober;
 use super::restart::{unix_ms, Due};
 use crate::core::error::{CoreError, RuntimeError};
+use crate::core::events::Event;
 use crate::core::model::{ContainerState, Health, Intent, RestartKind};
 use crate::core::names::ContainerName;
 use crate::core::service::ContainerService;
@@ -53,10 +54,11 @@ pub async fn run(service: Arc<ContainerService>, executor: Arc<smol::Executor<'s
                 None
             });
             match next.await {
-                Some(event) => match ContainerName::parse(&event.name) {
+                Some(Event::Container(event)) => match ContainerName::parse(&event.name) {
                     Ok(name) => supervisor.consider(name).await,
                     Err(e) => log::debug!("event of an unnamed container ignored: {e}"),
                 },
+                Some(_) => {}
                 None => break,
             }
         }
