@@ -1,0 +1,141 @@
+//! What an apply will do, decided before anything is touched: the action of every
+//! container (by comparing spec hashes, never the engine's inspect output), the
+//! deployment-owned containers the generation drops, and the checks that refuse the
+//! whole deployment (names of imperative containers, policy, `max_containers`).
+
+use super::spec_hash::{spec_hash, DEPLOYMENT_LABEL, SPEC_HASH_LABEL};
+use super::types::{Action, Deployment, DeploymentContainer, Desired};
+use crate::core::error::CoreError;
+use crate::core::model::{Container, Intent};
+use crate::core::policy::{Policy, Violation};
+use std::collections::BTreeMap;
+
+/// One container of the deployment and what to do with it.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// As declared.
+    pub item: DeploymentContainer,
+    /// Its spec hash.
+    pub hash: String,
+    /// What the apply does.
+    pub action: Action,
+    /// The record under its name, when there is one (deployment-owned).
+    pub existing: Option<Container>,
+}
+
+/// The whole apply.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Every declared container, in declaration order.
+    pub items: Vec<Planned>,
+    /// Deployment-owned containers that the new generation does not declare.
+    pub dropped: Vec<Container>,
+}
+
+impl Plan {
+    /// Whether applying changes nothing on the device.
+    pub fn is_unchanged(&self) -> bool {
+        self.dropped.is_empty() && self.items.iter().all(|p| p.action == Action::None)
+    }
+
+    /// The `order` values present, lowest first.
+    pub fn groups(&self) -> Vec<u32> {
+        let mut orders: Vec<u32> = self.items.iter().map(|p| p.item.order).collect();
+        orders.sort_unstable();
+        orders.dedup();
+        orders
+    }
+}
+
+/// Whether a record belongs to a deployment (and to which generation).
+pub fn owner_generation(record: &Container) -> Option<&str> {
+    record.spec.labels.get(DEPLOYMENT_LABEL).map(String::as_str)
+}
+
+/// Plans `dep` against the device's records; `committed` is the committed generation
+/// (to tell a changed `desired` from a client's own stop or start).
+pub fn plan(
+    dep: &Deployment,
+    records: &[Container],
+    committed: Option<&Deployment>,
+    policy: &Policy,
+) -> Result<Plan, CoreError> {
+    let by_name: BTreeMap<&str, &Container> =
+        records.iter().map(|r| (r.name.as_str(), r)).collect();
+    let was_desired: BTreeMap<&str, Desired> = committed
+        .map(|c| {
+            c.containers
+                .iter()
+                .map(|c| (c.spec.name.as_str(), c.desired))
+                .collect()
+        })
+        .unwrap_or_default();
+    let imperative = records
+        .iter()
+        .filter(|r| owner_generation(r).is_none())
+        .count();
+    let total = imperative + dep.containers.len();
+    if total > policy.max_containers {
+        return Err(Violation {
+            rule: "policy.max_containers",
+            reason: format!(
+                "the deployment declares {} containers and the device has {imperative} \
+                 imperative ones: {total} in all (at most {})",
+                dep.containers.len(),
+                policy.max_containers
+            ),
+        }
+        .into());
+    }
+    let mut items = Vec::with_capacity(dep.containers.len());
+    for (i, item) in dep.containers.iter().enumerate() {
+        let name = item.spec.name.as_str();
+        policy.check_create(&item.spec, 0).map_err(|v| Violation {
+            rule: v.rule,
+            reason: format!("deployment.containers[{i}] ('{name}'): {}", v.reason),
+        })?;
+        let existing = by_name.get(name).copied();
+        if let Some(r) = existing {
+            if owner_generation(r).is_none() {
+                return Err(CoreError::DeploymentConflict(format!(
+                    "deployment.containers[{i}].name: '{name}' is an imperative container \
+                     (made by create, {}); remove it first or give the deployment's \
+                     container another name",
+                    r.runtime.as_str()
+                )));
+            }
+        }
+        let hash = spec_hash(&item.spec);
+        let action = match existing {
+            None => Action::Create,
+            Some(r) if r.spec.labels.get(SPEC_HASH_LABEL) != Some(&hash) => Action::Recreate,
+            Some(r) => {
+                let before = was_desired.get(name).copied();
+                match (item.desired, before) {
+                    (Desired::Running, Some(Desired::Stopped)) => Action::Start,
+                    (Desired::Stopped, Some(Desired::Running)) if r.intent != Intent::Stopped => {
+                        Action::Stop
+                    }
+                    _ => Action::None,
+                }
+            }
+        };
+        items.push(Planned {
+            item: item.clone(),
+            hash,
+            action,
+            existing: existing.cloned(),
+        });
+    }
+    let declared: std::collections::BTreeSet<&str> = dep
+        .containers
+        .iter()
+        .map(|c| c.spec.name.as_str())
+        .collect();
+    let dropped = records
+        .iter()
+        .filter(|r| owner_generation(r).is_some() && !declared.contains(r.name.as_str()))
+        .cloned()
+        .collect();
+    Ok(Plan { items, dropped })
+}
