@@ -1,0 +1,320 @@
+//! Desired state against the real engines (DESIGN.md "Desired state"): apply, unchanged
+//! re-apply (no engine call: same ids), a change recreates only that container, a pull
+//! failure and a container that exits at once both leave the previous generation
+//! running with the same ids, `rollback`, `remove` of an owned container is `conflict`,
+//! and a `kill -9` of the agent mid-apply is undone on restart.
+
+use ctrmgr_testkit::common;
+
+use common::{code, require_docker, unique, Agent, REGISTRY_IMAGE};
+use serde_json::{json, Value};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// One engine, inspected by its CLI, reached by the agent through `runtime`.
+#[derive(Clone, Copy)]
+struct Engine {
+    cli: &'static str,
+    runtime: &'static str,
+}
+
+impl Engine {
+    /// `inspect` of a container: its id and whether it runs; `None` when absent.
+    fn state(self, name: &str) -> Option<(String, bool)> {
+        let out = Command::new(self.cli)
+            .args([
+                "container",
+                "inspect",
+                "--format",
+                "{{.Id}} {{.State.Running}}",
+                "--",
+                name,
+            ])
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            return None;
+        }
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let (id, running) = text.split_once(' ')?;
+        Some((id.to_owned(), running == "true"))
+    }
+
+    /// Removes the named containers and their parked copies.
+    fn clean(self, names: &[&str]) {
+        for n in names {
+            for name in [n.to_string(), format!("{n}.ctrmgr-old")] {
+                let _ = Command::new(self.cli)
+                    .args(["rm", "-f", "--", &name])
+                    .output();
+            }
+        }
+    }
+
+    fn agent_config(self) -> String {
+        format!("[runtime]\ndefault = \"{}\"\n", self.runtime)
+    }
+}
+
+const DOCKER_API: Engine = Engine {
+    cli: "docker",
+    runtime: "docker-api",
+};
+const DOCKER_CLI: Engine = Engine {
+    cli: "docker",
+    runtime: "docker",
+};
+const PODMAN_API: Engine = Engine {
+    cli: "podman",
+    runtime: "podman-api",
+};
+
+/// A long-running container of a deployment.
+fn sleeper(name: &str, order: u32, env: &str) -> Value {
+    json!({"name": name, "image": REGISTRY_IMAGE, "cmd": ["sleep", "3600"],
+           "env": {"V": env}, "order": order})
+}
+
+fn deployment(generation: u64, containers: Vec<Value>) -> Value {
+    json!({"generation": generation, "containers": containers,
+           "policy": {"on_failure": "rollback", "healthy_window_s": 1}})
+}
+
+/// Applies and returns the reply (status 200 expected for every contract reply).
+fn apply(agent: &Agent, dep: &Value) -> Value {
+    let (_, reply) = agent.execute(&json!({"op": "apply", "args": {"deployment": dep}}));
+    reply
+}
+
+fn phase(reply: &Value) -> &str {
+    reply["result"]["phase"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no phase: {reply}"))
+}
+
+/// The action the status reports for `name`.
+fn action<'a>(reply: &'a Value, name: &str) -> &'a str {
+    reply["result"]["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .and_then(|c| c["action"].as_str())
+        .unwrap_or_else(|| panic!("no line for {name}: {reply}"))
+}
+
+fn lifecycle(engine: Engine) {
+    require_docker();
+    let agent = Agent::start(&engine.agent_config());
+    let (a, b) = (unique("dep-a"), unique("dep-b"));
+    engine.clean(&[&a, &b]);
+
+    // 1: two containers, in two order groups.
+    let gen1 = deployment(1, vec![sleeper(&a, 0, "1"), sleeper(&b, 1, "1")]);
+    let r = apply(&agent, &gen1);
+    assert_eq!(phase(&r), "done", "{r}");
+    assert_eq!(action(&r, &a), "create");
+    let (id_a, running_a) = engine.state(&a).expect("a exists");
+    let (id_b, running_b) = engine.state(&b).expect("b exists");
+    assert!(running_a && running_b);
+
+    // The same generation again: its status, nothing touched.
+    let r = apply(&agent, &gen1);
+    assert_eq!(phase(&r), "done", "{r}");
+    // A higher generation with the same content: every action none, same ids, fast.
+    let started = Instant::now();
+    let r = apply(
+        &agent,
+        &deployment(2, vec![sleeper(&a, 0, "1"), sleeper(&b, 1, "1")]),
+    );
+    let took = started.elapsed();
+    assert_eq!(phase(&r), "done", "{r}");
+    assert_eq!((action(&r, &a), action(&r, &b)), ("none", "none"), "{r}");
+    assert!(
+        took < Duration::from_millis(900),
+        "unchanged re-apply took {took:?}"
+    );
+    assert_eq!(engine.state(&a).unwrap().0, id_a);
+    assert_eq!(engine.state(&b).unwrap().0, id_b);
+
+    // Same generation, other content; lower generation: conflict.
+    let r = apply(&agent, &deployment(2, vec![sleeper(&a, 0, "9")]));
+    assert_eq!(code(&r), "conflict", "{r}");
+    let r = apply(&agent, &deployment(1, vec![sleeper(&a, 0, "1")]));
+    assert_eq!(code(&r), "conflict", "{r}");
+
+    // 3: only b changes: only b is recreated; no parked copy is left.
+    let r = apply(
+        &agent,
+        &deployment(3, vec![sleeper(&a, 0, "1"), sleeper(&b, 1, "2")]),
+    );
+    assert_eq!(phase(&r), "done", "{r}");
+    assert_eq!(
+        (action(&r, &a), action(&r, &b)),
+        ("none", "recreate"),
+        "{r}"
+    );
+    assert_eq!(engine.state(&a).unwrap().0, id_a);
+    let (id_b3, running) = engine.state(&b).unwrap();
+    assert!(running);
+    assert_ne!(id_b3, id_b);
+    assert!(engine.state(&format!("{b}.ctrmgr-old")).is_none());
+
+    // remove of an owned container: conflict naming the generation.
+    let (_, r) = agent.execute(&json!({"op": "remove", "args": {"name": a, "force": true}}));
+    assert_eq!(code(&r), "conflict", "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("generation 1"),
+        "{r}"
+    );
+
+    // 4: an image that cannot be pulled: failed, nothing touched.
+    let bad = json!({"name": b, "image": "127.0.0.1:5000/ctrmgr-test/no-such-image:1",
+                     "cmd": ["sleep", "3600"], "order": 1});
+    let r = apply(&agent, &deployment(4, vec![sleeper(&a, 0, "1"), bad]));
+    assert_eq!(phase(&r), "failed", "{r}");
+    assert_eq!(engine.state(&a).unwrap(), (id_a.clone(), true));
+    assert_eq!(engine.state(&b).unwrap(), (id_b3.clone(), true));
+    // A failed generation is never retried by itself: the same again is its status.
+    let r2 = apply(&agent, &deployment(4, vec![sleeper(&a, 0, "1"), r_bad(&b)]));
+    assert_eq!(phase(&r2), "failed", "{r2}");
+
+    // 5: b exits at once: rolled back, the old b runs again with the same id.
+    let exits = json!({"name": b, "image": REGISTRY_IMAGE, "cmd": ["sh", "-c", "exit 3"],
+                       "order": 1});
+    let r = apply(&agent, &deployment(5, vec![sleeper(&a, 0, "1"), exits]));
+    assert_eq!(phase(&r), "rolled_back", "{r}");
+    assert!(r["result"]["message"].as_str().unwrap().contains(&b), "{r}");
+    assert_eq!(engine.state(&a).unwrap(), (id_a.clone(), true));
+    assert_eq!(engine.state(&b).unwrap(), (id_b3.clone(), true));
+    assert!(engine.state(&format!("{b}.ctrmgr-old")).is_none());
+
+    // deployment: the last apply's status; rollback: generation 2's containers as 6.
+    let (_, r) = agent.get("/v1/deployment");
+    assert_eq!(r["result"]["generation"], 5, "{r}");
+    let (_, r) = agent.post("/v1/deployment/rollback", &json!({}));
+    assert_eq!(phase(&r), "done", "{r}");
+    assert_eq!(r["result"]["generation"], 6, "{r}");
+    assert_eq!(action(&r, &b), "recreate", "{r}");
+    assert_eq!(engine.state(&a).unwrap().0, id_a);
+
+    // 7: a generation without b removes it; a stays.
+    let r = apply(&agent, &deployment(7, vec![sleeper(&a, 0, "1")]));
+    assert_eq!(phase(&r), "done", "{r}");
+    assert_eq!(action(&r, &b), "remove", "{r}");
+    assert!(engine.state(&b).is_none());
+    assert_eq!(engine.state(&a).unwrap().0, id_a);
+    engine.clean(&[&a, &b]);
+}
+
+/// The bad-image container of generation 4, as sent the first time.
+fn r_bad(b: &str) -> Value {
+    json!({"name": b, "image": "127.0.0.1:5000/ctrmgr-test/no-such-image:1",
+           "cmd": ["sleep", "3600"], "order": 1})
+}
+
+#[test]
+fn lifecycle_docker_api() {
+    lifecycle(DOCKER_API);
+}
+
+#[test]
+fn lifecycle_docker_cli() {
+    lifecycle(DOCKER_CLI);
+}
+
+#[test]
+fn lifecycle_podman_api() {
+    lifecycle(PODMAN_API);
+}
+
+/// Bad input changes nothing: a name that is an imperative container is `conflict`,
+/// duplicate names and unknown fields are `invalid_request`.
+#[test]
+fn bad_deployments_change_nothing() {
+    require_docker();
+    let engine = DOCKER_API;
+    let agent = Agent::start(&engine.agent_config());
+    let own = unique("imp");
+    let (_, r) = agent.execute(&json!({"op": "create", "args": {"name": own,
+        "image": REGISTRY_IMAGE, "cmd": ["sleep", "3600"]}}));
+    assert_eq!(r["ok"], true, "{r}");
+    let r = apply(&agent, &deployment(1, vec![sleeper(&own, 0, "1")]));
+    assert_eq!(code(&r), "conflict", "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("imperative"),
+        "{r}"
+    );
+    let d = unique("dup");
+    let r = apply(
+        &agent,
+        &deployment(1, vec![sleeper(&d, 0, "1"), sleeper(&d, 0, "2")]),
+    );
+    assert_eq!(code(&r), "invalid_request", "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("containers[1].name"),
+        "{r}"
+    );
+    let mut odd = sleeper(&d, 0, "1");
+    odd["colour"] = json!("red");
+    let r = apply(&agent, &deployment(1, vec![odd]));
+    assert_eq!(code(&r), "invalid_request", "{r}");
+    assert!(engine.state(&d).is_none());
+    let (_, r) = agent.get("/v1/deployment");
+    assert_eq!(r["result"]["generation"], 0, "{r}");
+    engine.clean(&[&own]);
+}
+
+/// `kill -9` of the agent while it verifies a new generation: on restart the previous
+/// generation runs again (same id), one container per name, and the status says so.
+#[test]
+fn kill9_mid_apply_converges_on_restart() {
+    require_docker();
+    let engine = DOCKER_API;
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = Agent::start_in(dir.path(), &engine.agent_config());
+    let a = unique("dep-k");
+    engine.clean(&[&a]);
+    let r = apply(&agent, &deployment(1, vec![sleeper(&a, 0, "1")]));
+    assert_eq!(phase(&r), "done", "{r}");
+    let (id_a, _) = engine.state(&a).unwrap();
+
+    let mut gen2 = deployment(2, vec![sleeper(&a, 0, "2")]);
+    gen2["policy"]["healthy_window_s"] = json!(60);
+    let (_, r) =
+        agent.execute(&json!({"op": "apply", "args": {"deployment": gen2, "wait": false}}));
+    assert_eq!(phase(&r), "pending", "{r}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, r) = agent.get("/v1/deployment");
+        if r["result"]["in_progress"]["phase"] == "verifying" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never reached verifying: {r}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        engine.state(&format!("{a}.ctrmgr-old")).is_some(),
+        "old one parked"
+    );
+    agent.kill9();
+
+    let agent = Agent::start_in(dir.path(), &engine.agent_config());
+    let (_, r) = agent.get("/v1/deployment");
+    assert_eq!(r["result"]["generation"], 2, "{r}");
+    assert_eq!(r["result"]["phase"], "rolled_back", "{r}");
+    assert_eq!(engine.state(&a).unwrap(), (id_a, true));
+    assert!(engine.state(&format!("{a}.ctrmgr-old")).is_none());
+    let (_, r) = agent.get(&format!("/v1/containers/{a}"));
+    assert_eq!(r["result"]["state"], "running", "{r}");
+    engine.clean(&[&a]);
+}
