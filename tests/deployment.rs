@@ -2,11 +2,13 @@
 //! re-apply (no engine call: same ids), a change recreates only that container, a pull
 //! failure and a container that exits at once both leave the previous generation
 //! running with the same ids, `rollback`, `remove` of an owned container is `conflict`,
-//! and a `kill -9` of the agent mid-apply is undone on restart.
+//! a `kill -9` of the agent mid-apply is undone on restart, and a retained MQTT desired
+//! message is applied by an agent that starts afterwards.
 
-use ctrmgr_testkit::common;
+use ctrmgr_testkit::{common, mqtt_support};
 
 use common::{code, require_docker, unique, Agent, REGISTRY_IMAGE};
+use mqtt_support::{agent_mqtt_config, Broker, TestClient};
 use serde_json::{json, Value};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -317,4 +319,66 @@ fn kill9_mid_apply_converges_on_restart() {
     let (_, r) = agent.get(&format!("/v1/containers/{a}"));
     assert_eq!(r["result"]["state"], "running", "{r}");
     engine.clean(&[&a]);
+}
+
+/// Publishes `payload` retained on `topic` (empty: clears it) with mosquitto_pub.
+fn retain(broker: &Broker, topic: &str, payload: &str) {
+    let port = broker.port.to_string();
+    let mut args = vec!["-h", "127.0.0.1", "-p", &port, "-q", "1", "-r", "-t", topic];
+    if payload.is_empty() {
+        args.push("-n");
+    } else {
+        args.extend(["-m", payload]);
+    }
+    let out = Command::new("mosquitto_pub").args(&args).output().unwrap();
+    assert!(out.status.success(), "mosquitto_pub: {out:?}");
+}
+
+/// A retained desired message published before the agent starts is applied when it
+/// connects; the status is retained on the deployment topic; a group's desired message
+/// is ignored when the device has its own.
+#[test]
+fn retained_desired_is_applied_by_an_agent_that_starts_later() {
+    require_docker();
+    let engine = DOCKER_API;
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let device = unique("dev");
+    std::fs::write(dir.path().join("device-id"), &device).unwrap();
+    let group = unique("grp");
+    let (a, g) = (unique("mq-a"), unique("mq-g"));
+    let own = json!({"id": "d-1", "op": "apply", "args": {"deployment":
+        deployment(1, vec![sleeper(&a, 0, "1")])}});
+    let of_group = json!({"id": "g-1", "op": "apply", "args": {"deployment":
+        deployment(1, vec![sleeper(&g, 0, "1")])}});
+    retain(
+        &broker,
+        &format!("ctrmgr/{device}/desired"),
+        &own.to_string(),
+    );
+    retain(
+        &broker,
+        &format!("ctrmgr/group/{group}/desired"),
+        &of_group.to_string(),
+    );
+
+    let config = format!(
+        "{}{}",
+        engine.agent_config(),
+        agent_mqtt_config(&broker, &format!("groups = [\"{group}\"]"))
+    );
+    let agent = Agent::start_in(dir.path(), &config);
+    let client = TestClient::connect(&broker);
+    let topic = format!("ctrmgr/{device}/deployment");
+    client.subscribe(&topic);
+    let done = client.next_on(&topic, Duration::from_secs(60), |m| {
+        m.json()["phase"] == "done" && m.json()["generation"] == 1
+    });
+    assert!(done.is_some(), "no retained done status:\n{}", agent.log());
+    assert!(engine.state(&a).is_some_and(|(_, running)| running));
+    assert!(engine.state(&g).is_none(), "the group's message must lose");
+    retain(&broker, &format!("ctrmgr/{device}/desired"), "");
+    retain(&broker, &format!("ctrmgr/group/{group}/desired"), "");
+    retain(&broker, &topic, "");
+    engine.clean(&[&a, &g]);
 }
