@@ -200,12 +200,6 @@ pub fn envelopes(existing: &str) -> Vec<(String, Value, &'static str)> {
             "invalid_request",
         ),
         (
-            "deployment privileged",
-            json!({"op": "apply", "args": {"deployment": {"generation": 1, "containers": [
-                {"name": "d-x", "image": IMAGE, "privileged": true}]}}}),
-            "forbidden",
-        ),
-        (
             "deployment takes an imperative name",
             json!({"op": "apply", "args": {"deployment": {"generation": 1, "containers": [
                 {"name": existing, "image": IMAGE}]}}}),
