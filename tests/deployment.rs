@@ -136,6 +136,10 @@ fn lifecycle(engine: Engine) {
         took < Duration::from_millis(900),
         "unchanged re-apply took {took:?}"
     );
+    eprintln!(
+        "{}: unchanged re-apply of 2 containers (one HTTP round trip) took {took:?}",
+        engine.runtime
+    );
     assert_eq!(engine.state(&a).unwrap().0, id_a);
     assert_eq!(engine.state(&b).unwrap().0, id_b);
 
