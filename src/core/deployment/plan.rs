@@ -139,3 +139,84 @@ pub fn plan(
         .collect();
     Ok(Plan { items, dropped })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::conformance::sample_container;
+
+    fn dep(generation: u64, containers: serde_json::Value) -> Deployment {
+        serde_json::from_value(serde_json::json!({
+            "generation": generation, "containers": containers}))
+        .expect("valid deployment")
+    }
+
+    /// A record as a deployment of `generation` made it from `dep`'s container `i`.
+    fn owned(d: &Deployment, i: usize, generation: u64) -> Container {
+        let item = &d.containers[i];
+        let mut record = sample_container(item.spec.name.as_str());
+        record.spec = item.spec.clone();
+        record
+            .spec
+            .labels
+            .insert(DEPLOYMENT_LABEL.into(), generation.to_string());
+        record
+            .spec
+            .labels
+            .insert(SPEC_HASH_LABEL.into(), spec_hash(&item.spec));
+        record
+    }
+
+    #[test]
+    fn actions_follow_hashes_desired_and_ownership() {
+        let one = dep(
+            1,
+            serde_json::json!([{"name": "a", "image": "i"}, {"name": "b", "image": "i"},
+                               {"name": "c", "image": "i"}]),
+        );
+        let records = vec![owned(&one, 0, 1), owned(&one, 1, 1), owned(&one, 2, 1)];
+        let two = dep(
+            2,
+            serde_json::json!([{"name": "a", "image": "i"},
+                               {"name": "b", "image": "i", "env": {"X": "1"}},
+                               {"name": "n", "image": "i", "order": 1}]),
+        );
+        let p = plan(&two, &records, Some(&one), &Policy::default()).unwrap();
+        let actions: Vec<Action> = p.items.iter().map(|p| p.action).collect();
+        assert_eq!(actions, [Action::None, Action::Recreate, Action::Create]);
+        assert_eq!(p.dropped.len(), 1);
+        assert_eq!(p.dropped[0].name.as_str(), "c");
+        assert_eq!(p.groups(), [0, 1]);
+        assert!(!p.is_unchanged());
+        let same = dep(
+            3,
+            serde_json::json!([{"name": "a", "image": "i"},
+                       {"name": "b", "image": "i"}, {"name": "c", "image": "i"}]),
+        );
+        assert!(plan(&same, &records, Some(&one), &Policy::default())
+            .unwrap()
+            .is_unchanged());
+        let stopped = dep(
+            3,
+            serde_json::json!([{"name": "a", "image": "i", "desired": "stopped"},
+                          {"name": "b", "image": "i"}, {"name": "c", "image": "i"}]),
+        );
+        let p = plan(&stopped, &records, Some(&one), &Policy::default()).unwrap();
+        assert_eq!(p.items[0].action, Action::Stop);
+    }
+
+    #[test]
+    fn imperative_names_and_the_container_limit_refuse_the_whole_deployment() {
+        let imperative = vec![sample_container("web")];
+        let d = dep(1, serde_json::json!([{"name": "web", "image": "i"}]));
+        let e = plan(&d, &imperative, None, &Policy::default()).unwrap_err();
+        assert!(matches!(e, CoreError::DeploymentConflict(_)), "{e}");
+        let policy = Policy {
+            max_containers: 1,
+            ..Policy::default()
+        };
+        let d = dep(1, serde_json::json!([{"name": "a", "image": "i"}]));
+        let e = plan(&d, &imperative, None, &policy).unwrap_err();
+        assert!(matches!(e, CoreError::Forbidden(_)), "{e}");
+    }
+}
