@@ -280,10 +280,11 @@ fn bad_deployments_change_nothing() {
     engine.clean(&[&own]);
 }
 
-/// `kill -9` of the agent while it verifies a new generation: on restart the previous
-/// generation runs again (same id), one container per name, and the status says so.
-#[test]
-fn kill9_mid_apply_converges_on_restart() {
+/// `kill -9` of the agent once an apply of a changed container reaches `at` (switching:
+/// while the old container is being stopped; verifying: the new one runs, the old one
+/// is parked): on restart the previous generation runs again (same id), one container
+/// per name, and the status says so.
+fn kill9_at(at: &str) {
     require_docker();
     let engine = DOCKER_API;
     let dir = tempfile::tempdir().unwrap();
@@ -302,16 +303,18 @@ fn kill9_mid_apply_converges_on_restart() {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (_, r) = agent.get("/v1/deployment");
-        if r["result"]["in_progress"]["phase"] == "verifying" {
+        if r["result"]["in_progress"]["phase"] == at {
             break;
         }
-        assert!(Instant::now() < deadline, "never reached verifying: {r}");
-        std::thread::sleep(Duration::from_millis(100));
+        assert!(Instant::now() < deadline, "never reached {at}: {r}");
+        std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(
-        engine.state(&format!("{a}.ctrmgr-old")).is_some(),
-        "old one parked"
-    );
+    if at == "verifying" {
+        assert!(
+            engine.state(&format!("{a}.ctrmgr-old")).is_some(),
+            "old one parked"
+        );
+    }
     agent.kill9();
 
     let agent = Agent::start_in(dir.path(), &engine.agent_config());
@@ -323,6 +326,16 @@ fn kill9_mid_apply_converges_on_restart() {
     let (_, r) = agent.get(&format!("/v1/containers/{a}"));
     assert_eq!(r["result"]["state"], "running", "{r}");
     engine.clean(&[&a]);
+}
+
+#[test]
+fn kill9_while_switching_converges_on_restart() {
+    kill9_at("switching");
+}
+
+#[test]
+fn kill9_while_verifying_converges_on_restart() {
+    kill9_at("verifying");
 }
 
 /// Publishes `payload` retained on `topic` (empty: clears it) with mosquitto_pub.
