@@ -399,3 +399,25 @@ fn retained_desired_is_applied_by_an_agent_that_starts_later() {
     retain(&broker, &topic, "");
     engine.clean(&[&a, &g]);
 }
+
+/// Only missing images are pulled: a deployment whose image exists only locally, under
+/// a registry that does not answer, applies without the network.
+#[test]
+fn local_images_apply_without_the_registry() {
+    require_docker();
+    let engine = DOCKER_API;
+    let offline = format!("127.0.0.1:5999/ctrmgr-test/busybox:{}", unique("offline"));
+    let tagged = Command::new("docker")
+        .args(["tag", REGISTRY_IMAGE, &offline])
+        .status()
+        .unwrap();
+    assert!(tagged.success());
+    let agent = Agent::start(&engine.agent_config());
+    let a = unique("dep-off");
+    let c = json!({"name": a, "image": offline, "cmd": ["sleep", "3600"]});
+    let r = apply(&agent, &deployment(1, vec![c]));
+    assert_eq!(phase(&r), "done", "{r}");
+    assert!(engine.state(&a).is_some_and(|(_, running)| running));
+    engine.clean(&[&a]);
+    let _ = Command::new("docker").args(["rmi", &offline]).output();
+}
