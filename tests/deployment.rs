@@ -353,7 +353,7 @@ fn retain(broker: &Broker, topic: &str, payload: &str) {
 
 /// A retained desired message published before the agent starts is applied when it
 /// connects; the status is retained on the deployment topic; a group's desired message
-/// is ignored when the device has its own.
+/// is ignored by a device that has its own and applied by one that has not.
 #[test]
 fn retained_desired_is_applied_by_an_agent_that_starts_later() {
     require_docker();
@@ -394,6 +394,23 @@ fn retained_desired_is_applied_by_an_agent_that_starts_later() {
     assert!(done.is_some(), "no retained done status:\n{}", agent.log());
     assert!(engine.state(&a).is_some_and(|(_, running)| running));
     assert!(engine.state(&g).is_none(), "the group's message must lose");
+    // Another member of the group without a message of its own applies the group's.
+    let other = tempfile::tempdir().unwrap();
+    let other_device = unique("dev");
+    std::fs::write(other.path().join("device-id"), &other_device).unwrap();
+    let _member = Agent::start_in(other.path(), &config);
+    let other_topic = format!("ctrmgr/{other_device}/deployment");
+    client.subscribe(&other_topic);
+    let done = client.next_on(&other_topic, Duration::from_secs(60), |m| {
+        m.json()["phase"] == "done" && m.json()["generation"] == 1
+    });
+    let done = done.expect("the group member did not apply the group's generation");
+    assert!(
+        engine.state(&g).is_some_and(|(_, running)| running),
+        "{}",
+        done.json()
+    );
+    retain(&broker, &other_topic, "");
     retain(&broker, &format!("ctrmgr/{device}/desired"), "");
     retain(&broker, &format!("ctrmgr/group/{group}/desired"), "");
     retain(&broker, &topic, "");
