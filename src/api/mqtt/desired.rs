@@ -13,10 +13,12 @@ use crate::core::command::{Command, Request};
 use crate::core::events::Event;
 use crate::core::op::Op;
 use crate::core::reply::Outcome;
+use crate::core::service::ContainerService;
 use rumqttc::v5::mqttbytes::v5::Publish;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::AsyncClient;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// Applies desired-state messages; shared by the tasks that run them.
 #[derive(Debug)]
@@ -103,7 +105,7 @@ impl DesiredHandler {
 pub(super) async fn publish_status(
     client: AsyncClient,
     topic: String,
-    pipeline: Pipeline,
+    service: Arc<ContainerService>,
     events: smol::channel::Receiver<Event>,
 ) {
     while let Ok(event) = events.recv().await {
@@ -113,8 +115,9 @@ pub(super) async fn publish_status(
         if e.name.is_some() {
             continue;
         }
-        let reply = pipeline
-            .run(Request {
+        // Straight to the core: the agent's own read is no request to count.
+        let reply = service
+            .execute(Request {
                 id: None,
                 runtime: None,
                 command: Command::Deployment,

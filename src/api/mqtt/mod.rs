@@ -119,7 +119,7 @@ pub async fn serve(ctx: ApiContext, config: MqttConfig) -> Result<(), MqttError>
     let status = ctx.executor.spawn(desired::publish_status(
         client.clone(),
         topics.deployment.clone(),
-        ctx.pipeline(Transport::Mqtt, limit),
+        ctx.service.clone(),
         ctx.service.events().subscribe(),
     ));
     let handler = Arc::new(RequestHandler {
