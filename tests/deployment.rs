@@ -1,7 +1,8 @@
 //! Desired state against the real engines (DESIGN.md "Desired state"): apply, unchanged
 //! re-apply (no engine call: same ids), a change recreates only that container, a pull
 //! failure and a container that exits at once both leave the previous generation
-//! running with the same ids, `rollback`, `remove` of an owned container is `conflict`,
+//! running with the same ids, `rollback`, `remove` of an owned container is `conflict`
+//! and a client's `stop` of one is respected,
 //! a `kill -9` of the agent mid-apply is undone on restart, and a retained MQTT desired
 //! message is applied by an agent that starts afterwards.
 
@@ -207,12 +208,18 @@ fn lifecycle(engine: Engine) {
     assert_eq!(action(&r, &b), "recreate", "{r}");
     assert_eq!(engine.state(&a).unwrap().0, id_a);
 
-    // 7: a generation without b removes it; a stays.
+    // 7: a stopped by a client stays stopped; a generation without b removes it.
+    let (_, r) = agent.execute(&json!({"op": "stop", "args": {"name": a, "timeout_s": 1}}));
+    assert_eq!(r["ok"], true, "{r}");
     let r = apply(&agent, &deployment(7, vec![sleeper(&a, 0, "1")]));
     assert_eq!(phase(&r), "done", "{r}");
-    assert_eq!(action(&r, &b), "remove", "{r}");
+    assert_eq!((action(&r, &a), action(&r, &b)), ("none", "remove"), "{r}");
     assert!(engine.state(&b).is_none());
-    assert_eq!(engine.state(&a).unwrap().0, id_a);
+    assert_eq!(
+        engine.state(&a).unwrap(),
+        (id_a, false),
+        "the stop is respected"
+    );
     engine.clean(&[&a, &b]);
 }
 
