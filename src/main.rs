@@ -103,6 +103,18 @@ async fn run(
         ContainerService::new(store.clone(), runtimes, default_runtime, config.device_id())
             .with_policy(policy),
     );
+    // An apply that a crash interrupted is finished or undone before anything else
+    // touches the containers: the device runs one consistent generation.
+    match service.recover_deployment().await {
+        Ok(Some(status)) => log::warn!(
+            "deployment generation {} ended on start: {} ({})",
+            status.generation,
+            status.phase.as_str(),
+            status.message.as_deref().unwrap_or("")
+        ),
+        Ok(None) => {}
+        Err(e) => log::error!("cannot read the deployment journal: {e}"),
+    }
     // Keeps records true to the engines (start-up reconcile, then their event streams).
     let reconciler = executor.spawn(ctrmgr::core::reconciler_task::run(service.clone()));
     // Restart policies, back-off and health checks, carried out by the agent.

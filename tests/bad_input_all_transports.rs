@@ -160,7 +160,8 @@ fn raw_case(label: &str, bytes: Vec<u8>, format: Format, names_reply_queue: bool
     }
 }
 
-/// Create requests that pass the codec but break one rule of the test's policy.
+/// Create, pull and apply requests that pass the codec but break one rule of the test's
+/// policy.
 fn forbidden(name: &str) -> Vec<(String, Value, &'static str)> {
     let create = |extra: Value| {
         let mut args = json!({"name": name, "image": IMAGE, "cmd": ["sleep", "30"]});
@@ -188,6 +189,11 @@ fn forbidden(name: &str) -> Vec<(String, Value, &'static str)> {
         (
             "pull from elsewhere",
             json!({"op": "pull", "args": {"image": "docker.io/library/alpine:3"}}),
+        ),
+        (
+            "privileged container in a deployment",
+            json!({"op": "apply", "args": {"deployment": {"generation": 1, "containers": [
+                {"name": name, "image": IMAGE, "privileged": true}]}}}),
         ),
     ]
     .into_iter()

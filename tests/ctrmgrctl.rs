@@ -510,29 +510,22 @@ fn deployment_verbs_send_the_contract_envelopes() {
     .unwrap();
     let toml_file = a.dir.join("d.toml");
     std::fs::write(&toml_file, "generation = 1\ncontainers = []\n").unwrap();
-    // Until the agent has the desired-state ops (issue 15) it answers invalid_request,
-    // naming the op; after, these are real deployments.
-    let answered = |out: Out, op: &str| {
-        if out.code == 0 {
-            assert!(out.json()["generation"].is_u64());
-        } else {
-            out.failed_with(10, "invalid_request");
-            assert!(
-                out.stderr.contains(&format!("'{op}' is not an op")),
-                "{out:?}"
-            );
-        }
+    // An empty generation 1 from JSON, then the same from TOML (the same content: its
+    // status again), the status, and a rollback with nothing to roll back to.
+    let status = |out: Out| {
+        assert_eq!(out.code, 0, "{out:?}");
+        let s = out.json();
+        assert_eq!(
+            (s["generation"].as_u64(), s["phase"].as_str()),
+            (Some(1), Some("done"))
+        );
     };
-    answered(
-        a.ctl(&["apply", "-f", json_file.to_str().unwrap(), "--json"]),
-        "apply",
-    );
-    answered(
-        a.ctl(&["apply", "-f", toml_file.to_str().unwrap(), "--json"]),
-        "apply",
-    );
-    answered(a.ctl(&["deployment", "--json"]), "deployment");
-    answered(a.ctl(&["rollback", "--json"]), "rollback");
+    status(a.ctl(&["apply", "-f", json_file.to_str().unwrap(), "--json"]));
+    status(a.ctl(&["apply", "-f", toml_file.to_str().unwrap(), "--json"]));
+    status(a.ctl(&["deployment", "--json"]));
+    let table = a.ctl(&["deployment"]);
+    assert_eq!(table.code, 0, "{table:?}");
+    a.ctl(&["rollback"]).failed_with(13, "conflict");
     let unreadable = a.ctl(&["apply", "-f", "/nonexistent/d.json"]);
     assert_eq!(unreadable.code, 1, "{unreadable:?}");
 }

@@ -496,3 +496,25 @@ fn agent_serves_without_the_bus_and_joins_when_it_comes_up_or_restarts() {
     assert_serving(&conn);
     assert_eq!(agent.get("/healthz").0, 200);
 }
+
+/// The typed desired-state methods: `Apply(s)` applies a deployment and answers its
+/// DeploymentStatus, `Deployment()` the current one; a bad deployment is
+/// `Error.InvalidRequest`.
+#[test]
+fn typed_apply_and_deployment() {
+    require_docker();
+    let bus = PrivateBus::start();
+    let _agent = agent_on(&bus, "");
+    let conn = client(&bus);
+    wait_for_agent(&conn, Duration::from_secs(30));
+    let empty = json!({"generation": 1, "containers": []}).to_string();
+    let status = typed(&conn, "Apply", &(empty.as_str(),)).unwrap();
+    assert_eq!(
+        (&status["generation"], &status["phase"]),
+        (&json!(1), &json!("done"))
+    );
+    let current = typed(&conn, "Deployment", &()).unwrap();
+    assert_eq!(current["generation"], 1, "{current}");
+    let bad = typed(&conn, "Apply", &("{\"generation\": 2, \"bogus\": 1}",)).unwrap_err();
+    assert_eq!(bad.0, "io.ctrmgr.Agent1.Error.InvalidRequest", "{bad:?}");
+}

@@ -20,6 +20,8 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/images/pull", &["post"]),
     ("/v1/images/{image}", &["delete"]),
     ("/v1/info", &["get"]),
+    ("/v1/deployment", &["get", "put"]),
+    ("/v1/deployment/rollback", &["post"]),
     ("/v1/events", &["get"]),
     ("/healthz", &["get"]),
     ("/metrics", &["get"]),

@@ -4,6 +4,7 @@
 use super::checks::{check_timeout, field_error, invalid, parse_id, parse_runtime};
 use super::{DecodeError, MAX_ID_BYTES};
 use crate::core::command::{Command, Request};
+use crate::core::deployment::{validate_deployment, Deployment};
 use crate::core::error::{ErrorBody, ErrorCode};
 use crate::core::model::{ContainerSpec, RegistryAuth};
 use crate::core::names::{printable, ContainerName, ImageRef, SignalName};
@@ -103,6 +104,18 @@ struct ImageArgs {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NoArgs {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApplyArgs {
+    deployment: Deployment,
+    #[serde(default = "yes")]
+    wait: bool,
+}
+
+fn yes() -> bool {
+    true
+}
 
 pub use super::checks::MAX_TIMEOUT_S;
 
@@ -249,12 +262,21 @@ fn decode_args(op: Op, args: Map<String, Value>) -> Result<Command, FieldError> 
             let ImageArgs { image, force } = from_args(args)?;
             Command::RemoveImage { image, force }
         }
-        Op::Images | Op::Info => {
+        Op::Images | Op::Info | Op::Deployment | Op::Rollback => {
             from_args::<NoArgs>(args)?;
-            if op == Op::Images {
-                Command::Images
-            } else {
-                Command::Info
+            match op {
+                Op::Images => Command::Images,
+                Op::Deployment => Command::Deployment,
+                Op::Rollback => Command::Rollback,
+                _ => Command::Info,
+            }
+        }
+        Op::Apply => {
+            let ApplyArgs { deployment, wait } = from_args(args)?;
+            validate_deployment(&deployment, "args.deployment")?;
+            Command::Apply {
+                deployment: Box::new(deployment),
+                wait,
             }
         }
     })

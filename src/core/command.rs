@@ -1,6 +1,7 @@
 //! `Command`: one validated variant per op of the contract, and `Request`, a command
 //! with its envelope. Codecs produce these; the core runs them.
 
+use super::deployment::Deployment;
 use super::model::{ContainerSpec, RegistryAuth, RuntimeKind};
 use super::names::{ContainerName, ImageRef, SignalName};
 use super::op::Op;
@@ -105,6 +106,17 @@ pub enum Command {
     },
     /// Agent and runtime information.
     Info,
+    /// Apply a deployment (DESIGN.md "Desired state").
+    Apply {
+        /// The declared generation (boxed: it holds many specs).
+        deployment: Box<Deployment>,
+        /// Reply when the apply has ended (`true`) or at once with phase `pending`.
+        wait: bool,
+    },
+    /// The current deployment status.
+    Deployment,
+    /// Apply the previous generation's containers as a new generation.
+    Rollback,
 }
 
 impl Command {
@@ -125,6 +137,9 @@ impl Command {
             Command::Images => Op::Images,
             Command::RemoveImage { .. } => Op::RemoveImage,
             Command::Info => Op::Info,
+            Command::Apply { .. } => Op::Apply,
+            Command::Deployment => Op::Deployment,
+            Command::Rollback => Op::Rollback,
         }
     }
 }

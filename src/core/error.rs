@@ -284,6 +284,18 @@ pub enum CoreError {
     /// The device's policy refuses the request.
     #[error(transparent)]
     Forbidden(#[from] super::policy::Violation),
+    /// A deployment cannot be applied as asked (its generation, a name it shares with an
+    /// imperative container, another apply under way, no previous generation).
+    #[error("{0}")]
+    DeploymentConflict(String),
+    /// An imperative op that a deployment-owned container refuses (`remove`).
+    #[error("container '{name}' belongs to deployment generation {generation}: change the deployment instead (apply a generation without it)")]
+    OwnedByDeployment {
+        /// The name.
+        name: String,
+        /// The generation that created it.
+        generation: String,
+    },
 }
 
 impl CoreError {
@@ -297,6 +309,9 @@ impl CoreError {
             CoreError::Runtime(e) => e.code(),
             CoreError::Store(_) => ErrorCode::StoreError,
             CoreError::Forbidden(_) => ErrorCode::Forbidden,
+            CoreError::DeploymentConflict(_) | CoreError::OwnedByDeployment { .. } => {
+                ErrorCode::Conflict
+            }
         }
     }
 }

@@ -168,6 +168,14 @@ impl Runtime for FakeEngine {
         self.containers.lock().unwrap().remove(name.as_str());
         Ok(())
     }
+    async fn rename(&self, from: &ContainerName, to: &ContainerName) -> Result<(), RuntimeError> {
+        let mut c = self.with(from, |c| c.clone())?;
+        let mut all = self.containers.lock().unwrap();
+        all.remove(from.as_str());
+        c.name = to.to_string();
+        all.insert(to.to_string(), c);
+        Ok(())
+    }
     async fn inspect(&self, name: &ContainerName) -> Result<EngineContainer, RuntimeError> {
         self.with(name, |c| c.clone())
     }

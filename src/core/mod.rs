@@ -4,6 +4,7 @@
 
 pub mod clock;
 pub mod command;
+pub mod deployment;
 pub mod error;
 pub mod events;
 #[cfg(test)]

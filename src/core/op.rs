@@ -34,11 +34,17 @@ pub enum Op {
     RemoveImage,
     /// `info`
     Info,
+    /// `apply`
+    Apply,
+    /// `deployment`
+    Deployment,
+    /// `rollback`
+    Rollback,
 }
 
 impl Op {
     /// Every op, in the contract's order.
-    pub const ALL: [Op; 14] = [
+    pub const ALL: [Op; 17] = [
         Op::Create,
         Op::Start,
         Op::Stop,
@@ -53,6 +59,9 @@ impl Op {
         Op::Images,
         Op::RemoveImage,
         Op::Info,
+        Op::Apply,
+        Op::Deployment,
+        Op::Rollback,
     ];
 
     /// The op's name on the wire.
@@ -72,6 +81,9 @@ impl Op {
             Op::Images => "images",
             Op::RemoveImage => "remove_image",
             Op::Info => "info",
+            Op::Apply => "apply",
+            Op::Deployment => "deployment",
+            Op::Rollback => "rollback",
         }
     }
 
@@ -105,7 +117,7 @@ mod tests {
         assert_eq!(
             Op::names(),
             "create, start, stop, restart, kill, remove, inspect, list, logs, stats, pull, \
-             images, remove_image, info"
+             images, remove_image, info, apply, deployment, rollback"
         );
     }
 }

@@ -35,10 +35,13 @@ fn is_managed(live: &EngineContainer) -> bool {
 /// Whether a managed container without a record may be adopted by this device: only if
 /// its device label is this device's. The bare managed label proves nothing: anyone can
 /// bake it into an image or set it with another tool.
+/// A deployment's parked container (the old one kept while its replacement is verified)
+/// belongs to the deployment's journal, never adopted as a container of its own.
 fn is_adoptable(live: &EngineContainer, device_id: &str) -> bool {
     live.labels
         .get(DEVICE_LABEL)
         .is_some_and(|d| d == device_id)
+        && !super::deployment::is_parked(&live.name)
 }
 
 /// The record of a labelled container found without one. Its spec is partial: only

@@ -1,5 +1,6 @@
 //! `Reply`: the outcome of a request, and `OpResult`, the result of each op.
 
+use super::deployment::DeploymentStatus;
 use super::error::ErrorBody;
 use super::model::{Container, ImageInfo, RuntimeStatus, Stats};
 use super::names::{ContainerName, ImageRef};
@@ -136,6 +137,8 @@ pub enum OpResult {
     },
     /// info.
     Info(Info),
+    /// apply, deployment, rollback.
+    Deployment(Box<DeploymentStatus>),
 }
 
 /// The result of `info`.

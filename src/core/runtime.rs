@@ -90,6 +90,9 @@ pub trait Runtime: Send + Sync {
     async fn kill(&self, name: &ContainerName, signal: SignalName) -> Result<(), RuntimeError>;
     /// Removes a container.
     async fn remove(&self, name: &ContainerName, force: bool) -> Result<(), RuntimeError>;
+    /// Renames a container (`from` must exist, `to` must be free). The deployment keeps
+    /// a replaced container under another name until the new generation is verified.
+    async fn rename(&self, from: &ContainerName, to: &ContainerName) -> Result<(), RuntimeError>;
     /// Live state of one container.
     async fn inspect(&self, name: &ContainerName) -> Result<EngineContainer, RuntimeError>;
     /// Containers carrying the managed label (all states).

@@ -3,6 +3,7 @@
 
 use super::clock;
 use super::command::{Command, Request};
+use super::deployment::{Deployer, DeploymentStatus};
 use super::error::{CoreError, ErrorBody, ErrorCode};
 use super::events::{ContainerEvent, EventAction, EventBus};
 use super::locks::KeyedLocks;
@@ -27,9 +28,10 @@ pub struct ContainerService {
     pub(super) default_runtime: RuntimeKind,
     pub(super) device_id: String,
     pub(super) policy: Policy,
-    names: KeyedLocks,
+    names: Arc<KeyedLocks>,
     ids: KeyedLocks,
-    events: EventBus,
+    events: Arc<EventBus>,
+    deployer: Option<Deployer>,
     pub(super) pending_creates: PendingCreates,
     supervision: super::supervision::Counters,
 }
@@ -53,15 +55,29 @@ impl ContainerService {
         default_runtime: RuntimeKind,
         device_id: String,
     ) -> Self {
+        let runtimes: BTreeMap<RuntimeKind, Arc<dyn Runtime>> =
+            runtimes.into_iter().map(|r| (r.kind(), r)).collect();
+        let names = Arc::new(KeyedLocks::default());
+        let events = Arc::new(EventBus::default());
+        let deployer = Self::make_deployer(
+            &store,
+            &runtimes,
+            default_runtime,
+            &device_id,
+            &Policy::default(),
+            &names,
+            &events,
+        );
         Self {
             store,
-            runtimes: runtimes.into_iter().map(|r| (r.kind(), r)).collect(),
+            runtimes,
             default_runtime,
             device_id,
             policy: Policy::default(),
-            names: KeyedLocks::default(),
+            names,
             ids: KeyedLocks::default(),
-            events: EventBus::default(),
+            events,
+            deployer,
             pending_creates: PendingCreates::default(),
             supervision: Default::default(),
         }
@@ -69,8 +85,57 @@ impl ContainerService {
 
     /// Replaces the default policy.
     pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.deployer = Self::make_deployer(
+            &self.store,
+            &self.runtimes,
+            self.default_runtime,
+            &self.device_id,
+            &policy,
+            &self.names,
+            &self.events,
+        );
         self.policy = policy;
         self
+    }
+
+    /// The deployer: deployments create their containers on the default runtime (the
+    /// first enabled one when the default is not).
+    fn make_deployer(
+        store: &Arc<dyn Store>,
+        runtimes: &BTreeMap<RuntimeKind, Arc<dyn Runtime>>,
+        default_runtime: RuntimeKind,
+        device_id: &str,
+        policy: &Policy,
+        names: &Arc<KeyedLocks>,
+        events: &Arc<EventBus>,
+    ) -> Option<Deployer> {
+        let rt = runtimes
+            .get(&default_runtime)
+            .or_else(|| runtimes.values().next())?;
+        Some(Deployer::new(
+            store.clone(),
+            rt.clone(),
+            device_id.to_owned(),
+            policy.clone(),
+            names.clone(),
+            events.clone(),
+        ))
+    }
+
+    /// The deployer, or `runtime_unavailable` when no runtime is enabled.
+    fn deployer(&self) -> Result<&Deployer, CoreError> {
+        self.deployer
+            .as_ref()
+            .ok_or(CoreError::RuntimeNotEnabled(self.default_runtime.as_str()))
+    }
+
+    /// On start: ends an apply that a crash interrupted (see
+    /// [`Deployer::recover`]). Returns its status when there was one.
+    pub async fn recover_deployment(&self) -> Result<Option<DeploymentStatus>, CoreError> {
+        match &self.deployer {
+            Some(d) => d.recover().await,
+            None => Ok(None),
+        }
     }
 
     /// The store, for shutdown.
@@ -168,6 +233,19 @@ impl ContainerService {
             Command::Images => self.images(rt).await,
             Command::RemoveImage { image, force } => self.remove_image(rt, image, *force).await,
             Command::Info => Ok(OpResult::Info(self.info().await)),
+            Command::Apply { deployment, wait } => {
+                let d = self.deployer()?;
+                let status = d.apply((**deployment).clone(), *wait).await?;
+                Ok(OpResult::Deployment(Box::new(status)))
+            }
+            Command::Deployment => {
+                let status = self.deployer()?.status().await?;
+                Ok(OpResult::Deployment(Box::new(status)))
+            }
+            Command::Rollback => {
+                let status = self.deployer()?.rollback().await?;
+                Ok(OpResult::Deployment(Box::new(status)))
+            }
         }
     }
 
@@ -307,7 +385,7 @@ fn should_cache(command: &Command, reply: &Reply) -> bool {
             ErrorCode::RuntimeUnavailable | ErrorCode::StoreError | ErrorCode::Internal
         )
     });
-    !transient && !matches!(command, Command::Info)
+    !transient && !matches!(command, Command::Info | Command::Deployment)
 }
 
 /// Whether an op changes containers or images.
@@ -322,5 +400,7 @@ fn mutates(command: &Command) -> bool {
             | Command::Remove { .. }
             | Command::Pull { .. }
             | Command::RemoveImage { .. }
+            | Command::Apply { .. }
+            | Command::Rollback
     )
 }

@@ -39,6 +39,13 @@ pub trait Store: Send + Sync {
     async fn put_reply(&self, id: &str, reply: &CachedReply) -> Result<(), StoreError>;
     /// A cached reply still within its TTL.
     async fn get_reply(&self, id: &str) -> Result<Option<CachedReply>, StoreError>;
+    /// The deployment journal (DESIGN.md "Desired state", durability): the committed
+    /// generation, the one in progress and its steps, as the core serialized them (JSON).
+    /// `None` before the first apply.
+    async fn get_deployment_journal(&self) -> Result<Option<String>, StoreError>;
+    /// Replaces the deployment journal in one atomic write: a reader (or the agent after
+    /// `kill -9`) sees the old journal or the new one, never a mix.
+    async fn put_deployment_journal(&self, journal_json: &str) -> Result<(), StoreError>;
     /// Flushes and closes; later calls fail.
     async fn close(&self) -> Result<(), StoreError>;
 }

@@ -53,7 +53,8 @@ macro_rules! store_conformance_tests {
             reply_eviction_keeps_newest,
             reply_bytes_bound_keeps_newest,
             calls_fail_after_close,
-            intent_round_trips
+            intent_round_trips,
+            deployment_journal_round_trips
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {$(
@@ -435,4 +436,27 @@ pub async fn calls_fail_after_close(store: &dyn Store) {
     assert!(store.delete_container(&record.name).await.is_err());
     assert!(store.put_reply("r", &reply("r", unix_now())).await.is_err());
     assert!(store.get_reply("r").await.is_err());
+}
+
+/// The deployment journal starts absent, is written whole and read back as written, and
+/// is independent of the container records.
+pub async fn deployment_journal_round_trips(store: &dyn Store) {
+    assert_eq!(store.get_deployment_journal().await.expect("get"), None);
+    store
+        .put_deployment_journal(r#"{"committed":1}"#)
+        .await
+        .expect("put");
+    store
+        .put_deployment_journal(r#"{"committed":2,"in_progress":null}"#)
+        .await
+        .expect("put again");
+    assert_eq!(
+        store
+            .get_deployment_journal()
+            .await
+            .expect("get")
+            .as_deref(),
+        Some(r#"{"committed":2,"in_progress":null}"#)
+    );
+    assert!(store.list_containers().await.expect("list").is_empty());
 }

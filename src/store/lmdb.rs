@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
 const BACKEND: &str = "lmdb";
-/// Named databases in the environment (three used, room for one more).
+/// Named databases in the environment (all four used).
 const MAX_DBS: u32 = 4;
 /// Map sizes are rounded up to this, a multiple of every Linux page size (4, 16, 64 KiB).
 const MAP_ALIGN: usize = 64 * 1024;
@@ -48,7 +48,12 @@ struct Lmdb {
     containers: Database<'static, Bytes, Bytes>,
     replies: Database<'static, Bytes, Bytes>,
     reply_age: Database<'static, Bytes, Unit>,
+    /// One entry, [`JOURNAL_KEY`]: the deployment journal.
+    deployment: Database<'static, Bytes, Bytes>,
 }
+
+/// The key of the deployment journal in the `deployment` database.
+const JOURNAL_KEY: &str = "journal";
 
 /// An entry of the `replies` database.
 #[derive(Serialize, Deserialize)]
@@ -173,12 +178,13 @@ impl LmdbStore {
                 let containers = opener.create_database(wtxn, Some("containers"))?;
                 let replies = opener.create_database(wtxn, Some("replies"))?;
                 let reply_age = opener.create_database(wtxn, Some("reply_age"))?;
+                let deployment = opener.create_database(wtxn, Some("deployment"))?;
                 Ok::<_, heed::Error>(CommitOrAbort::<_, Infallible>::Commit((
-                    containers, replies, reply_age,
+                    containers, replies, reply_age, deployment,
                 )))
             })
             .map_err(|e| open_error(format!("cannot create the databases: {e}")))?;
-        let (containers, replies, reply_age) = match created {
+        let (containers, replies, reply_age, deployment) = match created {
             CommitOrAbort::Commit(dbs) => dbs,
             CommitOrAbort::Abort(never) => match never {},
         };
@@ -194,6 +200,7 @@ impl LmdbStore {
                 containers,
                 replies,
                 reply_age,
+                deployment,
             }))),
         })
     }
@@ -450,6 +457,25 @@ impl Store for LmdbStore {
                 reply_json: r.reply_json,
                 stored_at: r.stored_at,
             }))
+    }
+
+    async fn get_deployment_journal(&self) -> Result<Option<String>, StoreError> {
+        let key = JOURNAL_KEY.as_bytes();
+        self.read(JOURNAL_KEY, |db, rtxn| {
+            db.deployment
+                .get(rtxn, key)?
+                .map(|bytes| String::from_utf8(bytes.to_vec()).map_err(|e| corrupt(key, e)))
+                .transpose()
+        })
+    }
+
+    async fn put_deployment_journal(&self, journal_json: &str) -> Result<(), StoreError> {
+        let value = journal_json.as_bytes().to_vec();
+        self.write(JOURNAL_KEY, move |db, wtxn| {
+            db.deployment.put(wtxn, JOURNAL_KEY.as_bytes(), &value)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn close(&self) -> Result<(), StoreError> {

@@ -42,6 +42,7 @@ struct State {
     reply_age: BTreeSet<(u64, String)>,
     /// Bytes of every cached reply's JSON and id.
     reply_bytes: u64,
+    deployment_journal: Option<String>,
     closed: bool,
 }
 
@@ -136,6 +137,17 @@ impl Store for MemoryStore {
             .get(id)
             .filter(|r| !reply_expired(r.stored_at, self.limits.ttl_s, now))
             .cloned())
+    }
+
+    async fn get_deployment_journal(&self) -> Result<Option<String>, StoreError> {
+        let state = self.open_state("deployment", false)?;
+        Ok(state.deployment_journal.clone())
+    }
+
+    async fn put_deployment_journal(&self, journal_json: &str) -> Result<(), StoreError> {
+        let mut state = self.open_state("deployment", true)?;
+        state.deployment_journal = Some(journal_json.to_owned());
+        Ok(())
     }
 
     async fn close(&self) -> Result<(), StoreError> {

@@ -12,6 +12,7 @@ use crate::codec::{self, Format};
 use crate::core::command::{Command, Request};
 use crate::core::error::{ErrorBody, ErrorCode};
 use crate::core::names::ContainerName;
+use crate::core::op::Op;
 use crate::core::reply::{Outcome, Reply};
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
@@ -228,6 +229,39 @@ impl AgentObject {
     ) -> Result<String, MethodError> {
         let command = |name| Ok(Command::Remove { name, force });
         self.by_name(&header, conn, name, command).await
+    }
+
+    /// Applies a deployment (its JSON, as the `apply` op's `deployment` arg) and waits
+    /// until it has ended: the DeploymentStatus as JSON.
+    async fn apply(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &zbus::Connection,
+        deployment: &str,
+    ) -> Result<String, MethodError> {
+        let command = || {
+            let value: serde_json::Value = serde_json::from_str(deployment).map_err(|e| {
+                ErrorBody::new(
+                    ErrorCode::InvalidRequest,
+                    format!("deployment: not valid JSON: {e}"),
+                )
+            })?;
+            let args = serde_json::Map::from_iter([("deployment".to_owned(), value)]);
+            codec::json::decode_parts(None, Op::Apply, None, args)
+                .map(|request| request.command)
+                .map_err(|e| e.error)
+        };
+        self.run_typed(&header, conn, command).await
+    }
+
+    /// The current DeploymentStatus as JSON (with `in_progress` when one is applied).
+    async fn deployment(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &zbus::Connection,
+    ) -> Result<String, MethodError> {
+        self.run_typed(&header, conn, || Ok(Command::Deployment))
+            .await
     }
 
     /// The agent's version.

@@ -7,7 +7,8 @@
 //!   Protobuf (answers `unsupported` when built without the `protobuf` feature).
 //! - Typed methods `List() -> s`, `Inspect(s name) -> s`, `Start(s name) -> s`,
 //!   `Stop(s name, u timeout_s) -> s`, `Restart(s name) -> s`, `Remove(s name, b force)
-//!   -> s`: on success the op's result as JSON (not the envelope); on failure the D-Bus
+//!   -> s`, `Apply(s deployment) -> s` (waits until the apply has ended),
+//!   `Deployment() -> s`: on success the op's result as JSON (not the envelope); on failure the D-Bus
 //!   error `io.ctrmgr.Agent1.Error.<Code>` (see [`errors`]) with the message.
 //! - Signal `ContainerEvent(s json)` for every state change; property `Version`.
 //! - On top of the bus policy, every method checks its caller (see [`access`]): root,

@@ -5,6 +5,10 @@
 //!   replies on the Response Topic with its Correlation Data, else `<prefix>/<device>/res`;
 //!   `<prefix>/<device>/status` (retained `online`, `offline` as last will and at
 //!   shutdown); `<prefix>/<device>/events` (JSON).
+//! - Desired state (see [`desired`](self)): retained `apply` envelopes on
+//!   `<prefix>/<device>/desired` and `<prefix>/group/<group>/desired`, applied on
+//!   arrival and so on every connect (the device's own beats its groups'); the
+//!   DeploymentStatus retained on `<prefix>/<device>/deployment` after every phase change.
 //! - QoS 1 everywhere. A redelivered request with the same `id` is answered from the
 //!   core's idempotency cache and not run again; a request without an `id` cannot be
 //!   recognised when redelivered, so fleet clients must send ids.
@@ -22,6 +26,7 @@
 //! by name (none for an IP address).
 
 mod bridge;
+mod desired;
 mod options;
 mod presence;
 mod requests;
@@ -34,6 +39,7 @@ use super::metrics::Transport;
 use super::pipeline::Limit;
 use super::ApiContext;
 use bridge::{Bridge, BridgeEvent};
+use desired::DesiredHandler;
 use requests::RequestHandler;
 use rumqttc::v5::AsyncClient;
 use std::path::PathBuf;
@@ -110,13 +116,20 @@ pub async fn serve(ctx: ApiContext, config: MqttConfig) -> Result<(), MqttError>
         max_bytes: config.max_payload_bytes,
         key: "mqtt.max_payload_bytes",
     };
+    let status = ctx.executor.spawn(desired::publish_status(
+        client.clone(),
+        topics.deployment.clone(),
+        ctx.service.clone(),
+        ctx.service.events().subscribe(),
+    ));
     let handler = Arc::new(RequestHandler {
         pipeline: ctx.pipeline(Transport::Mqtt, limit),
         client: client.clone(),
         topics: topics.clone(),
     });
-    dispatch(&ctx, &handler, &bridge.events).await;
-    drop(events);
+    let desired = Arc::new(DesiredHandler::new(ctx.pipeline(Transport::Mqtt, limit)));
+    dispatch(&ctx, &handler, &desired, &bridge.events).await;
+    drop((events, status));
     presence::go_offline(&client, &topics);
     bridge.stop().await?;
     log::info!("MQTT stopped");
@@ -128,6 +141,7 @@ pub async fn serve(ctx: ApiContext, config: MqttConfig) -> Result<(), MqttError>
 async fn dispatch(
     ctx: &ApiContext,
     handler: &Arc<RequestHandler>,
+    desired: &Arc<DesiredHandler>,
     events: &smol::channel::Receiver<BridgeEvent>,
 ) {
     let permits = Arc::new(smol::lock::Semaphore::new(usize::from(MAX_IN_FLIGHT)));
@@ -141,11 +155,24 @@ async fn dispatch(
         let publish = match smol::future::or(stopped, next).await {
             None => break,
             Some(BridgeEvent::Connected) => {
+                desired.on_connect();
                 presence::on_connect(&handler.client, &handler.topics).await;
                 continue;
             }
             Some(BridgeEvent::Publish(publish)) => *publish,
         };
+        if let Some(from_device) = desired::desired_topic(&handler.topics, &publish.topic) {
+            acknowledge(&handler.client, &publish).await;
+            if desired.admit(&publish, from_device) {
+                // Applied on its own task: an apply waits for its verification window.
+                let desired = desired.clone();
+                running.retain(|task| !task.is_finished());
+                running.push(ctx.executor.spawn(async move {
+                    desired.apply(publish).await;
+                }));
+            }
+            continue;
+        }
         if !handler.topics.is_request(&publish.topic) {
             log::debug!(
                 "MQTT message on {} ignored: not a request topic of this device",

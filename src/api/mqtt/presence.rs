@@ -24,6 +24,14 @@ pub(super) async fn on_connect(client: &AsyncClient, topics: &Topics) {
     if let Err(e) = client.subscribe_many(filters).await {
         log::warn!("MQTT subscribe to the request topics not sent: {e}");
     }
+    // Desired state is retained on purpose: the broker sends it on every subscribe.
+    let desired: Vec<Filter> = topics
+        .desired_topics()
+        .map(|topic| Filter::new(topic, QoS::AtLeastOnce))
+        .collect();
+    if let Err(e) = client.subscribe_many(desired).await {
+        log::warn!("MQTT subscribe to the desired-state topics not sent: {e}");
+    }
     if let Err(e) = client
         .publish(&topics.status, QoS::AtLeastOnce, true, ONLINE)
         .await

@@ -1,7 +1,8 @@
 //! The MQTT topics of one device, as fixed by the wire contract: requests on
 //! `<prefix>/<device>/req` and `<prefix>/group/<group>/req`, default replies on
 //! `<prefix>/<device>/res`, presence on `<prefix>/<device>/status`, events on
-//! `<prefix>/<device>/events`.
+//! `<prefix>/<device>/events`; desired state on `<prefix>/<device>/desired` and
+//! `<prefix>/group/<group>/desired`, its status on `<prefix>/<device>/deployment`.
 
 /// Every topic this device uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +17,12 @@ pub(super) struct Topics {
     pub status: String,
     /// `<prefix>/<device>/events`: container events in JSON.
     pub events: String,
+    /// `<prefix>/<device>/desired`: the device's retained `apply` envelope.
+    pub desired: String,
+    /// `<prefix>/group/<group>/desired`, one per configured group.
+    pub group_desired: Vec<String>,
+    /// `<prefix>/<device>/deployment`: the retained DeploymentStatus.
+    pub deployment: String,
 }
 
 impl Topics {
@@ -30,6 +37,12 @@ impl Topics {
             default_replies: format!("{prefix}/{device}/res"),
             status: format!("{prefix}/{device}/status"),
             events: format!("{prefix}/{device}/events"),
+            desired: format!("{prefix}/{device}/desired"),
+            group_desired: groups
+                .iter()
+                .map(|g| format!("{prefix}/group/{g}/desired"))
+                .collect(),
+            deployment: format!("{prefix}/{device}/deployment"),
         }
     }
 
@@ -37,6 +50,12 @@ impl Topics {
     pub fn request_topics(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.device_requests.as_str())
             .chain(self.group_requests.iter().map(String::as_str))
+    }
+
+    /// The desired-state topics to subscribe to: the device's first, so that its
+    /// retained message arrives before its groups'.
+    pub fn desired_topics(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.desired.as_str()).chain(self.group_desired.iter().map(String::as_str))
     }
 
     /// Whether a publish on `topic` is a request to this device.

@@ -1,4 +1,5 @@
-//! The resource routes (`/v1/containers...`, `/v1/images...`, `/v1/info`): each route
+//! The resource routes (`/v1/containers...`, `/v1/images...`, `/v1/info`,
+//! `/v1/deployment...`): each route
 //! names its op, and the path, the query and the body give its args, decoded by the JSON
 //! codec's args rules into the same `Command` (and the same errors) a client would get
 //! from `/v1/execute`. Query values `true`/`false` and integers are typed; `runtime`
@@ -19,6 +20,9 @@ enum Body {
     None,
     Optional,
     Required,
+    /// Required, and the whole body is the one arg named here (`PUT /v1/deployment`:
+    /// the body is the deployment; `wait` comes from the query).
+    RequiredAs(&'static str),
 }
 
 /// One resource route: method and path, its op, the path parameter that is an arg, its
@@ -33,9 +37,9 @@ type Route = (
 );
 
 /// Every resource route of the contract.
-const ROUTES: [Route; 14] = {
-    use Body::{None as NoBody, Optional, Required};
-    use Method::{Delete, Get, Post};
+const ROUTES: [Route; 17] = {
+    use Body::{None as NoBody, Optional, Required, RequiredAs};
+    use Method::{Delete, Get, Post, Put};
     use StatusCode::{Created, Ok};
     const NAME: Option<&str> = Some("name");
     [
@@ -95,6 +99,23 @@ const ROUTES: [Route; 14] = {
             Ok,
         ),
         (Get, "/v1/info", Op::Info, None, NoBody, Ok),
+        (
+            Put,
+            "/v1/deployment",
+            Op::Apply,
+            None,
+            RequiredAs("deployment"),
+            Ok,
+        ),
+        (Get, "/v1/deployment", Op::Deployment, None, NoBody, Ok),
+        (
+            Post,
+            "/v1/deployment/rollback",
+            Op::Rollback,
+            None,
+            NoBody,
+            Ok,
+        ),
     ]
 };
 
@@ -132,16 +153,21 @@ async fn parts(
     let invalid = |m: String| ErrorBody::new(ErrorCode::InvalidRequest, m);
     let mut args = match body {
         Body::None => Map::new(),
-        Body::Optional | Body::Required => {
+        Body::Optional | Body::Required | Body::RequiredAs(_) => {
             let bytes = read_body(req).await?;
             if bytes.iter().all(u8::is_ascii_whitespace) {
-                if matches!(body, Body::Required) {
+                if matches!(body, Body::Required | Body::RequiredAs(_)) {
                     return Err(invalid(format!("{op}: a JSON object body is required")));
                 }
                 Map::new()
             } else {
                 match serde_json::from_slice(&bytes) {
-                    Ok(Value::Object(map)) => map,
+                    Ok(Value::Object(map)) => match body {
+                        Body::RequiredAs(arg) => {
+                            Map::from_iter([(arg.to_owned(), Value::Object(map))])
+                        }
+                        _ => map,
+                    },
                     Ok(_) => return Err(invalid("body must be a JSON object".into())),
                     Err(e) => return Err(invalid(format!("body is not valid JSON: {e}"))),
                 }

@@ -1,6 +1,6 @@
 //! `apply -f FILE`, `deployment` and `rollback`: the desired-state ops of DESIGN.md
-//! "Desired state", sent as the contract's envelopes. An agent that does not have them
-//! yet (before issue 15) answers `invalid_request` (unknown op), printed as any error.
+//! "Desired state", sent as the contract's envelopes; the agent's errors (`conflict` for
+//! an old generation or nothing to roll back to) are printed as any error.
 
 use crate::args::ApplyArgs;
 use crate::client::Client;

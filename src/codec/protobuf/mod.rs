@@ -7,6 +7,7 @@
 //! [`unknown_fields`] walks the bytes against the schema and refuses a field number the
 //! schema does not have, naming it.
 
+mod deployment;
 mod health;
 mod reply;
 mod request;

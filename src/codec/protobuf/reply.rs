@@ -36,6 +36,7 @@ pub(super) fn to_wire(reply: &Reply) -> pb::Reply {
 
 fn result_to_wire(result: &OpResult) -> Wire {
     match result {
+        OpResult::Deployment(s) => Wire::Deployment(super::deployment::status_to_wire(s)),
         OpResult::Container(c) => Wire::Container(container_to_wire(c)),
         OpResult::Containers { containers } => Wire::List(pb::ListResult {
             containers: containers.iter().map(container_to_wire).collect(),
@@ -105,7 +106,7 @@ fn container_to_wire(c: &Container) -> pb::Container {
 }
 
 /// A unit enum's JSON spelling (`running`, `on-failure`...).
-fn enum_word<T: serde::Serialize>(value: &T) -> String {
+pub(super) fn enum_word<T: serde::Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(s)) => s,
         _ => String::new(),
@@ -214,6 +215,9 @@ fn result_from_wire(result: Wire) -> Result<OpResult, FieldError> {
                 })
                 .collect::<Result<_, FieldError>>()?,
         }),
+        Wire::Deployment(s) => {
+            OpResult::Deployment(Box::new(super::deployment::status_from_wire(s, "result")?))
+        }
         Wire::Error(_) => return Err(FieldError::new("result", "is an error, not a result")),
     })
 }

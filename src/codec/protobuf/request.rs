@@ -132,5 +132,8 @@ fn command(op: WireOp) -> Result<Command, FieldError> {
             force: a.force,
         },
         WireOp::Info(pb::InfoArgs {}) => Command::Info,
+        WireOp::Apply(a) => super::deployment::apply_from_wire(a)?,
+        WireOp::Deployment(pb::DeploymentArgs {}) => Command::Deployment,
+        WireOp::Rollback(pb::RollbackArgs {}) => Command::Rollback,
     })
 }

@@ -1,7 +1,9 @@
 //! `remove`: removes the container from its engine, then its record. A container the
-//! engine no longer has is not an error: the record goes either way.
+//! engine no longer has is not an error: the record goes either way. A container that a
+//! deployment owns is `conflict`: only a generation without it removes it.
 
 use crate::core::clock;
+use crate::core::deployment::plan::owner_generation;
 use crate::core::error::{CoreError, RuntimeError};
 use crate::core::events::{ContainerEvent, EventAction};
 use crate::core::model::{ContainerState, RuntimeKind};
@@ -18,6 +20,12 @@ impl ContainerService {
     ) -> Result<OpResult, CoreError> {
         let _lock = self.lock_name(name).await;
         let (mut record, rt) = self.managed(requested, name).await?;
+        if let Some(generation) = owner_generation(&record) {
+            return Err(CoreError::OwnedByDeployment {
+                name: name.to_string(),
+                generation: generation.to_owned(),
+            });
+        }
         match rt.remove(name, force).await {
             Ok(()) | Err(RuntimeError::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),

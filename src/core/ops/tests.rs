@@ -523,6 +523,17 @@ impl Store for WriteFailingStore {
     ) -> Result<(), crate::core::error::StoreError> {
         self.0.put_reply(id, reply).await
     }
+    async fn get_deployment_journal(
+        &self,
+    ) -> Result<Option<String>, crate::core::error::StoreError> {
+        self.0.get_deployment_journal().await
+    }
+    async fn put_deployment_journal(
+        &self,
+        journal_json: &str,
+    ) -> Result<(), crate::core::error::StoreError> {
+        self.0.put_deployment_journal(journal_json).await
+    }
     async fn get_reply(
         &self,
         id: &str,

@@ -140,6 +140,13 @@ fn on_container(sub: &[&str], name: &ContainerName) -> Vec<String> {
     a
 }
 
+/// `rename -- FROM TO`.
+pub fn rename(from: &ContainerName, to: &ContainerName) -> Vec<String> {
+    let mut a = on_container(&["rename"], from);
+    a.push(to.to_string());
+    a
+}
+
 /// `start -- NAME`.
 pub fn start(name: &ContainerName) -> Vec<String> {
     on_container(&["start"], name)

@@ -279,6 +279,12 @@ impl Runtime for CliRuntime {
         Ok(())
     }
 
+    async fn rename(&self, from: &ContainerName, to: &ContainerName) -> Result<(), RuntimeError> {
+        self.call(argv::rename(from, to), Subject::container(from))
+            .await?;
+        Ok(())
+    }
+
     async fn inspect(&self, name: &ContainerName) -> Result<EngineContainer, RuntimeError> {
         let out = self
             .call(argv::inspect([name.as_str()]), Subject::container(name))

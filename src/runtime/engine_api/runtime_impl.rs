@@ -86,6 +86,10 @@ impl<D: Dialect> Runtime for EngineApi<D> {
         }
     }
 
+    async fn rename(&self, from: &ContainerName, to: &ContainerName) -> Result<(), RuntimeError> {
+        post_container(self, from, "/rename", &[("name", to.to_string())], 0, false).await
+    }
+
     async fn inspect(&self, name: &ContainerName) -> Result<EngineContainer, RuntimeError> {
         Ok(inspect_with_tty(self, name).await?.0)
     }

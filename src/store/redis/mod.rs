@@ -16,6 +16,7 @@
 //! - `<prefix>reply_sizes`: hash, request id -> bytes of its cached reply and id;
 //! - `<prefix>reply_bytes`: string, the sum of `reply_sizes`, bounded by the cache's
 //!   `max_bytes`.
+//! - `<prefix>deployment`: string, the deployment journal (JSON, written whole).
 //!
 //! # Implementation
 //! One [`RedisConnection`] (a multiplexed connection that reconnects by itself, or a
@@ -175,6 +176,10 @@ impl RedisStore {
 
     fn names_key(&self) -> String {
         format!("{}{NAMES_KEY}", self.prefix)
+    }
+
+    fn journal_key(&self) -> String {
+        format!("{}deployment", self.prefix)
     }
 
     fn reply_key(&self, id: &str) -> String {
@@ -447,6 +452,28 @@ impl Store for RedisStore {
                 stored_at: stored.stored_at,
             }),
         )
+    }
+
+    async fn get_deployment_journal(&self) -> Result<Option<String>, StoreError> {
+        let key = self.journal_key();
+        self.call("deployment", false, |mut c| async move {
+            ::redis::cmd("GET")
+                .arg(&key)
+                .query_async::<Option<String>>(&mut c)
+                .await
+        })
+        .await
+    }
+
+    async fn put_deployment_journal(&self, journal_json: &str) -> Result<(), StoreError> {
+        self.write_script::<i64>(
+            "deployment",
+            scripts::PUT_JOURNAL,
+            vec![self.journal_key()],
+            vec![journal_json.as_bytes().to_vec()],
+        )
+        .await
+        .map(drop)
     }
 
     async fn close(&self) -> Result<(), StoreError> {

@@ -72,3 +72,9 @@ for _, name in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
 end
 return out
 ";
+
+/// Replaces the deployment journal. KEYS: journal key. ARGV: value.
+pub const PUT_JOURNAL: &str = r"
+redis.call('SET', KEYS[1], ARGV[1])
+return 0
+";

@@ -176,6 +176,40 @@ pub fn envelopes(existing: &str) -> Vec<(String, Value, &'static str)> {
             json!({"op": "create", "args": {"name": unique("noimg"), "image": "ctrmgr-test/nothing:here"}}),
             "not_found",
         ),
+        (
+            "deployment duplicate names",
+            json!({"op": "apply", "args": {"deployment": {"generation": 1, "containers": [
+                {"name": "d-x", "image": IMAGE}, {"name": "d-x", "image": IMAGE}]}}}),
+            "invalid_request",
+        ),
+        (
+            "deployment unknown field",
+            json!({"op": "apply", "args": {"deployment": {"generation": 1, "containers": [
+                {"name": "d-x", "image": IMAGE, "cap_add": ["ALL"]}]}}}),
+            "invalid_request",
+        ),
+        (
+            "deployment negative order",
+            json!({"op": "apply", "args": {"deployment": {"generation": 1, "containers": [
+                {"name": "d-x", "image": IMAGE, "order": -1}]}}}),
+            "invalid_request",
+        ),
+        (
+            "deployment generation 0",
+            json!({"op": "apply", "args": {"deployment": {"generation": 0, "containers": []}}}),
+            "invalid_request",
+        ),
+        (
+            "deployment takes an imperative name",
+            json!({"op": "apply", "args": {"deployment": {"generation": 1, "containers": [
+                {"name": existing, "image": IMAGE}]}}}),
+            "conflict",
+        ),
+        (
+            "deployment args",
+            json!({"op": "deployment", "args": {"generation": 1}}),
+            "invalid_request",
+        ),
     ];
     cases.extend(more.into_iter().map(|(l, v, c)| (l.to_owned(), v, c)));
     cases

@@ -117,7 +117,86 @@ fn op_args(op: &str, args: &Value) -> Option<Op> {
             object(args, &[])?;
             Op::Info(pb::InfoArgs {})
         }
+        "deployment" => {
+            object(args, &[])?;
+            Op::Deployment(pb::DeploymentArgs {})
+        }
+        "rollback" => {
+            object(args, &[])?;
+            Op::Rollback(pb::RollbackArgs {})
+        }
+        "apply" => Op::Apply(apply_args(args)?),
         _ => return None,
+    })
+}
+
+fn apply_args(args: &Value) -> Option<pb::ApplyArgs> {
+    let a = object(args, &["deployment", "wait"])?;
+    let wait = match a.get("wait") {
+        None => None,
+        Some(v) => Some(v.as_bool()?),
+    };
+    let d = object(
+        a.get("deployment")?,
+        &["generation", "containers", "policy"],
+    )?;
+    let containers = list(d, "containers")?
+        .iter()
+        .map(|c| {
+            let mut spec = c.as_object()?.clone();
+            let order = spec.remove("order");
+            let desired = spec.remove("desired");
+            if spec.contains_key("start") {
+                return None;
+            }
+            let c = create_args(&Value::Object(spec))?;
+            Some(pb::DeploymentContainer {
+                spec: Some(pb::ContainerSpec {
+                    name: c.name,
+                    image: c.image,
+                    cmd: c.cmd,
+                    entrypoint: c.entrypoint,
+                    env: c.env,
+                    ports: c.ports,
+                    mounts: c.mounts,
+                    restart: c.restart,
+                    resources: c.resources,
+                    labels: c.labels,
+                    network: c.network,
+                    user: c.user,
+                    workdir: c.workdir,
+                    privileged: c.privileged,
+                    devices: c.devices,
+                    health: c.health,
+                }),
+                order: match order {
+                    None => 0,
+                    Some(o) => u32::try_from(o.as_u64()?).ok()?,
+                },
+                desired: match desired {
+                    None => None,
+                    Some(v) => Some(v.as_str()?.to_owned()),
+                },
+            })
+        })
+        .collect::<Option<_>>()?;
+    let policy = match d.get("policy") {
+        None => None,
+        Some(p) => {
+            let p = object(p, &["on_failure", "healthy_window_s"])?;
+            Some(pb::DeploymentPolicy {
+                on_failure: opt_string(p, "on_failure")?,
+                healthy_window_s: opt_u32(p, "healthy_window_s")?,
+            })
+        }
+    };
+    Some(pb::ApplyArgs {
+        deployment: Some(pb::Deployment {
+            generation: d.get("generation")?.as_u64()?,
+            containers,
+            policy,
+        }),
+        wait,
     })
 }
 
