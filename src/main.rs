@@ -104,7 +104,13 @@ async fn run(
             .with_policy(policy),
     );
     // Keeps records true to the engines (start-up reconcile, then their event streams).
-    let reconciler = executor.spawn(ctrmgr::core::reconciler_task::run(service.clone()));
+    let schedule = ctrmgr::core::reconciler_task::Schedule {
+        resync: std::time::Duration::from_secs(config.runtime.resync_interval_s),
+    };
+    let reconciler = executor.spawn(ctrmgr::core::reconciler_task::run(
+        service.clone(),
+        schedule,
+    ));
     let (trigger, shutdown) = Shutdown::new();
     let ctx = ctrmgr::api::ApiContext::new(service.clone(), shutdown.clone(), executor.clone());
     let transports = ctrmgr::api::transports::start(&ctx, &config).await?;

@@ -2,7 +2,8 @@
 //! created behind the agent's back (Docker and Podman) show up in the store and on the
 //! `/v1/events` stream without any request changing them; a `kill -9` in the middle of a
 //! burst of creates loses and duplicates nothing; a container a client stopped stays
-//! stopped when a private dockerd's `always` policy brings it back.
+//! stopped when a private dockerd's `always` policy brings it back; a `stop` that holds
+//! one name's lock for an hour does not stall the records of the other names.
 
 use ctrmgr_testkit::common;
 
@@ -458,4 +459,72 @@ fn a_container_a_client_stopped_stays_stopped_when_the_engine_restarts() {
         assert!(Instant::now() < deadline, "'{name}' was left running");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// How long a record may lag behind an out-of-band change while another name is busy:
+/// event latency plus one inspect, with room for a loaded machine.
+const BUSY_NEIGHBOUR_DEADLINE: Duration = Duration::from_secs(15);
+
+#[test]
+fn a_long_stop_of_one_container_does_not_stall_the_records_of_others() {
+    require_docker();
+    let agent = Agent::start("");
+    let (slow, other) = (unique("stall-slow"), unique("stall-other"));
+    let _cleanup = Cleanup(DOCKER, vec![slow.clone(), other.clone()]);
+    // `sleep` is PID 1: SIGTERM does nothing, so the stop below waits its whole timeout.
+    create_running(&agent, DOCKER, &slow);
+    create_running(&agent, DOCKER, &other);
+    std::thread::scope(|scope| {
+        let stopping = scope.spawn(|| {
+            agent.post(
+                &format!("/v1/containers/{slow}/stop"),
+                &json!({"timeout_s": 3600}),
+            )
+        });
+        // The agent has sent the stop (dockerd reports the SIGTERM as a `kill` event)
+        // and holds the name lock of `slow` for up to an hour.
+        let deadline = Instant::now() + DEADLINE;
+        while !docker(&[
+            "events",
+            "--since",
+            "5m",
+            "--until",
+            "0s",
+            "--filter",
+            &format!("container={slow}"),
+            "--filter",
+            "event=kill",
+            "--format",
+            "{{.Action}}",
+        ])
+        .contains("kill")
+        {
+            assert!(Instant::now() < deadline, "the agent never sent the stop");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        docker(&["stop", "-t", "0", "--", &other]);
+        let stopped_at = Instant::now();
+        let deadline = stopped_at + BUSY_NEIGHBOUR_DEADLINE;
+        loop {
+            let record = records(&agent)
+                .into_iter()
+                .find(|c| c["name"] == other.as_str());
+            if record.as_ref().is_some_and(|r| r["state"] == "exited") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the record of '{other}' did not follow `docker stop` within {} s while a \
+                 stop of '{slow}' was under way: {record:?}\n{}",
+                BUSY_NEIGHBOUR_DEADLINE.as_secs(),
+                agent.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Ends the long stop; its reply and the record of `slow` are right.
+        docker(&["kill", "--", &slow]);
+        let (status, body) = stopping.join().unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["result"]["state"], "exited", "{body}");
+    });
 }

@@ -8,6 +8,7 @@ use crate::core::events::{ContainerEvent, EventAction};
 use crate::core::fake_engine::FakeEngine;
 use crate::core::model::*;
 use crate::core::names::*;
+use crate::core::reconcile_queue::{NameQueue, QueueState};
 use crate::core::runtime::*;
 use crate::core::store::{ReplyCacheLimits, Store};
 use crate::store::memory::MemoryStore;
@@ -166,7 +167,7 @@ fn events_update_records_and_a_reconnect_reconciles_everything() {
     let service = service(&docker, &podman);
     let first = docker.stream();
     let executor = smol::Executor::new();
-    let task = executor.spawn(run(service.clone()));
+    let task = executor.spawn(run(service.clone(), Schedule::default()));
     smol::block_on(executor.run(async {
         run_op(&service, create("web")).await;
         let events = service.events().subscribe();
@@ -261,5 +262,114 @@ fn the_device_label_scopes_adoption_but_not_records() {
             record(&service, "by-hand").await.is_none(),
             "a bare managed label (baked into an image, set by hand) is not adopted"
         );
+    });
+}
+
+/// Runs the reconciler with `schedule` on a fresh executor next to `body`, whose
+/// containers live in the fake docker engine (its first event stream is `stream`).
+fn with_reconciler<F: std::future::Future<Output = ()>>(
+    schedule: Schedule,
+    body: impl FnOnce(Arc<ContainerService>, Arc<FakeEngine>, smol::channel::Sender<EngineEvent>) -> F,
+) {
+    let docker = FakeEngine::new(RuntimeKind::DockerApi);
+    let service = service(&docker, &FakeEngine::new(RuntimeKind::PodmanApi));
+    let stream = docker.stream();
+    let executor = smol::Executor::new();
+    let task = executor.spawn(run(service.clone(), schedule));
+    smol::block_on(executor.run(body(service, docker, stream)));
+    drop(task);
+}
+
+fn die(n: &str) -> EngineEvent {
+    EngineEvent {
+        name: n.into(),
+        action: "die".into(),
+    }
+}
+
+#[test]
+fn a_name_held_by_a_long_op_does_not_stall_the_other_names() {
+    with_reconciler(Schedule::default(), |service, docker, stream| async move {
+        run_op(&service, create("slow")).await;
+        run_op(&service, create("web")).await;
+        // What a `stop` with `timeout_s = 3600` does to "slow": holds its name lock.
+        let held = service.lock_name(&name("slow")).await;
+        docker.put("slow", ContainerState::Exited, Some(0));
+        docker.put("web", ContainerState::Exited, Some(137));
+        stream.send(die("slow")).await.unwrap();
+        stream.send(die("web")).await.unwrap();
+        until(&service, "web", |r| {
+            r.as_ref().is_some_and(|c| c.exit_code == Some(137))
+        })
+        .await;
+        assert_eq!(
+            record(&service, "slow").await.unwrap().state,
+            ContainerState::Running,
+            "reconciled under a held lock"
+        );
+        drop(held);
+        until(&service, "slow", |r| {
+            r.as_ref()
+                .is_some_and(|c| c.state == ContainerState::Exited)
+        })
+        .await;
+    });
+}
+
+#[test]
+fn events_for_a_busy_name_coalesce_into_one_more_pass() {
+    smol::block_on(async {
+        let docker = FakeEngine::new(RuntimeKind::DockerApi);
+        let service = service(&docker, &FakeEngine::new(RuntimeKind::PodmanApi));
+        run_op(&service, create("busy")).await;
+        let rt: Arc<dyn Runtime> = docker.clone();
+        let state = QueueState::new();
+        let executor = smol::Executor::new();
+        let queue = NameQueue::new(&service, &rt, &executor, &state);
+        let held = service.lock_name(&name("busy")).await;
+        for _ in 0..50 {
+            queue.push(name("busy"));
+        }
+        queue.push(name("other"));
+        // One task per name however many events came.
+        assert_eq!(queue.len(), 2);
+        docker.put("busy", ContainerState::Exited, Some(2));
+        drop(held);
+        executor
+            .run(until(&service, "busy", |r| {
+                r.as_ref().is_some_and(|c| c.exit_code == Some(2))
+            }))
+            .await;
+        executor
+            .run(async {
+                while queue.len() > 0 {
+                    smol::Timer::after(Duration::from_millis(5)).await;
+                }
+            })
+            .await;
+    });
+}
+
+#[test]
+fn a_periodic_resync_catches_what_no_event_told() {
+    let schedule = Schedule {
+        resync: Duration::from_millis(50),
+    };
+    with_reconciler(schedule, |service, docker, stream| async move {
+        run_op(&service, create("quiet")).await;
+        // The stream is followed (so the reconcile at its opening is done) ...
+        docker.put("quiet", ContainerState::Exited, Some(1));
+        stream.send(die("quiet")).await.unwrap();
+        until(&service, "quiet", |r| {
+            r.as_ref().is_some_and(|c| c.exit_code == Some(1))
+        })
+        .await;
+        // ... then the engine changes and never says so; the stream stays open.
+        docker.put("quiet", ContainerState::Exited, Some(9));
+        until(&service, "quiet", |r| {
+            r.as_ref().is_some_and(|c| c.exit_code == Some(9))
+        })
+        .await;
+        drop(stream);
     });
 }
