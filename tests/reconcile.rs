@@ -528,3 +528,72 @@ fn a_long_stop_of_one_container_does_not_stall_the_records_of_others() {
         assert_eq!(body["result"]["state"], "exited", "{body}");
     });
 }
+
+/// `GET /v1/containers/NAME`: the state and exit code the agent reports.
+fn inspect_state(agent: &Agent, name: &str) -> (String, Value) {
+    let (status, body) = agent.get(&format!("/v1/containers/{name}"));
+    assert_eq!(status, 200, "{body}");
+    let c = &body["result"];
+    (
+        c["state"].as_str().unwrap().to_owned(),
+        c["exit_code"].clone(),
+    )
+}
+
+/// Polls `inspect` until it reports `state`, for up to the event latency (a few seconds).
+fn inspect_until(agent: &Agent, name: &str, state: &str) -> Value {
+    let deadline = Instant::now() + BUSY_NEIGHBOUR_DEADLINE;
+    loop {
+        let (now, exit_code) = inspect_state(agent, name);
+        if now == state {
+            return exit_code;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "inspect of '{name}' still says '{now}', not '{state}', {} s after the change\n{}",
+            BUSY_NEIGHBOUR_DEADLINE.as_secs(),
+            agent.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn inspect_is_fresh_after_every_op_and_after_changes_behind_the_agents_back() {
+    require_docker();
+    let agent = Agent::start("");
+    let name = unique("fresh");
+    let _cleanup = Cleanup(DOCKER, vec![name.clone()]);
+    create_running(&agent, DOCKER, &name);
+    // Right after each op, with no wait: the op refreshed the record before replying.
+    for (op, body, state) in [
+        ("stop", json!({"timeout_s": 0}), "exited"),
+        ("start", json!({}), "running"),
+        ("restart", json!({"timeout_s": 0}), "running"),
+    ] {
+        let (status, reply) = agent.post(&format!("/v1/containers/{name}/{op}"), &body);
+        assert_eq!(status, 200, "{op}: {reply}");
+        assert_eq!(
+            inspect_state(&agent, &name).0,
+            state,
+            "inspect right after {op}"
+        );
+        assert_eq!(docker_state(&name), state, "dockerd after {op}");
+    }
+    // Behind the agent's back: within the event latency.
+    docker(&["stop", "-t", "0", "--", &name]);
+    assert_eq!(inspect_until(&agent, &name, "exited"), 137);
+    docker(&["start", "--", &name]);
+    inspect_until(&agent, &name, "running");
+    docker(&["pause", "--", &name]);
+    inspect_until(&agent, &name, "paused");
+    docker(&["unpause", "--", &name]);
+    inspect_until(&agent, &name, "running");
+    docker(&["kill", "--", &name]);
+    assert_eq!(inspect_until(&agent, &name, "exited"), 137);
+    docker(&["rm", "-f", "--", &name]);
+    inspect_until(&agent, &name, "missing");
+    // And an op right after the out-of-band changes sees them too.
+    let (status, reply) = agent.post(&format!("/v1/containers/{name}/start"), &json!({}));
+    assert_eq!(status, 404, "start of a removed container: {reply}");
+}

@@ -17,6 +17,7 @@ mod ops;
 mod pending_creates;
 pub mod policy;
 pub mod queue_name;
+mod reconcile_live;
 mod reconcile_queue;
 pub mod reconcile_records;
 pub mod reconciler_task;

@@ -5,17 +5,13 @@
 //! waits alone while every other name is reconciled at once.
 
 use super::names::ContainerName;
+use super::reconcile_live::Pending;
 use super::runtime::Runtime;
 use super::service::ContainerService;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError};
 
 /// Reconciles running at once against one engine (engine calls, not names waiting).
 pub const CONCURRENT_RECONCILES: usize = 4;
-
-/// Names with work: `true` when another pass was asked for after the running one read
-/// the engine.
-type Pending = Mutex<HashMap<ContainerName, bool>>;
 
 /// The names of one engine waiting for or under reconcile; its work runs on `executor`,
 /// which the owner drives (dropping it cancels what is in flight).
@@ -27,24 +23,24 @@ pub(crate) struct NameQueue<'e, 'a> {
     permits: &'a smol::lock::Semaphore,
 }
 
-/// What a [`NameQueue`] borrows; it lives as long as the executor that runs the work.
+/// What a [`NameQueue`] borrows besides the service; it lives as long as the executor
+/// that runs the work.
 pub(crate) struct QueueState {
-    pending: Pending,
     permits: smol::lock::Semaphore,
 }
 
 impl QueueState {
-    /// An empty state allowing [`CONCURRENT_RECONCILES`] engine calls at once.
+    /// A state allowing [`CONCURRENT_RECONCILES`] engine calls at once.
     pub(crate) fn new() -> Self {
         Self {
-            pending: Mutex::default(),
             permits: smol::lock::Semaphore::new(CONCURRENT_RECONCILES),
         }
     }
 }
 
 impl<'e, 'a> NameQueue<'e, 'a> {
-    /// A queue for the engine behind `rt`, its work spawned on `executor`.
+    /// A queue for the engine behind `rt`, its work spawned on `executor`; the names
+    /// pending are the service's (see [`super::reconcile_live`]).
     pub(crate) fn new(
         service: &'a ContainerService,
         rt: &'a Arc<dyn Runtime>,
@@ -55,7 +51,7 @@ impl<'e, 'a> NameQueue<'e, 'a> {
             service,
             rt,
             executor,
-            pending: &state.pending,
+            pending: &service.live.of(rt.kind().engine()).pending,
             permits: &state.permits,
         }
     }

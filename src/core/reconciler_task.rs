@@ -173,12 +173,14 @@ async fn reconcile_all(service: &ContainerService, rt: &Arc<dyn Runtime>) -> boo
     }
 }
 
-/// Queues every container of the engine behind `rt`, logged.
+/// Queues every container of the engine behind `rt`, logged; then the engine's records
+/// are caught up (each is live once its reconcile is done).
 async fn resync(service: &ContainerService, rt: &Arc<dyn Runtime>, queue: &NameQueue<'_, '_>) {
     match service.engine_names(rt).await {
         Ok(names) => {
             log::info!("reconciling {}: {} containers", rt.kind(), names.len());
             names.into_iter().for_each(|name| queue.push(name));
+            service.live.of(rt.kind().engine()).set_caught_up(true);
         }
         Err(e) => log::warn!("reconciling {} failed: {e}", rt.kind()),
     }
@@ -194,8 +196,20 @@ enum Wake {
 
 /// Queues the whole engine, then the container of each event and the whole engine
 /// again every `schedule.resync`, until the stream ends; work still in flight then is
-/// dropped (the reconnect queues everything again).
+/// dropped (the reconnect queues everything again) and the engine's records are no
+/// longer live.
 async fn follow(
+    service: &ContainerService,
+    rt: &Arc<dyn Runtime>,
+    events: EngineEvents,
+    schedule: Schedule,
+) {
+    queue_events(service, rt, events, schedule).await;
+    service.live.of(rt.kind().engine()).set_caught_up(false);
+}
+
+/// [`follow`] while the stream lasts.
+async fn queue_events(
     service: &ContainerService,
     rt: &Arc<dyn Runtime>,
     mut events: EngineEvents,

@@ -9,6 +9,7 @@ use crate::core::fake_engine::FakeEngine;
 use crate::core::model::*;
 use crate::core::names::*;
 use crate::core::reconcile_queue::{NameQueue, QueueState};
+use crate::core::reply::Reply;
 use crate::core::runtime::*;
 use crate::core::store::{ReplyCacheLimits, Store};
 use crate::store::memory::MemoryStore;
@@ -371,5 +372,48 @@ fn a_periodic_resync_catches_what_no_event_told() {
         })
         .await;
         drop(stream);
+    });
+}
+
+async fn inspect(service: &ContainerService, n: &str) -> Reply {
+    service
+        .execute(Request {
+            id: None,
+            runtime: None,
+            command: Command::Inspect { name: name(n) },
+        })
+        .await
+}
+
+#[test]
+fn inspect_serves_live_records_without_the_engine_and_asks_it_otherwise() {
+    with_reconciler(Schedule::default(), |service, docker, stream| async move {
+        run_op(&service, create("web")).await;
+        docker.put("web", ContainerState::Exited, Some(4));
+        stream.send(die("web")).await.unwrap();
+        until(&service, "web", |r| {
+            r.as_ref().is_some_and(|c| c.exit_code == Some(4))
+        })
+        .await;
+        // Followed and caught up: the record answers, the engine is not asked.
+        docker
+            .unavailable
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let reply = inspect(&service, "web").await;
+        assert!(reply.error().is_none(), "{reply:?}");
+        // The stream ends: the engine is asked again.
+        drop(stream);
+        let mut asked = false;
+        for _ in 0..500 {
+            if inspect(&service, "web").await.error().is_some() {
+                asked = true;
+                break;
+            }
+            smol::Timer::after(Duration::from_millis(10)).await;
+        }
+        assert!(
+            asked,
+            "inspect kept serving the record of an engine no longer followed"
+        );
     });
 }

@@ -10,6 +10,7 @@ use super::model::{Container, ContainerState, RuntimeKind};
 use super::names::ContainerName;
 use super::pending_creates::PendingCreates;
 use super::policy::Policy;
+use super::reconcile_live::LiveRecords;
 use super::reply::{OpResult, Reply};
 use super::runtime::Runtime;
 use super::store::{CachedReply, Store};
@@ -31,6 +32,8 @@ pub struct ContainerService {
     ids: KeyedLocks,
     events: EventBus,
     pub(super) pending_creates: PendingCreates,
+    /// Which records the reconciler keeps live (`inspect` serves those from the store).
+    pub(super) live: LiveRecords,
 }
 
 impl std::fmt::Debug for ContainerService {
@@ -62,6 +65,7 @@ impl ContainerService {
             ids: KeyedLocks::default(),
             events: EventBus::default(),
             pending_creates: PendingCreates::default(),
+            live: LiveRecords::default(),
         }
     }
 
