@@ -27,7 +27,11 @@
 #
 # Environment: BENCH_SECONDS (load per measurement, 10), BENCH_CONNECTIONS (4),
 # BENCH_N (containers per lifecycle batch, 20), BENCH_ROUNDS (2), BENCH_IDLE_S (30),
-# BENCH_TARGETS (host | all, default all), BENCH_DIR (work dir, default a new temp dir).
+# BENCH_TARGETS (host | all, default all), BENCH_DIR (work dir, default a new temp dir),
+# BENCH_MANY (containers for the second list/inspect load, 100),
+# BENCH_AGENT and BENCH_CLIENT (prebuilt release binaries of the agent and of
+# examples/bench_client: no build at all, the size row is the agent file's; for
+# comparing two commits on one machine without two full sets of release builds).
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -39,6 +43,7 @@ CONNECTIONS="${BENCH_CONNECTIONS:-4}"
 N="${BENCH_N:-20}"
 ROUNDS="${BENCH_ROUNDS:-2}"
 IDLE_S="${BENCH_IDLE_S:-30}"
+MANY="${BENCH_MANY:-100}"
 MINIMAL_FEATURES="rest,docker-api,lmdb"
 HOST="$(rustc -vV | sed -n 's/^host: //p')"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -113,18 +118,28 @@ sizes() {
         awk 'NF == 4 && $2 ~ /^[0-9]+$/ { print $1, $2 }'
 }
 
-log "work dir $WORK; sizes (release builds, nice -n 10) ..."
 declare -A SIZE_MIN=() SIZE_ALL=()
-# Not `done < <(sizes ...)`: a failed build in a process substitution would go unnoticed.
-lines=$(sizes "$MINIMAL_FEATURES")
-while read -r t b; do SIZE_MIN[$t]=$b; done <<<"$lines"
-lines=$(sizes "")
-while read -r t b; do SIZE_ALL[$t]=$b; done <<<"$lines"
-[[ -x "$BIN_DIR/ctrmgr" ]] || die "no agent binary at $BIN_DIR/ctrmgr"
-log "examples bench_client, store_bench (release) ..."
-nice -n 10 cargo build -q --release --target "$HOST" \
-    --example bench_client --example store_bench 2>>"$LOG"
-CLIENT="$BIN_DIR/examples/bench_client"
+if [[ -n "${BENCH_AGENT:-}" ]]; then
+    [[ -x "$BENCH_AGENT" && -x "${BENCH_CLIENT:-}" ]] ||
+        die "BENCH_AGENT needs BENCH_CLIENT, both executable release builds"
+    AGENT_BIN="$BENCH_AGENT"
+    CLIENT="$BENCH_CLIENT"
+    SIZE_ALL[$HOST]=$(stat -c %s "$AGENT_BIN")
+    log "work dir $WORK; prebuilt agent $AGENT_BIN and client $CLIENT (no builds)"
+else
+    log "work dir $WORK; sizes (release builds, nice -n 10) ..."
+    # Not `done < <(sizes ...)`: a failed build in a process substitution would go unnoticed.
+    lines=$(sizes "$MINIMAL_FEATURES")
+    while read -r t b; do SIZE_MIN[$t]=$b; done <<<"$lines"
+    lines=$(sizes "")
+    while read -r t b; do SIZE_ALL[$t]=$b; done <<<"$lines"
+    AGENT_BIN="$BIN_DIR/ctrmgr"
+    [[ -x "$AGENT_BIN" ]] || die "no agent binary at $AGENT_BIN"
+    log "examples bench_client, store_bench (release) ..."
+    nice -n 10 cargo build -q --release --target "$HOST" \
+        --example bench_client --example store_bench 2>>"$LOG"
+    CLIENT="$BIN_DIR/examples/bench_client"
+fi
 
 # --- 3. services ----------------------------------------------------------------------
 
@@ -205,7 +220,7 @@ if has_feature mqueue; then
     printf '\n[mqueue]\nrequest_queue = "%s"\n' "$MQ_QUEUE" >>"$WORK/agent.toml"
 fi
 log "agent on $AGENT (config $WORK/agent.toml) ..."
-"$BIN_DIR/ctrmgr" --config "$WORK/agent.toml" >"$WORK/agent.log" 2>&1 &
+"$AGENT_BIN" --config "$WORK/agent.toml" >"$WORK/agent.log" 2>&1 &
 AGENT_PID=$!
 for _ in $(seq 100); do
     curl -sf "$AGENT/healthz" >/dev/null && break
@@ -251,22 +266,27 @@ L_AGENT_INSPECT=$(load "agent inspect" "tcp:127.0.0.1:$REST_PORT" "/v1/container
 L_DOCKER_INSPECT=$(load "dockerd inspect" "unix:$DOCKER_SOCK" "/containers/$SEED/json" "$CONNECTIONS")
 LOAD_HWM_KB=$(status_kb VmHWM)
 
+# The same loads with $MANY containers.
+log "seeding up to $MANY containers ..."
+for ((i = ${#SEEDED[@]}; i < MANY; i++)); do
+    name="bench-seed-$$-$i"
+    curl -sf -o /dev/null -X POST "$AGENT/v1/containers" -H 'Content-Type: application/json' \
+        -d "{\"name\":\"$name\",\"image\":\"$IMAGE\",\"cmd\":[\"true\"],\"network\":\"none\",\"start\":false}" ||
+        die "seeding container $name through the agent failed"
+    SEEDED+=("$name")
+done
+L_AGENT_LIST_MANY=$(load "agent list, $MANY" "tcp:127.0.0.1:$REST_PORT" "/v1/containers?all=true" "$CONNECTIONS")
+L_DOCKER_LIST_MANY=$(load "dockerd list, $MANY" "unix:$DOCKER_SOCK" "/containers/json?all=true" "$CONNECTIONS")
+L_AGENT_INSPECT_MANY=$(load "agent inspect, $MANY" "tcp:127.0.0.1:$REST_PORT" "/v1/containers/$SEED" "$CONNECTIONS")
+L_DOCKER_INSPECT_MANY=$(load "dockerd inspect, $MANY" "unix:$DOCKER_SOCK" "/containers/$SEED/json" "$CONNECTIONS")
+
 # Round trips: one request at a time, the same `list` op on every transport.
 log "transport round trips ..."
 RTT_REST=$(load "REST round trip" "tcp:127.0.0.1:$REST_PORT" "/v1/containers?all=true" 1)
 RTT_MQTT=$("$CLIENT" mqtt 127.0.0.1 "$MQTT_PORT" "ctrmgr/$DEVICE/req" \
     '{"op":"list","args":{"all":true}}' 500) || RTT_MQTT="failed"
 log "MQTT round trip: $RTT_MQTT"
-# D-Bus: `busctl call ... List`, one process per call, so the figure includes busctl's
-# start; `busctl call` of the bus daemon's own GetId, measured alike, shows that share.
-busctl_p50() { # busctl_p50 ARGS...: median wall time of 50 calls, ms
-    local i t0
-    for ((i = 0; i < 50; i++)); do
-        t0=$(date +%s%N)
-        busctl --address="$DBUS_ADDR" call "$@" >/dev/null 2>&1 || return 1
-        echo $((($(date +%s%N) - t0) / 1000))
-    done | sort -n | awk '{ v[NR] = $1 } END { printf "%.3f", v[int((NR + 1) / 2)] / 1000 }'
-}
+# D-Bus: `List` through one in-process zbus connection of bench_client, one at a time.
 # POSIX MQ: posix_ipc (the Python client scripts/services.sh installs) sends `list` with
 # a reply_to queue of its own and waits for the reply, one at a time.
 mq_rtt() { # mq_rtt N: `p50_ms=... p99_ms=...` of N round trips
@@ -298,12 +318,7 @@ EOF
 RTT_DBUS="not built (dbus is not a default feature)"
 RTT_MQUEUE="not built (mqueue is not a default feature)"
 if [[ -n "$DBUS_ADDR" ]]; then
-    if agent_ms=$(busctl_p50 io.ctrmgr.Agent1 /io/ctrmgr/Agent1 io.ctrmgr.Agent1 List) &&
-        bus_ms=$(busctl_p50 org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus GetId); then
-        RTT_DBUS="p50 $agent_ms ms including busctl's start (busctl to the bus daemon itself: $bus_ms ms)"
-    else
-        RTT_DBUS="failed (see $WORK/agent.log)"
-    fi
+    RTT_DBUS=$("$CLIENT" dbus "$DBUS_ADDR" 500 2>>"$LOG") || RTT_DBUS="failed (see $LOG and $WORK/agent.log)"
 fi
 if has_feature mqueue; then
     RTT_MQUEUE=$(mq_rtt 500 2>>"$LOG") || RTT_MQUEUE="failed (see $LOG and $WORK/agent.log)"
@@ -355,6 +370,14 @@ load_row() { # load_row LABEL LINE
     printf '| %s | %s req/s | p50 %s ms, p99 %s ms; %s B, %s errors | | - |\n' "$1" \
         "$(kv rps "$2")" "$(kv p50_ms "$2")" "$(kv p99_ms "$2")" "$(kv body_bytes "$2")" "$(kv errors "$2")"
 }
+ratio_cell() { # ratio_cell LABEL AGENT_LINE ENGINE_LINE GOAL: req/s ratio row
+    local a e r
+    a=$(kv rps "$2")
+    e=$(kv rps "$3")
+    r=$(awk -v a="${a:-0}" -v e="${e:-0}" 'BEGIN { if (e > 0) printf "%.2f", a / e; else print 0 }')
+    printf '| %s | %sx | %s vs %s req/s | >= %sx (issue 19) | %s |\n' "$1" "$r" "$a" "$e" "$4" \
+        "$(verdict "$r >= $4")"
+}
 rtt_cell() {
     case "$1" in
     *p50_ms=*) printf 'p50 %s ms, p99 %s ms' "$(kv p50_ms "$1")" "$(kv p99_ms "$1")" ;;
@@ -392,9 +415,9 @@ for t in "$HOST" aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf; do
 done
 [[ -n "$aarch64_all" ]] || printf '| stripped binary aarch64 | not built (BENCH_TARGETS=host) | | <= 8 MiB | - |\n'
 cat <<EOF
-| idle RSS (VmRSS, 5 s after start) | $((IDLE_RSS_KB / 1024)).$(((IDLE_RSS_KB % 1024) * 10 / 1024)) MiB | REST + MQTT connected, LMDB open | <= 10 MiB | $(verdict "$IDLE_RSS_KB <= 10240") |
+| idle RSS (VmRSS, 5 s after start) | $((IDLE_RSS_KB / 1024)).$(((IDLE_RSS_KB % 1024) * 10 / 1024)) MiB | every default transport on, LMDB open | <= 5 MiB (issue 19) | $(verdict "$IDLE_RSS_KB <= 5120") |
 | peak RSS (VmHWM) after REST load | $((LOAD_HWM_KB / 1024)).$(((LOAD_HWM_KB % 1024) * 10 / 1024)) MiB | after lifecycle runs too: $((PEAK_HWM_KB / 1024)).$(((PEAK_HWM_KB % 1024) * 10 / 1024)) MiB | | - |
-| OS threads at idle | $THREAD_COUNT | $THREADS | few, named | - |
+| OS threads at idle | $THREAD_COUNT | $THREADS | <= 4, named | $(verdict "$THREAD_COUNT <= 4") |
 | CPU ticks over ${IDLE_S} s idle | $IDLE_TICKS (${idle_wakeups}/s at $CLK_TCK Hz) | utime+stime from /proc/PID/stat | no wake-ups more often than 1/s | - |
 EOF
 load_row "REST list, agent \`GET /v1/containers?all=true\`" "$L_AGENT_LIST"
@@ -403,11 +426,19 @@ printf '| REST list faster than dockerd list | %s vs %s req/s | | agent > docker
     "$agent_list_rps" "$docker_list_rps" "$(verdict "${agent_list_rps:-0} > ${docker_list_rps:-0}")"
 load_row "REST inspect, agent \`GET /v1/containers/NAME\`" "$L_AGENT_INSPECT"
 load_row "dockerd inspect \`GET /containers/NAME/json\` (unix socket)" "$L_DOCKER_INSPECT"
+ratio_cell "REST inspect vs dockerd inspect" "$L_AGENT_INSPECT" "$L_DOCKER_INSPECT" 1.0
+ratio_cell "REST list vs dockerd list" "$L_AGENT_LIST" "$L_DOCKER_LIST" 3.0
+load_row "REST list, $MANY containers" "$L_AGENT_LIST_MANY"
+load_row "dockerd list, $MANY containers" "$L_DOCKER_LIST_MANY"
+ratio_cell "REST list vs dockerd list, $MANY containers" "$L_AGENT_LIST_MANY" "$L_DOCKER_LIST_MANY" 3.0
+load_row "REST inspect, $MANY containers" "$L_AGENT_INSPECT_MANY"
+load_row "dockerd inspect, $MANY containers" "$L_DOCKER_INSPECT_MANY"
+ratio_cell "REST inspect vs dockerd inspect, $MANY containers" "$L_AGENT_INSPECT_MANY" "$L_DOCKER_INSPECT_MANY" 1.0
 cat <<EOF
 | round trip REST (\`list\`, 1 connection) | $(rtt_cell "$RTT_REST") | keep-alive HTTP/1.1 | | - |
 | round trip MQTT (\`list\`, QoS 1, Response Topic) | $(rtt_cell "$RTT_MQTT") | via local mosquitto | | - |
-| round trip D-Bus (\`List\`) | $(rtt_cell "$RTT_DBUS") | | | - |
-| round trip POSIX MQ (\`list\`, reply_to queue) | $(rtt_cell "$RTT_MQUEUE") | Python posix_ipc client | | - |
+| round trip D-Bus (\`List\`) | $(rtt_cell "$RTT_DBUS") | in-process zbus client (bench_client dbus), private bus | p50 < 0.5 ms | - |
+| round trip POSIX MQ (\`list\`, reply_to queue) | $(rtt_cell "$RTT_MQUEUE") | in-process Python posix_ipc client | p50 < 0.5 ms | - |
 EOF
 ratio_row docker-api "$LC_DOCKER_API"
 ratio_row podman-api "$LC_PODMAN_API"
