@@ -209,6 +209,9 @@ listen = "127.0.0.1:$REST_PORT"
 host = "127.0.0.1"
 port = $MQTT_PORT
 
+[policy]
+max_containers = $((MANY + 50))
+
 [log]
 level = "info"
 EOF
@@ -234,6 +237,16 @@ ticks() { awk '{ print $14 + $15 }' "/proc/$AGENT_PID/stat"; }
 
 sleep 5
 IDLE_RSS_KB=$(status_kb VmRSS)
+# Where the idle pages are: VmRSS counts the binary's text and the shared libraries in
+# whole (clean page-cache pages, shared with every other process mapping them); the
+# private pages (USS) are what this process alone costs.
+rollup_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$AGENT_PID/smaps_rollup"; }
+IDLE_USS_KB=$(($(rollup_kb Private_Clean) + $(rollup_kb Private_Dirty)))
+IDLE_PSS_KB=$(rollup_kb Pss)
+IDLE_ANON_KB=$(rollup_kb Anonymous)
+IDLE_TEXT_KB=$(awk -v bin="$(readlink -f "$AGENT_BIN")" '
+    /^[0-9a-f]+-[0-9a-f]+ / { mine = ($6 == bin) }
+    mine && $1 == "Rss:" { kb += $2 } END { print kb + 0 }' "/proc/$AGENT_PID/smaps")
 THREADS=$(for t in /proc/"$AGENT_PID"/task/*; do cat "$t/comm"; done | sort | uniq -c |
     awk '{ n = $1; sub(/^ *[0-9]+ /, ""); printf "%s%s%s", sep, $0, (n > 1 ? " x" n : ""); sep = ", " }')
 THREAD_COUNT=$(find /proc/"$AGENT_PID"/task -mindepth 1 -maxdepth 1 | wc -l)
@@ -265,20 +278,6 @@ L_DOCKER_LIST=$(load "dockerd list" "unix:$DOCKER_SOCK" "/containers/json?all=tr
 L_AGENT_INSPECT=$(load "agent inspect" "tcp:127.0.0.1:$REST_PORT" "/v1/containers/$SEED" "$CONNECTIONS")
 L_DOCKER_INSPECT=$(load "dockerd inspect" "unix:$DOCKER_SOCK" "/containers/$SEED/json" "$CONNECTIONS")
 LOAD_HWM_KB=$(status_kb VmHWM)
-
-# The same loads with $MANY containers.
-log "seeding up to $MANY containers ..."
-for ((i = ${#SEEDED[@]}; i < MANY; i++)); do
-    name="bench-seed-$$-$i"
-    curl -sf -o /dev/null -X POST "$AGENT/v1/containers" -H 'Content-Type: application/json' \
-        -d "{\"name\":\"$name\",\"image\":\"$IMAGE\",\"cmd\":[\"true\"],\"network\":\"none\",\"start\":false}" ||
-        die "seeding container $name through the agent failed"
-    SEEDED+=("$name")
-done
-L_AGENT_LIST_MANY=$(load "agent list, $MANY" "tcp:127.0.0.1:$REST_PORT" "/v1/containers?all=true" "$CONNECTIONS")
-L_DOCKER_LIST_MANY=$(load "dockerd list, $MANY" "unix:$DOCKER_SOCK" "/containers/json?all=true" "$CONNECTIONS")
-L_AGENT_INSPECT_MANY=$(load "agent inspect, $MANY" "tcp:127.0.0.1:$REST_PORT" "/v1/containers/$SEED" "$CONNECTIONS")
-L_DOCKER_INSPECT_MANY=$(load "dockerd inspect, $MANY" "unix:$DOCKER_SOCK" "/containers/$SEED/json" "$CONNECTIONS")
 
 # Round trips: one request at a time, the same `list` op on every transport.
 log "transport round trips ..."
@@ -325,6 +324,21 @@ if has_feature mqueue; then
 fi
 log "D-Bus round trip: $RTT_DBUS"
 log "POSIX MQ round trip: $RTT_MQUEUE"
+
+# The same loads with $MANY containers (after the round trips: a `list` of $MANY is
+# larger than a POSIX MQ message).
+log "seeding up to $MANY containers ..."
+for ((i = ${#SEEDED[@]}; i < MANY; i++)); do
+    name="bench-seed-$$-$i"
+    curl -sf -o /dev/null -X POST "$AGENT/v1/containers" -H 'Content-Type: application/json' \
+        -d "{\"name\":\"$name\",\"image\":\"$IMAGE\",\"cmd\":[\"true\"],\"network\":\"none\",\"start\":false}" ||
+        die "seeding container $name through the agent failed"
+    SEEDED+=("$name")
+done
+L_AGENT_LIST_MANY=$(load "agent list, $MANY" "tcp:127.0.0.1:$REST_PORT" "/v1/containers?all=true" "$CONNECTIONS")
+L_DOCKER_LIST_MANY=$(load "dockerd list, $MANY" "unix:$DOCKER_SOCK" "/containers/json?all=true" "$CONNECTIONS")
+L_AGENT_INSPECT_MANY=$(load "agent inspect, $MANY" "tcp:127.0.0.1:$REST_PORT" "/v1/containers/$SEED" "$CONNECTIONS")
+L_DOCKER_INSPECT_MANY=$(load "dockerd inspect, $MANY" "unix:$DOCKER_SOCK" "/containers/$SEED/json" "$CONNECTIONS")
 
 # Lifecycle: engine path (base) vs the agent on the same path (via).
 runtimes=$(curl -sf "$AGENT/v1/info")
@@ -396,7 +410,7 @@ docker_list_rps=$(kv rps "$L_DOCKER_LIST")
 cat <<EOF
 ### ctrmgr footprint and speed
 
-- date: $(date -u +%Y-%m-%dT%H:%MZ); ctrmgr $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml || echo ' (with uncommitted changes)')
+- date: $(date -u +%Y-%m-%dT%H:%MZ); ctrmgr $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml || echo ' (with uncommitted changes)')${BENCH_AGENT:+; agent binary $BENCH_AGENT (not built from this tree)}
 - machine: $(nproc) cores ($cpu_model), $((mem_kb / 1024)) MiB RAM, Linux $(uname -r), $(docker version --format 'Docker {{.Server.Version}}' 2>/dev/null), $(podman --version 2>/dev/null)
 - command: \`$COMMAND\` (load: $CONNECTIONS connections x ${SECONDS_LOAD}s; lifecycle: $N containers x $ROUNDS rounds; idle: ${IDLE_S}s)
 
@@ -416,6 +430,7 @@ done
 [[ -n "$aarch64_all" ]] || printf '| stripped binary aarch64 | not built (BENCH_TARGETS=host) | | <= 8 MiB | - |\n'
 cat <<EOF
 | idle RSS (VmRSS, 5 s after start) | $((IDLE_RSS_KB / 1024)).$(((IDLE_RSS_KB % 1024) * 10 / 1024)) MiB | every default transport on, LMDB open | <= 5 MiB (issue 19) | $(verdict "$IDLE_RSS_KB <= 5120") |
+| idle private memory (USS, smaps_rollup Private_*) | $((IDLE_USS_KB / 1024)).$(((IDLE_USS_KB % 1024) * 10 / 1024)) MiB | PSS $((IDLE_PSS_KB / 1024)).$(((IDLE_PSS_KB % 1024) * 10 / 1024)) MiB, anonymous $((IDLE_ANON_KB / 1024)).$(((IDLE_ANON_KB % 1024) * 10 / 1024)) MiB; the agent's own file mapped: $((IDLE_TEXT_KB / 1024)).$(((IDLE_TEXT_KB % 1024) * 10 / 1024)) MiB of VmRSS | | - |
 | peak RSS (VmHWM) after REST load | $((LOAD_HWM_KB / 1024)).$(((LOAD_HWM_KB % 1024) * 10 / 1024)) MiB | after lifecycle runs too: $((PEAK_HWM_KB / 1024)).$(((PEAK_HWM_KB % 1024) * 10 / 1024)) MiB | | - |
 | OS threads at idle | $THREAD_COUNT | $THREADS | <= 4, named | $(verdict "$THREAD_COUNT <= 4") |
 | CPU ticks over ${IDLE_S} s idle | $IDLE_TICKS (${idle_wakeups}/s at $CLK_TCK Hz) | utime+stime from /proc/PID/stat | no wake-ups more often than 1/s | - |
