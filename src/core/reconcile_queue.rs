@@ -96,10 +96,17 @@ async fn work(
 ) {
     loop {
         {
-            // The name lock first, the engine-call permit second: a name waiting for a
-            // long op holds no permit.
-            let lock = service.lock_name(&name).await;
-            let _permit = permits.acquire().await;
+            // Neither is held while waiting for the other: a name waiting for a long op
+            // holds no permit, and a name waiting for a permit holds no lock (a client's
+            // op on it goes first).
+            let (lock, _permit) = loop {
+                let permit = permits.acquire().await;
+                if let Some(lock) = service.try_lock_name(&name) {
+                    break (lock, permit);
+                }
+                drop(permit);
+                drop(service.lock_name(&name).await);
+            };
             // Events from now on are not covered by the inspect below: they ask again.
             if let Some(again) = pending
                 .lock()

@@ -170,6 +170,11 @@ impl ContainerService {
         self.names.lock(name.as_str()).await
     }
 
+    /// Takes the lock of a container name if it is free, without waiting.
+    pub(super) fn try_lock_name(&self, name: &ContainerName) -> Option<super::locks::KeyGuard<'_>> {
+        self.names.try_lock(name.as_str())
+    }
+
     /// The runtime for an op that is not about an existing container.
     pub(super) fn runtime_for_new(
         &self,
