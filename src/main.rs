@@ -106,6 +106,7 @@ async fn run(
     // Keeps records true to the engines (start-up reconcile, then their event streams).
     let schedule = ctrmgr::core::reconciler_task::Schedule {
         resync: std::time::Duration::from_secs(config.runtime.resync_interval_s),
+        ..Default::default()
     };
     let reconciler = executor.spawn(ctrmgr::core::reconciler_task::run(
         service.clone(),

@@ -6,7 +6,7 @@
 //! whole engine is queued again (an event the engine never sent is not missed forever).
 //! The queue ([`super::reconcile_queue`]) works per name, coalesced, so a long op under
 //! one name's lock stalls only that name. A stream that ends or does not open within
-//! [`OPEN_DEADLINE`] is retried with a capped back-off (1 s doubling to 60 s); an access
+//! its deadline ([`OPEN_DEADLINE`]) is retried with a capped back-off (1 s doubling to 60 s); an access
 //! path without an event stream is reconciled every 30 s instead. Nothing wakes up more
 //! often than that when idle.
 
@@ -37,12 +37,15 @@ pub struct Schedule {
     /// How often the whole engine is reconciled while its event stream is open
     /// (`runtime.resync_interval_s`).
     pub resync: Duration,
+    /// Longest wait for an engine to open its event stream ([`OPEN_DEADLINE`]).
+    pub open_deadline: Duration,
 }
 
 impl Default for Schedule {
     fn default() -> Self {
         Self {
             resync: Duration::from_secs(300),
+            open_deadline: OPEN_DEADLINE,
         }
     }
 }
@@ -87,30 +90,31 @@ enum Access {
 }
 
 /// `call`, or [`RuntimeError::Unavailable`] when it has not answered within
-/// [`OPEN_DEADLINE`] (dropping it closes its connection).
+/// `deadline` (dropping it closes its connection).
 async fn within_deadline<T>(
     rt: &Arc<dyn Runtime>,
     what: &str,
+    deadline: Duration,
     call: impl Future<Output = Result<T, RuntimeError>>,
 ) -> Result<T, RuntimeError> {
     call.or(async {
-        smol::Timer::after(OPEN_DEADLINE).await;
+        smol::Timer::after(deadline).await;
         Err(RuntimeError::Unavailable {
             runtime: rt.kind(),
-            reason: format!("{what} did not answer within {} s", OPEN_DEADLINE.as_secs()),
+            reason: format!("{what} did not answer within {deadline:?}"),
         })
     })
     .await
 }
 
 /// Opens the first access path that answers, in preference order.
-async fn open(paths: &[Arc<dyn Runtime>]) -> Access {
+async fn open(paths: &[Arc<dyn Runtime>], deadline: Duration) -> Access {
     let mut last = None;
     for rt in paths {
-        match within_deadline(rt, "the event stream", rt.watch()).await {
+        match within_deadline(rt, "the event stream", deadline, rt.watch()).await {
             Ok(events) => return Access::Stream(rt.clone(), events),
             Err(RuntimeError::Unsupported { .. }) => {
-                match within_deadline(rt, "the version call", rt.version()).await {
+                match within_deadline(rt, "the version call", deadline, rt.version()).await {
                     Ok(_) => return Access::Poll(rt.clone()),
                     Err(e) => last = Some(e),
                 }
@@ -129,7 +133,7 @@ async fn watch_engine(service: &ContainerService, engine: Engine, schedule: Sche
     }
     let mut backoff = Backoff(BACKOFF_MIN);
     loop {
-        match open(&paths).await {
+        match open(&paths, schedule.open_deadline).await {
             Access::Stream(rt, events) => {
                 let opened = Instant::now();
                 log::info!("following {} events", rt.kind());

@@ -355,6 +355,7 @@ fn events_for_a_busy_name_coalesce_into_one_more_pass() {
 fn a_periodic_resync_catches_what_no_event_told() {
     let schedule = Schedule {
         resync: Duration::from_millis(50),
+        ..Schedule::default()
     };
     with_reconciler(schedule, |service, docker, stream| async move {
         run_op(&service, create("quiet")).await;
@@ -414,6 +415,27 @@ fn inspect_serves_live_records_without_the_engine_and_asks_it_otherwise() {
         assert!(
             asked,
             "inspect kept serving the record of an engine no longer followed"
+        );
+    });
+}
+
+#[test]
+fn an_engine_that_never_answers_is_unavailable_after_the_deadline() {
+    smol::block_on(async {
+        let rt: Arc<dyn Runtime> = FakeEngine::new(RuntimeKind::DockerApi);
+        let never = std::future::pending::<Result<(), RuntimeError>>();
+        let e = within_deadline(&rt, "the event stream", Duration::from_millis(20), never)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, RuntimeError::Unavailable { reason, .. }
+                if reason == "the event stream did not answer within 20ms"),
+            "{e:?}"
+        );
+        let answers = async { Ok::<_, RuntimeError>(7) };
+        assert_eq!(
+            within_deadline(&rt, "x", Duration::from_secs(5), answers).await,
+            Ok(7)
         );
     });
 }
