@@ -27,7 +27,11 @@
 #
 # Environment: BENCH_SECONDS (load per measurement, 10), BENCH_CONNECTIONS (4),
 # BENCH_N (containers per lifecycle batch, 20), BENCH_ROUNDS (2), BENCH_IDLE_S (30),
-# BENCH_TARGETS (host | all, default all), BENCH_DIR (work dir, default a new temp dir).
+# BENCH_TARGETS (host | all, default all), BENCH_DIR (work dir, default a new temp dir),
+# BENCH_MANY (containers for the second list/inspect load, 100),
+# BENCH_AGENT and BENCH_CLIENT (prebuilt release binaries of the agent and of
+# examples/bench_client: no build at all, the size row is the agent file's; for
+# comparing two commits on one machine without two full sets of release builds).
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -39,6 +43,7 @@ CONNECTIONS="${BENCH_CONNECTIONS:-4}"
 N="${BENCH_N:-20}"
 ROUNDS="${BENCH_ROUNDS:-2}"
 IDLE_S="${BENCH_IDLE_S:-30}"
+MANY="${BENCH_MANY:-100}"
 MINIMAL_FEATURES="rest,docker-api,lmdb"
 HOST="$(rustc -vV | sed -n 's/^host: //p')"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -113,18 +118,28 @@ sizes() {
         awk 'NF == 4 && $2 ~ /^[0-9]+$/ { print $1, $2 }'
 }
 
-log "work dir $WORK; sizes (release builds, nice -n 10) ..."
 declare -A SIZE_MIN=() SIZE_ALL=()
-# Not `done < <(sizes ...)`: a failed build in a process substitution would go unnoticed.
-lines=$(sizes "$MINIMAL_FEATURES")
-while read -r t b; do SIZE_MIN[$t]=$b; done <<<"$lines"
-lines=$(sizes "")
-while read -r t b; do SIZE_ALL[$t]=$b; done <<<"$lines"
-[[ -x "$BIN_DIR/ctrmgr" ]] || die "no agent binary at $BIN_DIR/ctrmgr"
-log "examples bench_client, store_bench (release) ..."
-nice -n 10 cargo build -q --release --target "$HOST" \
-    --example bench_client --example store_bench 2>>"$LOG"
-CLIENT="$BIN_DIR/examples/bench_client"
+if [[ -n "${BENCH_AGENT:-}" ]]; then
+    [[ -x "$BENCH_AGENT" && -x "${BENCH_CLIENT:-}" ]] ||
+        die "BENCH_AGENT needs BENCH_CLIENT, both executable release builds"
+    AGENT_BIN="$BENCH_AGENT"
+    CLIENT="$BENCH_CLIENT"
+    SIZE_ALL[$HOST]=$(stat -c %s "$AGENT_BIN")
+    log "work dir $WORK; prebuilt agent $AGENT_BIN and client $CLIENT (no builds)"
+else
+    log "work dir $WORK; sizes (release builds, nice -n 10) ..."
+    # Not `done < <(sizes ...)`: a failed build in a process substitution would go unnoticed.
+    lines=$(sizes "$MINIMAL_FEATURES")
+    while read -r t b; do SIZE_MIN[$t]=$b; done <<<"$lines"
+    lines=$(sizes "")
+    while read -r t b; do SIZE_ALL[$t]=$b; done <<<"$lines"
+    AGENT_BIN="$BIN_DIR/ctrmgr"
+    [[ -x "$AGENT_BIN" ]] || die "no agent binary at $AGENT_BIN"
+    log "examples bench_client, store_bench (release) ..."
+    nice -n 10 cargo build -q --release --target "$HOST" \
+        --example bench_client --example store_bench 2>>"$LOG"
+    CLIENT="$BIN_DIR/examples/bench_client"
+fi
 
 # --- 3. services ----------------------------------------------------------------------
 
@@ -194,6 +209,9 @@ listen = "127.0.0.1:$REST_PORT"
 host = "127.0.0.1"
 port = $MQTT_PORT
 
+[policy]
+max_containers = $((MANY + 50))
+
 [log]
 level = "info"
 EOF
@@ -205,7 +223,7 @@ if has_feature mqueue; then
     printf '\n[mqueue]\nrequest_queue = "%s"\n' "$MQ_QUEUE" >>"$WORK/agent.toml"
 fi
 log "agent on $AGENT (config $WORK/agent.toml) ..."
-"$BIN_DIR/ctrmgr" --config "$WORK/agent.toml" >"$WORK/agent.log" 2>&1 &
+"$AGENT_BIN" --config "$WORK/agent.toml" >"$WORK/agent.log" 2>&1 &
 AGENT_PID=$!
 for _ in $(seq 100); do
     curl -sf "$AGENT/healthz" >/dev/null && break
@@ -219,6 +237,14 @@ ticks() { awk '{ print $14 + $15 }' "/proc/$AGENT_PID/stat"; }
 
 sleep 5
 IDLE_RSS_KB=$(status_kb VmRSS)
+# Where the idle pages are: anonymous (heap, stacks: what the agent allocated), the
+# agent's own file (its text, mapped by the kernel in large page-cache folios, so
+# nearly all of it) and the shared libraries (clean page-cache pages).
+rollup_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$AGENT_PID/smaps_rollup"; }
+IDLE_ANON_KB=$(rollup_kb Anonymous)
+IDLE_TEXT_KB=$(awk -v bin="$(readlink -f "$AGENT_BIN")" '
+    /^[0-9a-f]+-[0-9a-f]+ / { mine = ($6 == bin) }
+    mine && $1 == "Rss:" { kb += $2 } END { print kb + 0 }' "/proc/$AGENT_PID/smaps")
 THREADS=$(for t in /proc/"$AGENT_PID"/task/*; do cat "$t/comm"; done | sort | uniq -c |
     awk '{ n = $1; sub(/^ *[0-9]+ /, ""); printf "%s%s%s", sep, $0, (n > 1 ? " x" n : ""); sep = ", " }')
 THREAD_COUNT=$(find /proc/"$AGENT_PID"/task -mindepth 1 -maxdepth 1 | wc -l)
@@ -257,23 +283,16 @@ RTT_REST=$(load "REST round trip" "tcp:127.0.0.1:$REST_PORT" "/v1/containers?all
 RTT_MQTT=$("$CLIENT" mqtt 127.0.0.1 "$MQTT_PORT" "ctrmgr/$DEVICE/req" \
     '{"op":"list","args":{"all":true}}' 500) || RTT_MQTT="failed"
 log "MQTT round trip: $RTT_MQTT"
-# D-Bus: `busctl call ... List`, one process per call, so the figure includes busctl's
-# start; `busctl call` of the bus daemon's own GetId, measured alike, shows that share.
-busctl_p50() { # busctl_p50 ARGS...: median wall time of 50 calls, ms
-    local i t0
-    for ((i = 0; i < 50; i++)); do
-        t0=$(date +%s%N)
-        busctl --address="$DBUS_ADDR" call "$@" >/dev/null 2>&1 || return 1
-        echo $((($(date +%s%N) - t0) / 1000))
-    done | sort -n | awk '{ v[NR] = $1 } END { printf "%.3f", v[int((NR + 1) / 2)] / 1000 }'
-}
+# D-Bus: `List` through one in-process zbus connection of bench_client, one at a time.
 # POSIX MQ: posix_ipc (the Python client scripts/services.sh installs) sends `list` with
-# a reply_to queue of its own and waits for the reply, one at a time.
-mq_rtt() { # mq_rtt N: `p50_ms=... p99_ms=...` of N round trips
-    "$SVC_DIR/python/bin/python3" - "$MQ_QUEUE" "$1" <<'EOF'
+# a reply_to queue of its own and waits for the reply, one at a time. Without an `id`,
+# like the MQTT and D-Bus rows; with one, the agent also writes the reply to the store's
+# idempotency cache (an LMDB commit) before sending it.
+mq_rtt() { # mq_rtt N ID(0|1): `p50_ms=... p99_ms=...` of N round trips
+    "$SVC_DIR/python/bin/python3" - "$MQ_QUEUE" "$1" "$2" <<'EOF'
 import json, os, sys, time
 import posix_ipc
-queue, n = sys.argv[1], int(sys.argv[2])
+queue, n, with_id = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
 name = f"/ctrmgr-bench-reply-{os.getpid()}"
 reply = posix_ipc.MessageQueue(name, posix_ipc.O_CREX, mode=0o600, max_messages=2,
                                max_message_size=8192)
@@ -282,8 +301,10 @@ try:
     times = []
     for i in range(n):
         t0 = time.perf_counter()
-        requests.send(json.dumps({"id": f"bench-{os.getpid()}-{i}", "op": "list",
-                                  "args": {"all": True}, "reply_to": name}))
+        request = {"op": "list", "args": {"all": True}, "reply_to": name}
+        if with_id:
+            request["id"] = f"bench-{os.getpid()}-{i}"
+        requests.send(json.dumps(request))
         message, _ = reply.receive(30)
         times.append(time.perf_counter() - t0)
         if b'"ok":true' not in message.replace(b" ", b""):
@@ -297,19 +318,31 @@ EOF
 }
 RTT_DBUS="not built (dbus is not a default feature)"
 RTT_MQUEUE="not built (mqueue is not a default feature)"
+RTT_MQUEUE_ID=""
 if [[ -n "$DBUS_ADDR" ]]; then
-    if agent_ms=$(busctl_p50 io.ctrmgr.Agent1 /io/ctrmgr/Agent1 io.ctrmgr.Agent1 List) &&
-        bus_ms=$(busctl_p50 org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus GetId); then
-        RTT_DBUS="p50 $agent_ms ms including busctl's start (busctl to the bus daemon itself: $bus_ms ms)"
-    else
-        RTT_DBUS="failed (see $WORK/agent.log)"
-    fi
+    RTT_DBUS=$("$CLIENT" dbus "$DBUS_ADDR" 500 2>>"$LOG") || RTT_DBUS="failed (see $LOG and $WORK/agent.log)"
 fi
 if has_feature mqueue; then
-    RTT_MQUEUE=$(mq_rtt 500 2>>"$LOG") || RTT_MQUEUE="failed (see $LOG and $WORK/agent.log)"
+    RTT_MQUEUE=$(mq_rtt 500 0 2>>"$LOG") || RTT_MQUEUE="failed (see $LOG and $WORK/agent.log)"
+    RTT_MQUEUE_ID=$(mq_rtt 200 1 2>>"$LOG") || RTT_MQUEUE_ID="failed"
 fi
 log "D-Bus round trip: $RTT_DBUS"
-log "POSIX MQ round trip: $RTT_MQUEUE"
+log "POSIX MQ round trip: $RTT_MQUEUE; with an id: $RTT_MQUEUE_ID"
+
+# The same loads with $MANY containers (after the round trips: a `list` of $MANY is
+# larger than a POSIX MQ message).
+log "seeding up to $MANY containers ..."
+for ((i = ${#SEEDED[@]}; i < MANY; i++)); do
+    name="bench-seed-$$-$i"
+    curl -sf -o /dev/null -X POST "$AGENT/v1/containers" -H 'Content-Type: application/json' \
+        -d "{\"name\":\"$name\",\"image\":\"$IMAGE\",\"cmd\":[\"true\"],\"network\":\"none\",\"start\":false}" ||
+        die "seeding container $name through the agent failed"
+    SEEDED+=("$name")
+done
+L_AGENT_LIST_MANY=$(load "agent list, $MANY" "tcp:127.0.0.1:$REST_PORT" "/v1/containers?all=true" "$CONNECTIONS")
+L_DOCKER_LIST_MANY=$(load "dockerd list, $MANY" "unix:$DOCKER_SOCK" "/containers/json?all=true" "$CONNECTIONS")
+L_AGENT_INSPECT_MANY=$(load "agent inspect, $MANY" "tcp:127.0.0.1:$REST_PORT" "/v1/containers/$SEED" "$CONNECTIONS")
+L_DOCKER_INSPECT_MANY=$(load "dockerd inspect, $MANY" "unix:$DOCKER_SOCK" "/containers/$SEED/json" "$CONNECTIONS")
 
 # Lifecycle: engine path (base) vs the agent on the same path (via).
 runtimes=$(curl -sf "$AGENT/v1/info")
@@ -355,6 +388,14 @@ load_row() { # load_row LABEL LINE
     printf '| %s | %s req/s | p50 %s ms, p99 %s ms; %s B, %s errors | | - |\n' "$1" \
         "$(kv rps "$2")" "$(kv p50_ms "$2")" "$(kv p99_ms "$2")" "$(kv body_bytes "$2")" "$(kv errors "$2")"
 }
+ratio_cell() { # ratio_cell LABEL AGENT_LINE ENGINE_LINE GOAL: req/s ratio row
+    local a e r
+    a=$(kv rps "$2")
+    e=$(kv rps "$3")
+    r=$(awk -v a="${a:-0}" -v e="${e:-0}" 'BEGIN { if (e > 0) printf "%.2f", a / e; else print 0 }')
+    printf '| %s | %sx | %s vs %s req/s | >= %sx (issue 19) | %s |\n' "$1" "$r" "$a" "$e" "$4" \
+        "$(verdict "$r >= $4")"
+}
 rtt_cell() {
     case "$1" in
     *p50_ms=*) printf 'p50 %s ms, p99 %s ms' "$(kv p50_ms "$1")" "$(kv p99_ms "$1")" ;;
@@ -373,7 +414,7 @@ docker_list_rps=$(kv rps "$L_DOCKER_LIST")
 cat <<EOF
 ### ctrmgr footprint and speed
 
-- date: $(date -u +%Y-%m-%dT%H:%MZ); ctrmgr $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml || echo ' (with uncommitted changes)')
+- date: $(date -u +%Y-%m-%dT%H:%MZ); ctrmgr $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml || echo ' (with uncommitted changes)')${BENCH_AGENT:+; agent binary $BENCH_AGENT (not built from this tree)}
 - machine: $(nproc) cores ($cpu_model), $((mem_kb / 1024)) MiB RAM, Linux $(uname -r), $(docker version --format 'Docker {{.Server.Version}}' 2>/dev/null), $(podman --version 2>/dev/null)
 - command: \`$COMMAND\` (load: $CONNECTIONS connections x ${SECONDS_LOAD}s; lifecycle: $N containers x $ROUNDS rounds; idle: ${IDLE_S}s)
 
@@ -392,9 +433,10 @@ for t in "$HOST" aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf; do
 done
 [[ -n "$aarch64_all" ]] || printf '| stripped binary aarch64 | not built (BENCH_TARGETS=host) | | <= 8 MiB | - |\n'
 cat <<EOF
-| idle RSS (VmRSS, 5 s after start) | $((IDLE_RSS_KB / 1024)).$(((IDLE_RSS_KB % 1024) * 10 / 1024)) MiB | REST + MQTT connected, LMDB open | <= 10 MiB | $(verdict "$IDLE_RSS_KB <= 10240") |
+| idle RSS (VmRSS, 5 s after start) | $((IDLE_RSS_KB / 1024)).$(((IDLE_RSS_KB % 1024) * 10 / 1024)) MiB | every default transport on, LMDB open | <= 5 MiB (issue 19) | $(verdict "$IDLE_RSS_KB <= 5120") |
+| idle RSS by kind (/proc/PID/smaps) | anonymous $((IDLE_ANON_KB / 1024)).$(((IDLE_ANON_KB % 1024) * 10 / 1024)) MiB | the agent's file (text, rodata) $((IDLE_TEXT_KB / 1024)).$(((IDLE_TEXT_KB % 1024) * 10 / 1024)) MiB; shared libraries and the rest $(((IDLE_RSS_KB - IDLE_ANON_KB - IDLE_TEXT_KB) / 1024)).$((((IDLE_RSS_KB - IDLE_ANON_KB - IDLE_TEXT_KB) % 1024) * 10 / 1024)) MiB | | - |
 | peak RSS (VmHWM) after REST load | $((LOAD_HWM_KB / 1024)).$(((LOAD_HWM_KB % 1024) * 10 / 1024)) MiB | after lifecycle runs too: $((PEAK_HWM_KB / 1024)).$(((PEAK_HWM_KB % 1024) * 10 / 1024)) MiB | | - |
-| OS threads at idle | $THREAD_COUNT | $THREADS | few, named | - |
+| OS threads at idle | $THREAD_COUNT | $THREADS | <= 4, named | $(verdict "$THREAD_COUNT <= 4") |
 | CPU ticks over ${IDLE_S} s idle | $IDLE_TICKS (${idle_wakeups}/s at $CLK_TCK Hz) | utime+stime from /proc/PID/stat | no wake-ups more often than 1/s | - |
 EOF
 load_row "REST list, agent \`GET /v1/containers?all=true\`" "$L_AGENT_LIST"
@@ -403,11 +445,19 @@ printf '| REST list faster than dockerd list | %s vs %s req/s | | agent > docker
     "$agent_list_rps" "$docker_list_rps" "$(verdict "${agent_list_rps:-0} > ${docker_list_rps:-0}")"
 load_row "REST inspect, agent \`GET /v1/containers/NAME\`" "$L_AGENT_INSPECT"
 load_row "dockerd inspect \`GET /containers/NAME/json\` (unix socket)" "$L_DOCKER_INSPECT"
+ratio_cell "REST inspect vs dockerd inspect" "$L_AGENT_INSPECT" "$L_DOCKER_INSPECT" 1.0
+ratio_cell "REST list vs dockerd list" "$L_AGENT_LIST" "$L_DOCKER_LIST" 3.0
+load_row "REST list, $MANY containers" "$L_AGENT_LIST_MANY"
+load_row "dockerd list, $MANY containers" "$L_DOCKER_LIST_MANY"
+ratio_cell "REST list vs dockerd list, $MANY containers" "$L_AGENT_LIST_MANY" "$L_DOCKER_LIST_MANY" 3.0
+load_row "REST inspect, $MANY containers" "$L_AGENT_INSPECT_MANY"
+load_row "dockerd inspect, $MANY containers" "$L_DOCKER_INSPECT_MANY"
+ratio_cell "REST inspect vs dockerd inspect, $MANY containers" "$L_AGENT_INSPECT_MANY" "$L_DOCKER_INSPECT_MANY" 1.0
 cat <<EOF
 | round trip REST (\`list\`, 1 connection) | $(rtt_cell "$RTT_REST") | keep-alive HTTP/1.1 | | - |
 | round trip MQTT (\`list\`, QoS 1, Response Topic) | $(rtt_cell "$RTT_MQTT") | via local mosquitto | | - |
-| round trip D-Bus (\`List\`) | $(rtt_cell "$RTT_DBUS") | | | - |
-| round trip POSIX MQ (\`list\`, reply_to queue) | $(rtt_cell "$RTT_MQUEUE") | Python posix_ipc client | | - |
+| round trip D-Bus (\`List\`) | $(rtt_cell "$RTT_DBUS") | in-process zbus client (bench_client dbus), private bus | p50 < 0.5 ms | - |
+| round trip POSIX MQ (\`list\`, reply_to queue) | $(rtt_cell "$RTT_MQUEUE") | in-process Python posix_ipc client; with an \`id\` (reply cached in LMDB): $(rtt_cell "$RTT_MQUEUE_ID") | p50 < 0.5 ms | - |
 EOF
 ratio_row docker-api "$LC_DOCKER_API"
 ratio_row podman-api "$LC_PODMAN_API"

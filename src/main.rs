@@ -116,7 +116,14 @@ async fn run(
         Err(e) => log::error!("cannot read the deployment journal: {e}"),
     }
     // Keeps records true to the engines (start-up reconcile, then their event streams).
-    let reconciler = executor.spawn(ctrmgr::core::reconciler_task::run(service.clone()));
+    let schedule = ctrmgr::core::reconciler_task::Schedule {
+        resync: std::time::Duration::from_secs(config.runtime.resync_interval_s),
+        ..Default::default()
+    };
+    let reconciler = executor.spawn(ctrmgr::core::reconciler_task::run(
+        service.clone(),
+        schedule,
+    ));
     // Restart policies, back-off and health checks, carried out by the agent.
     let supervisor = executor.spawn(ctrmgr::core::supervision::run(
         service.clone(),

@@ -2,7 +2,8 @@
 //! created behind the agent's back (Docker and Podman) show up in the store and on the
 //! `/v1/events` stream without any request changing them; a `kill -9` in the middle of a
 //! burst of creates loses and duplicates nothing; a container a client stopped stays
-//! stopped when a private dockerd's `always` policy brings it back.
+//! stopped when a private dockerd's `always` policy brings it back; a `stop` that holds
+//! one name's lock for an hour does not stall the records of the other names.
 
 use ctrmgr_testkit::common;
 
@@ -461,4 +462,141 @@ fn a_container_a_client_stopped_stays_stopped_when_the_engine_restarts() {
         assert!(Instant::now() < deadline, "'{name}' was left running");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// How long a record may lag behind an out-of-band change while another name is busy:
+/// event latency plus one inspect, with room for a loaded machine.
+const BUSY_NEIGHBOUR_DEADLINE: Duration = Duration::from_secs(15);
+
+#[test]
+fn a_long_stop_of_one_container_does_not_stall_the_records_of_others() {
+    require_docker();
+    let agent = Agent::start("");
+    let (slow, other) = (unique("stall-slow"), unique("stall-other"));
+    let _cleanup = Cleanup(DOCKER, vec![slow.clone(), other.clone()]);
+    // `sleep` is PID 1: SIGTERM does nothing, so the stop below waits its whole timeout.
+    create_running(&agent, DOCKER, &slow);
+    create_running(&agent, DOCKER, &other);
+    std::thread::scope(|scope| {
+        let stopping = scope.spawn(|| {
+            agent.post(
+                &format!("/v1/containers/{slow}/stop"),
+                &json!({"timeout_s": 3600}),
+            )
+        });
+        // The agent has sent the stop (dockerd reports the SIGTERM as a `kill` event)
+        // and holds the name lock of `slow` for up to an hour.
+        let deadline = Instant::now() + DEADLINE;
+        while !docker(&[
+            "events",
+            "--since",
+            "5m",
+            "--until",
+            "0s",
+            "--filter",
+            &format!("container={slow}"),
+            "--filter",
+            "event=kill",
+            "--format",
+            "{{.Action}}",
+        ])
+        .contains("kill")
+        {
+            assert!(Instant::now() < deadline, "the agent never sent the stop");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        docker(&["stop", "-t", "0", "--", &other]);
+        let stopped_at = Instant::now();
+        let deadline = stopped_at + BUSY_NEIGHBOUR_DEADLINE;
+        loop {
+            let record = records(&agent)
+                .into_iter()
+                .find(|c| c["name"] == other.as_str());
+            if record.as_ref().is_some_and(|r| r["state"] == "exited") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the record of '{other}' did not follow `docker stop` within {} s while a \
+                 stop of '{slow}' was under way: {record:?}\n{}",
+                BUSY_NEIGHBOUR_DEADLINE.as_secs(),
+                agent.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Ends the long stop; its reply and the record of `slow` are right.
+        docker(&["kill", "--", &slow]);
+        let (status, body) = stopping.join().unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["result"]["state"], "exited", "{body}");
+    });
+}
+
+/// `GET /v1/containers/NAME`: the state and exit code the agent reports.
+fn inspect_state(agent: &Agent, name: &str) -> (String, Value) {
+    let (status, body) = agent.get(&format!("/v1/containers/{name}"));
+    assert_eq!(status, 200, "{body}");
+    let c = &body["result"];
+    (
+        c["state"].as_str().unwrap().to_owned(),
+        c["exit_code"].clone(),
+    )
+}
+
+/// Polls `inspect` until it reports `state`, for up to the event latency (a few seconds).
+fn inspect_until(agent: &Agent, name: &str, state: &str) -> Value {
+    let deadline = Instant::now() + BUSY_NEIGHBOUR_DEADLINE;
+    loop {
+        let (now, exit_code) = inspect_state(agent, name);
+        if now == state {
+            return exit_code;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "inspect of '{name}' still says '{now}', not '{state}', {} s after the change\n{}",
+            BUSY_NEIGHBOUR_DEADLINE.as_secs(),
+            agent.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn inspect_is_fresh_after_every_op_and_after_changes_behind_the_agents_back() {
+    require_docker();
+    let agent = Agent::start("");
+    let name = unique("fresh");
+    let _cleanup = Cleanup(DOCKER, vec![name.clone()]);
+    create_running(&agent, DOCKER, &name);
+    // Right after each op, with no wait: the op refreshed the record before replying.
+    for (op, body, state) in [
+        ("stop", json!({"timeout_s": 0}), "exited"),
+        ("start", json!({}), "running"),
+        ("restart", json!({"timeout_s": 0}), "running"),
+    ] {
+        let (status, reply) = agent.post(&format!("/v1/containers/{name}/{op}"), &body);
+        assert_eq!(status, 200, "{op}: {reply}");
+        assert_eq!(
+            inspect_state(&agent, &name).0,
+            state,
+            "inspect right after {op}"
+        );
+        assert_eq!(docker_state(&name), state, "dockerd after {op}");
+    }
+    // Behind the agent's back: within the event latency.
+    docker(&["stop", "-t", "0", "--", &name]);
+    assert_eq!(inspect_until(&agent, &name, "exited"), 137);
+    docker(&["start", "--", &name]);
+    inspect_until(&agent, &name, "running");
+    docker(&["pause", "--", &name]);
+    inspect_until(&agent, &name, "paused");
+    docker(&["unpause", "--", &name]);
+    inspect_until(&agent, &name, "running");
+    docker(&["kill", "--", &name]);
+    assert_eq!(inspect_until(&agent, &name, "exited"), 137);
+    docker(&["rm", "-f", "--", &name]);
+    inspect_until(&agent, &name, "missing");
+    // And an op right after the out-of-band changes sees them too.
+    let (status, reply) = agent.post(&format!("/v1/containers/{name}/start"), &json!({}));
+    assert_eq!(status, 404, "start of a removed container: {reply}");
 }

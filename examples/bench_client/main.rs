@@ -1,5 +1,5 @@
 //! The benchmark's client for `scripts/bench.sh`: HTTP load over TCP or a unix socket,
-//! lifecycle overhead of an access path against another, and MQTT round trips; each
+//! lifecycle overhead of an access path against another, MQTT and D-Bus round trips; each
 //! prints one `key=value` line. Not a test: `cargo run --release --example bench_client`.
 //!
 //! ```text
@@ -7,8 +7,10 @@
 //! bench_client lifecycle BASE VIA IMAGE N ROUNDS        # agent:HOST:PORT:RUNTIME | docker-api:SOCK
 //!                                                       # | podman-api:SOCK | cli:BINARY
 //! bench_client mqtt HOST PORT TOPIC PAYLOAD COUNT
+//! bench_client dbus BUS_ADDRESS COUNT                  # e.g. unix:path=/tmp/bus
 //! ```
 
+mod dbus;
 mod http;
 mod lifecycle;
 mod load;
@@ -60,6 +62,10 @@ fn run(args: &[String]) -> Result<String, String> {
         ["mqtt", host, port, topic, payload, count] => {
             let port = u16::try_from(number(port, "PORT")?).map_err(|_| "PORT too large")?;
             let summary = mqtt::round_trips((host, port), topic, payload, number(count, "COUNT")?)?;
+            Ok(summary.line())
+        }
+        ["dbus", address, count] => {
+            let summary = dbus::round_trips(address, number(count, "COUNT")?)?;
             Ok(summary.line())
         }
         _ => Err("usage: see the header of examples/bench_client/main.rs".into()),

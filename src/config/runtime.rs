@@ -25,6 +25,9 @@ pub struct RuntimeConfig {
     pub podman_socket: PathBuf,
     /// Seconds an engine call may take (pulls get ten times this).
     pub call_timeout_s: u64,
+    /// Seconds between full reconciles of an engine while its event stream is open
+    /// (events the engine never sent are caught within this interval).
+    pub resync_interval_s: u64,
     /// Resource limits applied to every container on every access path, written
     /// `["nofile=1024:20000", "nproc=1024:1024"]` (like dockerd's `--default-ulimit`).
     #[serde(deserialize_with = "default_ulimits")]
@@ -48,16 +51,20 @@ impl Default for RuntimeConfig {
             podman_bin: PathBuf::from("podman"),
             podman_socket: PathBuf::from("/run/podman/podman.sock"),
             call_timeout_s: 120,
+            resync_interval_s: 300,
             default_ulimits: Vec::new(),
         }
     }
 }
 
 impl RuntimeConfig {
-    /// Checks the keys the types do not: `call_timeout_s`.
+    /// Checks the keys the types do not: `call_timeout_s`, `resync_interval_s`.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.call_timeout_s == 0 {
             return Err(invalid("runtime.call_timeout_s", "must be at least 1"));
+        }
+        if self.resync_interval_s == 0 {
+            return Err(invalid("runtime.resync_interval_s", "must be at least 1"));
         }
         Ok(())
     }

@@ -35,6 +35,23 @@ impl KeyedLocks {
         }
     }
 
+    /// Takes the lock of `key` if nobody holds it, without waiting.
+    pub fn try_lock(&self, key: &str) -> Option<KeyGuard<'_>> {
+        let m = {
+            let mut map = self
+                .map
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            map.entry(key.to_owned()).or_default().clone()
+        };
+        let guard = m.try_lock_arc()?;
+        Some(KeyGuard {
+            locks: self,
+            key: key.to_owned(),
+            guard: Some(guard),
+        })
+    }
+
     /// Keys currently held or awaited.
     pub fn len(&self) -> usize {
         self.map
@@ -69,6 +86,17 @@ impl Drop for KeyGuard<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn try_lock_takes_only_a_free_key() {
+        let locks = KeyedLocks::default();
+        let held = locks.try_lock("a").unwrap();
+        assert!(locks.try_lock("a").is_none());
+        assert!(locks.try_lock("b").is_some());
+        drop(held);
+        assert!(locks.try_lock("a").is_some());
+        assert!(locks.is_empty());
+    }
 
     #[test]
     fn same_key_serializes_and_is_forgotten() {

@@ -18,6 +18,8 @@ mod ops;
 mod pending_creates;
 pub mod policy;
 pub mod queue_name;
+mod reconcile_live;
+mod reconcile_queue;
 pub mod reconcile_records;
 pub mod reconciler_task;
 pub mod reply;

@@ -8,6 +8,7 @@
 use super::clock;
 use super::error::{CoreError, RuntimeError};
 use super::events::EventAction;
+use super::locks::KeyGuard;
 use super::model::{Container, ContainerSpec, ContainerState, Engine, Intent};
 use super::names::{ContainerName, ImageRef, InvalidValue};
 use super::runtime::{EngineContainer, Runtime, DEVICE_LABEL, MANAGED_LABEL};
@@ -115,7 +116,17 @@ impl ContainerService {
         rt: &Arc<dyn Runtime>,
         name: &ContainerName,
     ) -> Result<Option<Container>, CoreError> {
-        let _lock = self.lock_name(name).await;
+        let lock = self.lock_name(name).await;
+        self.reconcile_locked(rt, name, &lock).await
+    }
+
+    /// [`Self::reconcile_name`] for a caller that holds the name's lock already.
+    pub(crate) async fn reconcile_locked(
+        &self,
+        rt: &Arc<dyn Runtime>,
+        name: &ContainerName,
+        _lock: &KeyGuard<'_>,
+    ) -> Result<Option<Container>, CoreError> {
         let record = self.store.get_container(name).await?;
         if record
             .as_ref()
@@ -196,6 +207,28 @@ impl ContainerService {
     /// many records changed. Stops at the first error that means the engine or the
     /// store is unreachable; other per-container errors are logged.
     pub(crate) async fn reconcile_engine(&self, rt: &Arc<dyn Runtime>) -> Result<usize, CoreError> {
+        let mut changed = 0;
+        for name in &self.engine_names(rt).await? {
+            match self.reconcile_name(rt, name).await {
+                Ok(Some(_)) => changed += 1,
+                Ok(None) => {}
+                Err(
+                    e
+                    @ (CoreError::Runtime(RuntimeError::Unavailable { .. }) | CoreError::Store(_)),
+                ) => return Err(e),
+                Err(e) => log::warn!("container '{name}' not reconciled: {e}"),
+            }
+        }
+        Ok(changed)
+    }
+
+    /// The names a full reconcile of the engine behind `rt` covers: the containers it
+    /// lists with the managed label and the records of that engine not already
+    /// `missing`.
+    pub(crate) async fn engine_names(
+        &self,
+        rt: &Arc<dyn Runtime>,
+    ) -> Result<BTreeSet<ContainerName>, CoreError> {
         let engine = rt.kind().engine();
         let mut names = BTreeSet::new();
         for live in rt.list_managed().await? {
@@ -211,19 +244,7 @@ impl ContainerService {
                 names.insert(record.name);
             }
         }
-        let mut changed = 0;
-        for name in &names {
-            match self.reconcile_name(rt, name).await {
-                Ok(Some(_)) => changed += 1,
-                Ok(None) => {}
-                Err(
-                    e
-                    @ (CoreError::Runtime(RuntimeError::Unavailable { .. }) | CoreError::Store(_)),
-                ) => return Err(e),
-                Err(e) => log::warn!("container '{name}' not reconciled: {e}"),
-            }
-        }
-        Ok(changed)
+        Ok(names)
     }
 }
 

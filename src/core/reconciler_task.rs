@@ -1,19 +1,25 @@
 //! The reconciler task, which decides *when* records are reconciled (how is
 //! [`super::reconcile_records`]): for each engine, one access path (the API path when the
 //! agent has it and the engine answers there, else the CLI path) is watched. When its event
-//! stream opens, the whole engine is reconciled (events may have been missed), then each
-//! event reconciles its container. A stream that ends or cannot open is retried with a
-//! capped back-off (1 s doubling to 60 s); an access path without an event stream is
-//! reconciled every 30 s instead. Nothing wakes up more often than that when idle.
+//! stream opens, every container of the engine is queued for a reconcile (events may have
+//! been missed), then each event queues its container, and every `resync` interval the
+//! whole engine is queued again (an event the engine never sent is not missed forever).
+//! The queue ([`super::reconcile_queue`]) works per name, coalesced, so a long op under
+//! one name's lock stalls only that name. A stream that ends or does not open within
+//! its deadline ([`OPEN_DEADLINE`]) is retried with a capped back-off (1 s doubling to 60 s); an access
+//! path without an event stream is reconciled every 30 s instead. Nothing wakes up more
+//! often than that when idle.
 
 use super::error::RuntimeError;
 use super::model::Engine;
 use super::names::ContainerName;
-use super::runtime::{EngineEvents, Runtime};
+use super::reconcile_queue::{NameQueue, QueueState};
+use super::runtime::{EngineEvent, EngineEvents, Runtime};
 use super::service::ContainerService;
-use futures_lite::StreamExt;
+use futures_lite::{FutureExt, StreamExt};
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How often an access path without an event stream is reconciled.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(30);
@@ -21,13 +27,35 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(30);
 pub const BACKOFF_MIN: Duration = Duration::from_secs(1);
 /// Longest wait before retrying an engine.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// Longest wait for an engine to answer the request that opens its event stream (or
+/// its version, on a path without one); then it counts as unavailable and is retried.
+pub const OPEN_DEADLINE: Duration = Duration::from_secs(15);
+
+/// When the reconciler does what it does besides following events.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    /// How often the whole engine is reconciled while its event stream is open
+    /// (`runtime.resync_interval_s`).
+    pub resync: Duration,
+    /// Longest wait for an engine to open its event stream ([`OPEN_DEADLINE`]).
+    pub open_deadline: Duration,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Self {
+            resync: Duration::from_secs(300),
+            open_deadline: OPEN_DEADLINE,
+        }
+    }
+}
 
 /// Keeps the records of every engine true to it until the future is dropped (the agent
 /// cancels the task at shutdown).
-pub async fn run(service: Arc<ContainerService>) {
+pub async fn run(service: Arc<ContainerService>, schedule: Schedule) {
     futures_lite::future::zip(
-        watch_engine(&service, Engine::Docker),
-        watch_engine(&service, Engine::Podman),
+        watch_engine(&service, Engine::Docker, schedule),
+        watch_engine(&service, Engine::Podman, schedule),
     )
     .await;
 }
@@ -61,16 +89,36 @@ enum Access {
     NoPath,
 }
 
+/// `call`, or [`RuntimeError::Unavailable`] when it has not answered within
+/// `deadline` (dropping it closes its connection).
+async fn within_deadline<T>(
+    rt: &Arc<dyn Runtime>,
+    what: &str,
+    deadline: Duration,
+    call: impl Future<Output = Result<T, RuntimeError>>,
+) -> Result<T, RuntimeError> {
+    call.or(async {
+        smol::Timer::after(deadline).await;
+        Err(RuntimeError::Unavailable {
+            runtime: rt.kind(),
+            reason: format!("{what} did not answer within {deadline:?}"),
+        })
+    })
+    .await
+}
+
 /// Opens the first access path that answers, in preference order.
-async fn open(paths: &[Arc<dyn Runtime>]) -> Access {
+async fn open(paths: &[Arc<dyn Runtime>], deadline: Duration) -> Access {
     let mut last = None;
     for rt in paths {
-        match rt.watch().await {
+        match within_deadline(rt, "the event stream", deadline, rt.watch()).await {
             Ok(events) => return Access::Stream(rt.clone(), events),
-            Err(RuntimeError::Unsupported { .. }) => match rt.version().await {
-                Ok(_) => return Access::Poll(rt.clone()),
-                Err(e) => last = Some(e),
-            },
+            Err(RuntimeError::Unsupported { .. }) => {
+                match within_deadline(rt, "the version call", deadline, rt.version()).await {
+                    Ok(_) => return Access::Poll(rt.clone()),
+                    Err(e) => last = Some(e),
+                }
+            }
             Err(e) => last = Some(e),
         }
     }
@@ -78,19 +126,18 @@ async fn open(paths: &[Arc<dyn Runtime>]) -> Access {
 }
 
 /// Follows one engine forever; returns at once when the agent has no path to it.
-async fn watch_engine(service: &ContainerService, engine: Engine) {
+async fn watch_engine(service: &ContainerService, engine: Engine, schedule: Schedule) {
     let paths = service.access_paths(engine);
     if paths.is_empty() {
         return;
     }
     let mut backoff = Backoff(BACKOFF_MIN);
     loop {
-        match open(&paths).await {
+        match open(&paths, schedule.open_deadline).await {
             Access::Stream(rt, events) => {
-                let opened = std::time::Instant::now();
+                let opened = Instant::now();
                 log::info!("following {} events", rt.kind());
-                reconcile_all(service, &rt).await;
-                follow(service, &rt, events).await;
+                follow(service, &rt, events, schedule).await;
                 log::warn!(
                     "{} event stream ended (engine stopped or restarting?); reconnecting",
                     rt.kind()
@@ -130,21 +177,79 @@ async fn reconcile_all(service: &ContainerService, rt: &Arc<dyn Runtime>) -> boo
     }
 }
 
-/// Reconciles the container of each event until the stream ends.
-async fn follow(service: &ContainerService, rt: &Arc<dyn Runtime>, mut events: EngineEvents) {
-    while let Some(event) = events.next().await {
-        let Ok(name) = ContainerName::parse(&event.name) else {
-            log::debug!("{} event for an unnamed container ignored", rt.kind());
-            continue;
-        };
-        log::debug!("{} event '{}' for '{name}'", rt.kind(), event.action);
-        if let Err(e) = service.reconcile_name(rt, &name).await {
-            log::warn!(
-                "container '{name}' not reconciled after '{}': {e}",
-                event.action
-            );
+/// Queues every container of the engine behind `rt`, logged; then the engine's records
+/// are caught up (each is live once its reconcile is done).
+async fn resync(service: &ContainerService, rt: &Arc<dyn Runtime>, queue: &NameQueue<'_, '_>) {
+    match service.engine_names(rt).await {
+        Ok(names) => {
+            log::info!("reconciling {}: {} containers", rt.kind(), names.len());
+            names.into_iter().for_each(|name| queue.push(name));
+            service.live.of(rt.kind().engine()).set_caught_up(true);
         }
+        Err(e) => log::warn!("reconciling {} failed: {e}", rt.kind()),
     }
+}
+
+/// What woke the follower up.
+enum Wake {
+    /// The stream's next event, `None` when it ended.
+    Event(Option<EngineEvent>),
+    /// Time for a full resync.
+    Resync,
+}
+
+/// Queues the whole engine, then the container of each event and the whole engine
+/// again every `schedule.resync`, until the stream ends; work still in flight then is
+/// dropped (the reconnect queues everything again) and the engine's records are no
+/// longer live.
+async fn follow(
+    service: &ContainerService,
+    rt: &Arc<dyn Runtime>,
+    events: EngineEvents,
+    schedule: Schedule,
+) {
+    queue_events(service, rt, events, schedule).await;
+    service.live.of(rt.kind().engine()).set_caught_up(false);
+}
+
+/// [`follow`] while the stream lasts.
+async fn queue_events(
+    service: &ContainerService,
+    rt: &Arc<dyn Runtime>,
+    mut events: EngineEvents,
+    schedule: Schedule,
+) {
+    let state = QueueState::new();
+    let executor = smol::Executor::new();
+    let queue = NameQueue::new(service, rt, &executor, &state);
+    let main = async {
+        resync(service, rt, &queue).await;
+        let mut next_resync = Instant::now() + schedule.resync;
+        loop {
+            let wake = async { Wake::Event(events.next().await) }
+                .or(async {
+                    smol::Timer::at(next_resync).await;
+                    Wake::Resync
+                })
+                .await;
+            let event = match wake {
+                Wake::Event(Some(event)) => event,
+                Wake::Event(None) => return,
+                Wake::Resync => {
+                    resync(service, rt, &queue).await;
+                    next_resync = Instant::now() + schedule.resync;
+                    continue;
+                }
+            };
+            let Ok(name) = ContainerName::parse(&event.name) else {
+                log::debug!("{} event for an unnamed container ignored", rt.kind());
+                continue;
+            };
+            log::debug!("{} event '{}' for '{name}'", rt.kind(), event.action);
+            queue.push(name);
+        }
+    };
+    executor.run(main).await;
 }
 
 #[cfg(test)]

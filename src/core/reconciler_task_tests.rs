@@ -8,6 +8,8 @@ use crate::core::events::{ContainerEvent, EventAction};
 use crate::core::fake_engine::FakeEngine;
 use crate::core::model::*;
 use crate::core::names::*;
+use crate::core::reconcile_queue::{NameQueue, QueueState};
+use crate::core::reply::Reply;
 use crate::core::runtime::*;
 use crate::core::store::{ReplyCacheLimits, Store};
 use crate::store::memory::MemoryStore;
@@ -174,7 +176,7 @@ fn events_update_records_and_a_reconnect_reconciles_everything() {
     let service = service(&docker, &podman);
     let first = docker.stream();
     let executor = smol::Executor::new();
-    let task = executor.spawn(run(service.clone()));
+    let task = executor.spawn(run(service.clone(), Schedule::default()));
     smol::block_on(executor.run(async {
         run_op(&service, create("web")).await;
         let events = service.events().subscribe();
@@ -268,6 +270,180 @@ fn the_device_label_scopes_adoption_but_not_records() {
         assert!(
             record(&service, "by-hand").await.is_none(),
             "a bare managed label (baked into an image, set by hand) is not adopted"
+        );
+    });
+}
+
+/// Runs the reconciler with `schedule` on a fresh executor next to `body`, whose
+/// containers live in the fake docker engine (its first event stream is `stream`).
+fn with_reconciler<F: std::future::Future<Output = ()>>(
+    schedule: Schedule,
+    body: impl FnOnce(Arc<ContainerService>, Arc<FakeEngine>, smol::channel::Sender<EngineEvent>) -> F,
+) {
+    let docker = FakeEngine::new(RuntimeKind::DockerApi);
+    let service = service(&docker, &FakeEngine::new(RuntimeKind::PodmanApi));
+    let stream = docker.stream();
+    let executor = smol::Executor::new();
+    let task = executor.spawn(run(service.clone(), schedule));
+    smol::block_on(executor.run(body(service, docker, stream)));
+    drop(task);
+}
+
+fn die(n: &str) -> EngineEvent {
+    EngineEvent {
+        name: n.into(),
+        action: "die".into(),
+    }
+}
+
+#[test]
+fn a_name_held_by_a_long_op_does_not_stall_the_other_names() {
+    with_reconciler(Schedule::default(), |service, docker, stream| async move {
+        run_op(&service, create("slow")).await;
+        run_op(&service, create("web")).await;
+        // What a `stop` with `timeout_s = 3600` does to "slow": holds its name lock.
+        let held = service.lock_name(&name("slow")).await;
+        docker.put("slow", ContainerState::Exited, Some(0));
+        docker.put("web", ContainerState::Exited, Some(137));
+        stream.send(die("slow")).await.unwrap();
+        stream.send(die("web")).await.unwrap();
+        until(&service, "web", |r| {
+            r.as_ref().is_some_and(|c| c.exit_code == Some(137))
+        })
+        .await;
+        assert_eq!(
+            record(&service, "slow").await.unwrap().state,
+            ContainerState::Running,
+            "reconciled under a held lock"
+        );
+        drop(held);
+        until(&service, "slow", |r| {
+            r.as_ref()
+                .is_some_and(|c| c.state == ContainerState::Exited)
+        })
+        .await;
+    });
+}
+
+#[test]
+fn events_for_a_busy_name_coalesce_into_one_more_pass() {
+    smol::block_on(async {
+        let docker = FakeEngine::new(RuntimeKind::DockerApi);
+        let service = service(&docker, &FakeEngine::new(RuntimeKind::PodmanApi));
+        run_op(&service, create("busy")).await;
+        let rt: Arc<dyn Runtime> = docker.clone();
+        let state = QueueState::new();
+        let executor = smol::Executor::new();
+        let queue = NameQueue::new(&service, &rt, &executor, &state);
+        let held = service.lock_name(&name("busy")).await;
+        for _ in 0..50 {
+            queue.push(name("busy"));
+        }
+        queue.push(name("other"));
+        // One task per name however many events came.
+        assert_eq!(queue.len(), 2);
+        docker.put("busy", ContainerState::Exited, Some(2));
+        drop(held);
+        executor
+            .run(until(&service, "busy", |r| {
+                r.as_ref().is_some_and(|c| c.exit_code == Some(2))
+            }))
+            .await;
+        executor
+            .run(async {
+                while queue.len() > 0 {
+                    smol::Timer::after(Duration::from_millis(5)).await;
+                }
+            })
+            .await;
+    });
+}
+
+#[test]
+fn a_periodic_resync_catches_what_no_event_told() {
+    let schedule = Schedule {
+        resync: Duration::from_millis(50),
+        ..Schedule::default()
+    };
+    with_reconciler(schedule, |service, docker, stream| async move {
+        run_op(&service, create("quiet")).await;
+        // The stream is followed (so the reconcile at its opening is done) ...
+        docker.put("quiet", ContainerState::Exited, Some(1));
+        stream.send(die("quiet")).await.unwrap();
+        until(&service, "quiet", |r| {
+            r.as_ref().is_some_and(|c| c.exit_code == Some(1))
+        })
+        .await;
+        // ... then the engine changes and never says so; the stream stays open.
+        docker.put("quiet", ContainerState::Exited, Some(9));
+        until(&service, "quiet", |r| {
+            r.as_ref().is_some_and(|c| c.exit_code == Some(9))
+        })
+        .await;
+        drop(stream);
+    });
+}
+
+async fn inspect(service: &ContainerService, n: &str) -> Reply {
+    service
+        .execute(Request {
+            id: None,
+            runtime: None,
+            command: Command::Inspect { name: name(n) },
+        })
+        .await
+}
+
+#[test]
+fn inspect_serves_live_records_without_the_engine_and_asks_it_otherwise() {
+    with_reconciler(Schedule::default(), |service, docker, stream| async move {
+        run_op(&service, create("web")).await;
+        docker.put("web", ContainerState::Exited, Some(4));
+        stream.send(die("web")).await.unwrap();
+        until(&service, "web", |r| {
+            r.as_ref().is_some_and(|c| c.exit_code == Some(4))
+        })
+        .await;
+        // Followed and caught up: the record answers, the engine is not asked.
+        docker
+            .unavailable
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let reply = inspect(&service, "web").await;
+        assert!(reply.error().is_none(), "{reply:?}");
+        // The stream ends: the engine is asked again.
+        drop(stream);
+        let mut asked = false;
+        for _ in 0..500 {
+            if inspect(&service, "web").await.error().is_some() {
+                asked = true;
+                break;
+            }
+            smol::Timer::after(Duration::from_millis(10)).await;
+        }
+        assert!(
+            asked,
+            "inspect kept serving the record of an engine no longer followed"
+        );
+    });
+}
+
+#[test]
+fn an_engine_that_never_answers_is_unavailable_after_the_deadline() {
+    smol::block_on(async {
+        let rt: Arc<dyn Runtime> = FakeEngine::new(RuntimeKind::DockerApi);
+        let never = std::future::pending::<Result<(), RuntimeError>>();
+        let e = within_deadline(&rt, "the event stream", Duration::from_millis(20), never)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, RuntimeError::Unavailable { reason, .. }
+                if reason == "the event stream did not answer within 20ms"),
+            "{e:?}"
+        );
+        let answers = async { Ok::<_, RuntimeError>(7) };
+        assert_eq!(
+            within_deadline(&rt, "x", Duration::from_secs(5), answers).await,
+            Ok(7)
         );
     });
 }

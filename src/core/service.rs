@@ -11,6 +11,7 @@ use super::model::{Container, ContainerState, Health, RuntimeKind};
 use super::names::ContainerName;
 use super::pending_creates::PendingCreates;
 use super::policy::Policy;
+use super::reconcile_live::LiveRecords;
 use super::reply::{OpResult, Reply};
 use super::runtime::Runtime;
 use super::store::{CachedReply, Store};
@@ -34,6 +35,8 @@ pub struct ContainerService {
     deployer: Option<Deployer>,
     pub(super) pending_creates: PendingCreates,
     supervision: super::supervision::Counters,
+    /// Which records the reconciler keeps live (`inspect` serves those from the store).
+    pub(super) live: LiveRecords,
 }
 
 impl std::fmt::Debug for ContainerService {
@@ -80,6 +83,7 @@ impl ContainerService {
             deployer,
             pending_creates: PendingCreates::default(),
             supervision: Default::default(),
+            live: LiveRecords::default(),
         }
     }
 
@@ -252,6 +256,11 @@ impl ContainerService {
     /// Takes the lock of a container name for the duration of an op.
     pub(super) async fn lock_name(&self, name: &ContainerName) -> super::locks::KeyGuard<'_> {
         self.names.lock(name.as_str()).await
+    }
+
+    /// Takes the lock of a container name if it is free, without waiting.
+    pub(super) fn try_lock_name(&self, name: &ContainerName) -> Option<super::locks::KeyGuard<'_>> {
+        self.names.try_lock(name.as_str())
     }
 
     /// The runtime for an op that is not about an existing container.

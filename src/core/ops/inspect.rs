@@ -1,4 +1,5 @@
-//! `inspect`: the live state from the engine; the record is updated with it.
+//! `inspect`: the record when the reconciler keeps it live (see
+//! `core::reconcile_live`), else the live state from the engine, saved when it changed.
 
 use crate::core::error::CoreError;
 use crate::core::events::EventAction;
@@ -15,6 +16,9 @@ impl ContainerService {
     ) -> Result<OpResult, CoreError> {
         let _lock = self.lock_name(name).await;
         let (record, rt) = self.managed(requested, name).await?;
+        if self.live.is_live(record.runtime.engine(), name) {
+            return Ok(OpResult::Container(Box::new(record)));
+        }
         let before = (record.state, record.exit_code);
         let mut record = self.read_live(rt, record).await?;
         if (record.state, record.exit_code) != before {

@@ -28,7 +28,7 @@ pub(crate) struct SocketClient {
 }
 
 /// An agent on `socket` that hands every status back instead of failing on 4xx/5xx.
-pub(super) fn agent(socket: &Path) -> ureq::Agent {
+fn agent(socket: &Path) -> ureq::Agent {
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build();

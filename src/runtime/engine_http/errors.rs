@@ -52,6 +52,32 @@ pub(crate) fn error_message(status: u16, body: &[u8]) -> String {
     }
 }
 
+/// A socket failure talking to the engine, as a message a person can act on (a
+/// connect failure's text starts with `cannot connect`).
+pub(super) fn io_error(
+    runtime: RuntimeKind,
+    start_hint: &str,
+    socket: &Path,
+    io: std::io::Error,
+) -> RuntimeError {
+    let hint = match io.kind() {
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+            format!(" ({start_hint})")
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            " (run the agent as root or in the group that owns the socket)".to_owned()
+        }
+        _ => String::new(),
+    };
+    let text = io.to_string();
+    let reason = if text.starts_with("cannot connect") {
+        format!("{text}{hint}")
+    } else {
+        format!("talking to {}: {text}{hint}", socket.display())
+    };
+    RuntimeError::Unavailable { runtime, reason }
+}
+
 /// A failure to talk to the engine at all, as a message a person can act on.
 pub(super) fn transport_error(
     runtime: RuntimeKind,
@@ -60,23 +86,7 @@ pub(super) fn transport_error(
     e: ureq::Error,
 ) -> RuntimeError {
     let reason = match e {
-        ureq::Error::Io(io) => {
-            let hint = match io.kind() {
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
-                    format!(" ({start_hint})")
-                }
-                std::io::ErrorKind::PermissionDenied => {
-                    " (run the agent as root or in the group that owns the socket)".to_owned()
-                }
-                _ => String::new(),
-            };
-            let text = io.to_string();
-            if text.starts_with("cannot connect") {
-                format!("{text}{hint}")
-            } else {
-                format!("talking to {}: {text}{hint}", socket.display())
-            }
-        }
+        ureq::Error::Io(io) => return io_error(runtime, start_hint, socket, io),
         ureq::Error::BodyExceedsLimit(limit) => {
             return RuntimeError::Engine {
                 runtime,

@@ -1,14 +1,16 @@
 //! HTTP to an engine's REST API over its unix socket, shared by the Docker Engine API
 //! and libpod adapters, one idea per file: the request and reply types ([`wire`]), the
-//! blocking ureq client on `smol`'s blocking pool ([`client`]), the event stream reader
-//! ([`events`]), replies and transport failures as `RuntimeError`s ([`errors`]), a
-//! pull's progress stream ([`pull`]), URL building ([`url`]) and the unix socket
-//! connector (`crate::runtime::unix_socket`, shared with ctrmgrctl).
+//! blocking ureq client on `smol`'s blocking pool ([`client`]), the async event stream
+//! reader on the executor ([`events`], [`stream_body`]), replies and transport failures
+//! as `RuntimeError`s ([`errors`]), a pull's progress stream ([`pull`]), URL building
+//! ([`url`]) and the unix socket connector (`crate::runtime::unix_socket`, shared with
+//! ctrmgrctl).
 
 mod client;
 mod errors;
 mod events;
 mod pull;
+mod stream_body;
 mod url;
 mod wire;
 

@@ -1,0 +1,128 @@
+//! Per-name reconcile work for one followed engine (issue 14 item 14): each container
+//! name has at most one reconcile running and at most one more wanted, so a burst of
+//! events for a name costs one or two re-inspects (the latest event supersedes the ones
+//! queued), and a name whose lock is held by a long op (`stop` with `timeout_s = 3600`)
+//! waits alone while every other name is reconciled at once.
+
+use super::names::ContainerName;
+use super::reconcile_live::Pending;
+use super::runtime::Runtime;
+use super::service::ContainerService;
+use std::sync::{Arc, PoisonError};
+
+/// Reconciles running at once against one engine (engine calls, not names waiting).
+/// One: the API paths' calls each hold a thread of smol's blocking pool, and that pool
+/// (blocking 1.7) keeps every thread it ever started, so the engine calls' peak
+/// concurrency is the agent's idle thread count for good. Names waiting for their lock
+/// hold no permit, so one is enough to keep a long op from stalling the others.
+pub const CONCURRENT_RECONCILES: usize = 1;
+
+/// The names of one engine waiting for or under reconcile; its work runs on `executor`,
+/// which the owner drives (dropping it cancels what is in flight).
+pub(crate) struct NameQueue<'e, 'a> {
+    service: &'a ContainerService,
+    rt: &'a Arc<dyn Runtime>,
+    executor: &'e smol::Executor<'a>,
+    pending: &'a Pending,
+    permits: &'a smol::lock::Semaphore,
+}
+
+/// What a [`NameQueue`] borrows besides the service; it lives as long as the executor
+/// that runs the work.
+pub(crate) struct QueueState {
+    permits: smol::lock::Semaphore,
+}
+
+impl QueueState {
+    /// A state allowing [`CONCURRENT_RECONCILES`] engine calls at once.
+    pub(crate) fn new() -> Self {
+        Self {
+            permits: smol::lock::Semaphore::new(CONCURRENT_RECONCILES),
+        }
+    }
+}
+
+impl<'e, 'a> NameQueue<'e, 'a> {
+    /// A queue for the engine behind `rt`, its work spawned on `executor`; the names
+    /// pending are the service's (see [`super::reconcile_live`]).
+    pub(crate) fn new(
+        service: &'a ContainerService,
+        rt: &'a Arc<dyn Runtime>,
+        executor: &'e smol::Executor<'a>,
+        state: &'a QueueState,
+    ) -> Self {
+        Self {
+            service,
+            rt,
+            executor,
+            pending: &service.live.of(rt.kind().engine()).pending,
+            permits: &state.permits,
+        }
+    }
+
+    /// Asks for a reconcile of `name`: starts one, or marks the running one to go again
+    /// once it is done (any number of asks while it runs make one more pass).
+    pub(crate) fn push(&self, name: ContainerName) {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(again) = pending.get_mut(&name) {
+            *again = true;
+            return;
+        }
+        pending.insert(name.clone(), false);
+        drop(pending);
+        let (service, rt, pending, permits) = (self.service, self.rt, self.pending, self.permits);
+        self.executor
+            .spawn(work(service, rt, pending, permits, name))
+            .detach();
+    }
+
+    /// Names asked for and not finished yet.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
+/// Reconciles `name` until no event asked for another pass while it read the engine.
+async fn work(
+    service: &ContainerService,
+    rt: &Arc<dyn Runtime>,
+    pending: &Pending,
+    permits: &smol::lock::Semaphore,
+    name: ContainerName,
+) {
+    loop {
+        {
+            // Neither is held while waiting for the other: a name waiting for a long op
+            // holds no permit, and a name waiting for a permit holds no lock (a client's
+            // op on it goes first).
+            let (lock, _permit) = loop {
+                let permit = permits.acquire().await;
+                if let Some(lock) = service.try_lock_name(&name) {
+                    break (lock, permit);
+                }
+                drop(permit);
+                drop(service.lock_name(&name).await);
+            };
+            // Events from now on are not covered by the inspect below: they ask again.
+            if let Some(again) = pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get_mut(&name)
+            {
+                *again = false;
+            }
+            if let Err(e) = service.reconcile_locked(rt, &name, &lock).await {
+                log::warn!("container '{name}' not reconciled: {e}");
+            }
+        }
+        let mut pending = pending.lock().unwrap_or_else(PoisonError::into_inner);
+        if pending.get(&name) != Some(&true) {
+            pending.remove(&name);
+            return;
+        }
+    }
+}
