@@ -134,8 +134,20 @@ impl CliRuntime {
     async fn call_with(
         &self,
         args: Vec<String>,
+        env: Vec<(String, String)>,
+        timeout: Duration,
+        subject: Subject<'_>,
+    ) -> Result<ProcessOutput, RuntimeError> {
+        self.call_capped(args, env, timeout, None, subject).await
+    }
+
+    /// [`call_with`](Self::call_with), keeping at most `max_output` bytes of output.
+    async fn call_capped(
+        &self,
+        args: Vec<String>,
         mut env: Vec<(String, String)>,
         timeout: Duration,
+        max_output: Option<u64>,
         subject: Subject<'_>,
     ) -> Result<ProcessOutput, RuntimeError> {
         env.extend(self.call_env());
@@ -145,6 +157,7 @@ impl CliRuntime {
             args,
             env,
             timeout,
+            max_output,
         };
         let out = self
             .runner
@@ -329,8 +342,15 @@ impl Runtime for CliRuntime {
         name: &ContainerName,
         opts: &LogOptions,
     ) -> Result<Vec<String>, RuntimeError> {
+        // Streamed with a cap: a large log never sits whole in the agent's memory.
         let out = self
-            .call(argv::logs(name, opts), Subject::container(name))
+            .call_capped(
+                argv::logs(name, opts),
+                Vec::new(),
+                self.timeout,
+                Some(opts.max_bytes),
+                Subject::container(name),
+            )
             .await?;
         let (stdout, stderr) = match self.flavor {
             CliFlavor::Docker => (out.stdout_text(), out.stderr_text()),

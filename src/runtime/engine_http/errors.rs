@@ -78,11 +78,11 @@ pub(super) fn transport_error(
             }
         }
         ureq::Error::BodyExceedsLimit(limit) => {
-            return RuntimeError::Engine {
+            return RuntimeError::TooLarge {
                 runtime,
-                message: format!(
-                    "the engine's reply is larger than {limit} bytes (for logs, pass tail)"
-                ),
+                what: "the engine's reply".to_owned(),
+                limit,
+                hint: "",
             }
         }
         other => format!("request to {} failed: {other}", socket.display()),
