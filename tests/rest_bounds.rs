@@ -179,3 +179,27 @@ fn metrics_text(http: &ureq::Agent, url: &str) -> (u16, String) {
         res.body_mut().read_to_string().unwrap(),
     )
 }
+
+#[test]
+fn event_streams_have_their_own_small_pool() {
+    let agent = Agent::start("[rest]\nmax_event_streams = 2\nmax_in_flight = 1\n");
+    let address = agent.url.trim_start_matches("http://").to_owned();
+    let open_stream = || {
+        let mut s = TcpStream::connect(&address).unwrap();
+        s.write_all(b"GET /v1/events HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head).unwrap();
+        (s, String::from_utf8_lossy(&head).into_owned())
+    };
+    let (_first, status) = open_stream();
+    assert_eq!(status, "HTTP/1.1 200");
+    let (_second, status) = open_stream();
+    assert_eq!(status, "HTTP/1.1 200");
+    let (_third, status) = open_stream();
+    assert_eq!(status, "HTTP/1.1 503", "the pool is full");
+    // Open streams hold no in-flight permit (max_in_flight = 1): requests still run.
+    let (status, info) = get(&client(), &format!("{}/v1/info", agent.url));
+    assert_eq!(status, 200, "{info}");
+}
