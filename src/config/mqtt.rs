@@ -240,6 +240,7 @@ mod tests {
                 "mqtt.tls.key_file",
             ),
             ("keep_alive_s = 1\n", "mqtt.keep_alive_s"),
+            ("max_queued_qos0 = 0\n", "mqtt.max_queued_qos0"),
             ("max_payload_bytes = 10\n", "mqtt.max_payload_bytes"),
             (
                 "reconnect_max_backoff_s = 0\n",
