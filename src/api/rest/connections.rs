@@ -9,8 +9,9 @@
 //! Every connection's stream is wrapped in a [`Guarded`] stream sharing one [`Conn`]: the
 //! connection is *idle* until a byte of a request arrives, then *busy* until its reply is
 //! written (the connection loop marks it idle again after each `accept_one`). Reads fail
-//! past the phase's deadline, so a silent or slow client never holds a descriptor for
-//! long. Only an idle connection is ever closed from outside (eviction, shutdown): the
+//! past the phase's deadline, and a write that makes no progress for
+//! `rest.request_timeout_s` fails too, so a silent, slow or non-reading client never
+//! holds a descriptor for long. Only an idle connection is ever closed from outside (eviction, shutdown): the
 //! switch from idle to busy and the decision to close happen under the same lock, so no
 //! request that has started is cut off.
 
@@ -264,6 +265,8 @@ pub(super) struct Guarded<S> {
     inner: S,
     conn: Arc<Conn>,
     timer: Option<(Instant, async_io::Timer)>,
+    /// Since a write is stalled (the client reads nothing), and its timer.
+    write_stall: Option<async_io::Timer>,
 }
 
 impl<S: Clone> Clone for Guarded<S> {
@@ -272,6 +275,7 @@ impl<S: Clone> Clone for Guarded<S> {
             inner: self.inner.clone(),
             conn: self.conn.clone(),
             timer: None,
+            write_stall: None,
         }
     }
 }
@@ -283,6 +287,7 @@ impl<S> Guarded<S> {
             inner,
             conn,
             timer: None,
+            write_stall: None,
         }
     }
 
@@ -326,7 +331,30 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        match Pin::new(&mut self.inner).poll_write(cx, buf) {
+            Poll::Pending => {
+                // A client that stops reading its reply is cut off after
+                // rest.request_timeout_s, so it cannot hold a busy connection forever.
+                let limit = self.conn.limits.request_timeout;
+                let stall = self
+                    .write_stall
+                    .get_or_insert_with(|| async_io::Timer::after(limit));
+                match Pin::new(stall).poll(cx) {
+                    Poll::Ready(_) => Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!(
+                            "the client read nothing of its reply for {} s (rest.request_timeout_s)",
+                            limit.as_secs()
+                        ),
+                    ))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+            ready => {
+                self.write_stall = None;
+                ready
+            }
+        }
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -402,6 +430,30 @@ mod tests {
         assert_eq!(shutdown.in_flight(), 0);
         assert!(registry.admit().is_ok());
         assert_eq!(registry.counts(), (1, 1, 1));
+    }
+
+    #[test]
+    fn a_client_that_reads_nothing_is_cut_off() {
+        use futures_lite::AsyncWriteExt;
+        smol::block_on(async {
+            let (_trigger, shutdown) = Shutdown::new();
+            let mut l = limits(1);
+            l.request_timeout = Duration::from_millis(300);
+            let registry = Registry::new(l, shutdown);
+            let (_, conn) = registry.admit().unwrap();
+            let (agent_side, _client_side) = smol::net::unix::UnixStream::pair().unwrap();
+            let mut stream = Guarded::new(agent_side, conn);
+            let chunk = vec![0u8; 64 * 1024];
+            let start = Instant::now();
+            let err = loop {
+                if let Err(e) = stream.write_all(&chunk).await {
+                    break e;
+                }
+                assert!(start.elapsed() < Duration::from_secs(10), "never cut off");
+            };
+            assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+            assert!(err.to_string().contains("rest.request_timeout_s"), "{err}");
+        });
     }
 
     #[test]
