@@ -388,17 +388,19 @@ mod cases {
         assert_eq!(lines, &["oops", "hello", "", "bye"]);
         let tail = LogOptions {
             tail: Some(1),
-            since: None,
+            ..LogOptions::default()
         };
         assert_eq!(ctx.rt.logs(name, &tail).await.expect("logs"), vec!["bye"]);
         let future = LogOptions {
             tail: None,
             since: Some(Since::parse("2999-01-01T00:00:00Z").expect("valid")),
+            ..LogOptions::default()
         };
         assert!(ctx.rt.logs(name, &future).await.expect("logs").is_empty());
         let past = LogOptions {
             tail: None,
             since: Some(Since::parse("2000-01-01T00:00:00+02:00").expect("valid")),
+            ..LogOptions::default()
         };
         assert_eq!(ctx.rt.logs(name, &past).await.expect("logs").len(), 4);
     }

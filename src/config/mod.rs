@@ -166,6 +166,11 @@ mod tests {
             ("[store]\nredis_prefix = \"a b:\"\n", "store.redis_prefix"),
             ("[rest]\nlisten = \"0.0.0.0:7470\"\n", "rest.listen"),
             ("[rest]\ntoken = \"short\"\n", "rest.token"),
+            ("[rest]\nmax_connections = 0\n", "rest.max_connections"),
+            ("[rest]\nidle_timeout_s = 61\n", "rest.idle_timeout_s"),
+            ("[rest]\nrequest_timeout_s = 0\n", "rest.request_timeout_s"),
+            ("[rest]\nmax_event_streams = 0\n", "rest.max_event_streams"),
+            ("[policy]\nmax_log_bytes = 1000\n", "policy.max_log_bytes"),
             (
                 "[[policy.mount_roots]]\npath = \"data\"\n",
                 "policy.mount_roots.path",

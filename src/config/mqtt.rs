@@ -43,6 +43,9 @@ pub struct MqttConfig {
     /// Seconds the broker keeps this device's session (subscriptions and unacknowledged
     /// requests) after a disconnect; 0 starts a fresh session on every connect.
     pub session_expiry_s: u32,
+    /// QoS 0 requests that may wait for a free slot (Receive Maximum does not bound
+    /// them); more are dropped unanswered and counted in `/metrics`.
+    pub max_queued_qos0: usize,
 }
 
 /// `[mqtt.tls]`: server verification by a CA file, optionally a client certificate.
@@ -79,6 +82,7 @@ impl Default for MqttConfig {
             max_payload_bytes: 256 * 1024,
             reconnect_max_backoff_s: 60,
             session_expiry_s: 600,
+            max_queued_qos0: 64,
         }
     }
 }
@@ -163,6 +167,7 @@ impl MqttConfig {
             }
         }
         in_range("mqtt.keep_alive_s", self.keep_alive_s, 5..=65_535)?;
+        in_range("mqtt.max_queued_qos0", self.max_queued_qos0, 1..=65_536)?;
         in_range(
             "mqtt.max_payload_bytes",
             self.max_payload_bytes,
@@ -235,6 +240,7 @@ mod tests {
                 "mqtt.tls.key_file",
             ),
             ("keep_alive_s = 1\n", "mqtt.keep_alive_s"),
+            ("max_queued_qos0 = 0\n", "mqtt.max_queued_qos0"),
             ("max_payload_bytes = 10\n", "mqtt.max_payload_bytes"),
             (
                 "reconnect_max_backoff_s = 0\n",

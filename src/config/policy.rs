@@ -30,6 +30,8 @@ pub struct PolicyConfig {
     pub max_cpu_millis: u64,
     /// Largest process limit (0 = no maximum).
     pub max_pids: u64,
+    /// Most bytes of engine output one `logs` request reads (64 KiB to 64 MiB).
+    pub max_log_bytes: u64,
 }
 
 /// One `[[policy.mount_roots]]` entry.
@@ -56,6 +58,7 @@ impl Default for PolicyConfig {
             max_memory_bytes: 0,
             max_cpu_millis: 0,
             max_pids: 0,
+            max_log_bytes: d.max_log_bytes,
         }
     }
 }
@@ -88,6 +91,11 @@ impl PolicyConfig {
                 ImagePattern::parse(entry).map_err(|e| invalid("policy.allowed_images", e))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        super::check::in_range(
+            "policy.max_log_bytes",
+            self.max_log_bytes,
+            64 << 10..=64 << 20,
+        )?;
         let nonzero = |v: u64| (v > 0).then_some(v);
         Ok(Policy {
             allowed_images,
@@ -99,6 +107,7 @@ impl PolicyConfig {
             max_memory_bytes: nonzero(self.max_memory_bytes),
             max_cpu_millis: nonzero(self.max_cpu_millis),
             max_pids: nonzero(self.max_pids),
+            max_log_bytes: self.max_log_bytes,
         })
     }
 }

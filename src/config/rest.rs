@@ -21,8 +21,20 @@ pub struct RestConfig {
     pub unix_socket: Option<PathBuf>,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
-    /// Requests handled at once; more wait their turn.
+    /// Requests handled at once; more wait their turn (taken once the body is read).
     pub max_in_flight: usize,
+    /// Open connections at once; a new one evicts the longest-idle keep-alive
+    /// connection, else it is refused with 503.
+    pub max_connections: usize,
+    /// Seconds a connection may wait between requests (and before its first) without
+    /// sending a byte; at most 60 (the HTTP library's own header limit).
+    pub idle_timeout_s: u64,
+    /// Seconds a request's head and body may take to arrive, from its first byte; a
+    /// slower client is disconnected.
+    pub request_timeout_s: u64,
+    /// `GET /v1/events` streams open at once (their own pool, apart from
+    /// `max_in_flight`); one more is answered 503.
+    pub max_event_streams: usize,
     /// Bearer token required on TCP listeners (every route but `/healthz`).
     pub token: Option<String>,
     /// A file holding the token (first line), instead of `token`.
@@ -56,6 +68,10 @@ impl Default for RestConfig {
             unix_socket: None,
             max_body_bytes: 1024 * 1024,
             max_in_flight: 64,
+            max_connections: 256,
+            idle_timeout_s: 30,
+            request_timeout_s: 30,
+            max_event_streams: 16,
             token: None,
             token_file: None,
             allow_remote_without_token: false,
@@ -85,6 +101,10 @@ impl RestConfig {
             }
         }
         in_range("rest.max_in_flight", self.max_in_flight, 1..=4096)?;
+        in_range("rest.max_connections", self.max_connections, 1..=65536)?;
+        in_range("rest.idle_timeout_s", self.idle_timeout_s, 1..=60)?;
+        in_range("rest.request_timeout_s", self.request_timeout_s, 1..=3600)?;
+        in_range("rest.max_event_streams", self.max_event_streams, 1..=4096)?;
         in_range(
             "rest.max_body_bytes",
             self.max_body_bytes,

@@ -129,6 +129,19 @@ pub enum RuntimeError {
         /// What is not supported, and why.
         what: String,
     },
+    /// The engine's reply (or a CLI's output) is over the size the agent reads; the
+    /// call was cut off there (the CLI child killed) and nothing of it kept.
+    #[error("{runtime}: {what} is more than {limit} bytes{hint}")]
+    TooLarge {
+        /// The access path.
+        runtime: RuntimeKind,
+        /// What was read, e.g. `the log of container 'web'`.
+        what: String,
+        /// The bound.
+        limit: u64,
+        /// What to do about it, with the key that sets the bound (may be empty).
+        hint: &'static str,
+    },
     /// The engine answered something this adapter cannot read (a reply or CLI output).
     #[error("{runtime}: {source}")]
     BadReply {
@@ -181,6 +194,7 @@ impl RuntimeError {
             RuntimeError::Unavailable { .. } => ErrorCode::RuntimeUnavailable,
             RuntimeError::Engine { .. } | RuntimeError::BadReply { .. } => ErrorCode::RuntimeError,
             RuntimeError::Unsupported { .. } => ErrorCode::Unsupported,
+            RuntimeError::TooLarge { .. } => ErrorCode::TooLarge,
         }
     }
 }
@@ -296,6 +310,18 @@ pub enum CoreError {
         /// The generation that created it.
         generation: String,
     },
+    /// `logs` asked for more lines than the agent reads.
+    #[error(
+        "args.tail: {tail} lines is over the maximum of {max} (omit it for the last {default})"
+    )]
+    TailTooLarge {
+        /// The lines asked for.
+        tail: u32,
+        /// The maximum.
+        max: u32,
+        /// What no `tail` means.
+        default: u32,
+    },
 }
 
 impl CoreError {
@@ -312,6 +338,7 @@ impl CoreError {
             CoreError::DeploymentConflict(_) | CoreError::OwnedByDeployment { .. } => {
                 ErrorCode::Conflict
             }
+            CoreError::TailTooLarge { .. } => ErrorCode::InvalidRequest,
         }
     }
 }

@@ -37,7 +37,13 @@ pub struct Policy {
     pub max_cpu_millis: Option<u64>,
     /// Largest process limit a container may ask for.
     pub max_pids: Option<u64>,
+    /// Most bytes of engine output one `logs` request reads (and so the largest logs
+    /// reply); more is `too_large`.
+    pub max_log_bytes: u64,
 }
+
+/// `policy.max_log_bytes` when the config does not set it: 4 MiB.
+pub const DEFAULT_MAX_LOG_BYTES: u64 = 4 << 20;
 
 impl Default for Policy {
     fn default() -> Self {
@@ -51,6 +57,7 @@ impl Default for Policy {
             max_memory_bytes: None,
             max_cpu_millis: None,
             max_pids: None,
+            max_log_bytes: DEFAULT_MAX_LOG_BYTES,
         }
     }
 }

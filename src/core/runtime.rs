@@ -57,12 +57,28 @@ pub struct PulledImage {
 }
 
 /// Options for reading logs.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogOptions {
     /// Only the last N lines.
     pub tail: Option<u32>,
     /// Only lines since this instant.
     pub since: Option<Since>,
+    /// Most bytes of engine output read (`policy.max_log_bytes`); past it the read stops
+    /// and the adapter answers [`RuntimeError::TooLarge`].
+    ///
+    /// [`RuntimeError::TooLarge`]: crate::core::error::RuntimeError::TooLarge
+    pub max_bytes: u64,
+}
+
+impl Default for LogOptions {
+    /// Every line, up to the default `policy.max_log_bytes`.
+    fn default() -> Self {
+        Self {
+            tail: None,
+            since: None,
+            max_bytes: crate::core::policy::DEFAULT_MAX_LOG_BYTES,
+        }
+    }
 }
 
 /// A container engine reached through one access path. Every method takes validated

@@ -31,8 +31,23 @@ pub const MAX_ITEMS: usize = 256;
 /// Longest string in a spec (an env value, an argument).
 pub const MAX_STRING: usize = 32 * 1024;
 
+/// Largest spec, measured as its JSON: every record, `list` reply and event carries it,
+/// so it is bounded apart from each transport's request size. A spec over it is an
+/// `invalid_request` naming this bound.
+pub const MAX_SPEC_BYTES: usize = 64 * 1024;
+
 /// Checks a spec that already has valid names, images and paths.
 pub fn validate_spec(spec: &ContainerSpec) -> Result<(), FieldError> {
+    let size = serde_json::to_vec(spec).map_or(usize::MAX, |json| json.len());
+    if size > MAX_SPEC_BYTES {
+        return Err(FieldError::new(
+            "args",
+            format!(
+                "the container spec is {size} bytes as JSON, over the maximum of \
+                 {MAX_SPEC_BYTES} (records and list replies carry it)"
+            ),
+        ));
+    }
     check_strings("args.cmd", &spec.cmd)?;
     check_strings("args.entrypoint", &spec.entrypoint)?;
     check_map("args.env", &spec.env, env_key_problem)?;
@@ -208,6 +223,18 @@ mod tests {
     #[test]
     fn minimal_spec_is_valid() {
         validate_spec(&spec()).unwrap();
+    }
+
+    #[test]
+    fn the_whole_spec_is_bounded() {
+        let mut s = spec();
+        // Each value within MAX_STRING, the count within MAX_ITEMS, the sum over the bound.
+        s.cmd = vec!["x".repeat(16 * 1024); 5];
+        let e = validate_spec(&s).unwrap_err();
+        assert_eq!(e.field, "args");
+        assert!(e.problem.contains("over the maximum of 65536"), "{e}");
+        s.cmd.truncate(3);
+        validate_spec(&s).unwrap();
     }
 
     #[test]

@@ -3,11 +3,21 @@
 //! keep-alive, reconnect with capped exponential back-off) and forwards what the smol
 //! side needs over a channel. Publishing and subscribing happen on the smol side through
 //! the `AsyncClient`, whose request channel works from any executor.
+//!
+//! The event loop never waits for the smol side: if it did, it would stop sending
+//! keep-alives and reading PUBACKs, and a burst of requests could cost the connection.
+//! QoS 1 requests cannot pile up (the broker sends at most Receive Maximum unacknowledged
+//! ones, and they are acknowledged only when admitted), so they always go through; QoS 0
+//! requests have no such bound (Receive Maximum does not cover them): past
+//! `mqtt.max_queued_qos0` waiting ones, further ones are dropped and counted.
 
 use super::MqttError;
 use rumqttc::v5::mqttbytes::v5::{Packet, Publish};
+use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{Event, EventLoop};
 use rumqttc::Outgoing;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What the event loop tells the smol side.
@@ -15,34 +25,85 @@ use std::time::Duration;
 pub(super) enum BridgeEvent {
     /// A connection was accepted (first or after a reconnect).
     Connected,
-    /// A message on one of our subscriptions (boxed: it is much larger than `Connected`).
-    Publish(Box<Publish>),
+    /// A message on one of our subscriptions (boxed: it is much larger than `Connected`)
+    /// and, for QoS 0, its place among the waiting ones (freed on drop).
+    Publish(Box<Publish>, Option<Qos0Slot>),
+}
+
+/// One waiting QoS 0 request's place in the queue; dropping it frees the place.
+#[derive(Debug)]
+pub(super) struct Qos0Slot(Arc<AtomicUsize>);
+
+impl Drop for Qos0Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The QoS 0 queue's bound (`mqtt.max_queued_qos0`) and what went over it.
+#[derive(Debug)]
+pub(super) struct Qos0Queue {
+    max: usize,
+    waiting: Arc<AtomicUsize>,
+    /// QoS 0 requests dropped because `max` were waiting, since start.
+    pub dropped: AtomicU64,
+}
+
+impl Qos0Queue {
+    /// An empty queue of at most `max` waiting requests.
+    pub fn new(max: usize) -> Self {
+        Self {
+            max,
+            waiting: Arc::default(),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// A place for one more QoS 0 request; `None` (counted) when the queue is full.
+    fn admit(&self) -> Option<Qos0Slot> {
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if dropped == 1 || dropped.is_multiple_of(1000) {
+                log::warn!(
+                    "MQTT: {} QoS 0 requests are waiting (mqtt.max_queued_qos0); further \
+                     ones are dropped ({dropped} so far, ctrmgr_mqtt_qos0_dropped in /metrics)",
+                    self.max
+                );
+            }
+            return None;
+        }
+        Some(Qos0Slot(self.waiting.clone()))
+    }
 }
 
 /// Longest wait for the final `offline` publish and DISCONNECT to be written at stop.
 const FLUSH_LIMIT: Duration = Duration::from_secs(3);
 
-/// Messages the smol side may have queued before the event loop waits for it. The broker
-/// sends at most `receive_maximum` unacknowledged requests, so this is rarely reached.
-const EVENT_QUEUE: usize = 64;
-
 /// The running event-loop thread.
 #[derive(Debug)]
 pub(super) struct Bridge {
-    /// What the event loop forwards.
+    /// What the event loop forwards: unbounded, as the event loop never waits; QoS 1
+    /// requests are bounded by Receive Maximum, QoS 0 ones by `mqtt.max_queued_qos0`.
     pub events: smol::channel::Receiver<BridgeEvent>,
+    /// The QoS 0 bound and its drop count.
+    pub qos0: Arc<Qos0Queue>,
     stop: smol::channel::Sender<()>,
     thread: std::thread::JoinHandle<()>,
 }
 
 impl Bridge {
-    /// Starts the thread. `broker` only names the broker in log messages.
+    /// Starts the thread. `broker` only names the broker in log messages; at most
+    /// `max_queued_qos0` QoS 0 requests wait for the smol side.
     pub fn start(
         eventloop: EventLoop,
         broker: String,
         max_backoff: Duration,
+        max_queued_qos0: usize,
     ) -> Result<Bridge, MqttError> {
-        let (tx, events) = smol::channel::bounded(EVENT_QUEUE);
+        let (tx, events) = smol::channel::unbounded();
+        let qos0 = Arc::new(Qos0Queue::new(max_queued_qos0));
+        let queue = qos0.clone();
         let (stop, stop_rx) = smol::channel::bounded(1);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_io()
@@ -55,11 +116,19 @@ impl Bridge {
         let thread = std::thread::Builder::new()
             .name("ctrmgr-mqtt".into())
             .spawn(move || {
-                runtime.block_on(poll_loop(eventloop, tx, stop_rx, broker, max_backoff));
+                runtime.block_on(poll_loop(
+                    eventloop,
+                    tx,
+                    &queue,
+                    stop_rx,
+                    broker,
+                    max_backoff,
+                ));
             })
             .map_err(MqttError::Thread)?;
         Ok(Bridge {
             events,
+            qos0,
             stop,
             thread,
         })
@@ -72,6 +141,7 @@ impl Bridge {
             events,
             stop,
             thread,
+            ..
         } = self;
         // A thread waiting to forward an event sees the channel closed and moves on.
         drop(events);
@@ -86,6 +156,7 @@ impl Bridge {
 async fn poll_loop(
     mut eventloop: EventLoop,
     tx: smol::channel::Sender<BridgeEvent>,
+    qos0: &Qos0Queue,
     stop: smol::channel::Receiver<()>,
     broker: String,
     max_backoff: Duration,
@@ -116,8 +187,14 @@ async fn poll_loop(
                 backoff.reset();
                 BridgeEvent::Connected
             }
+            Ok(Event::Incoming(Packet::Publish(publish))) if publish.qos == QoS::AtMostOnce => {
+                match qos0.admit() {
+                    Some(slot) => BridgeEvent::Publish(Box::new(publish), Some(slot)),
+                    None => continue,
+                }
+            }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
-                BridgeEvent::Publish(Box::new(publish))
+                BridgeEvent::Publish(Box::new(publish), None)
             }
             Ok(_) => continue,
             Err(e) => {
@@ -142,7 +219,8 @@ async fn poll_loop(
                 continue;
             }
         };
-        if tx.send(forward).await.is_err() {
+        // Unbounded: never waits (see the module doc for what bounds it).
+        if tx.try_send(forward).is_err() {
             break;
         }
     }
@@ -212,6 +290,17 @@ fn jittered(step: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn qos0_requests_over_the_queue_are_dropped_and_counted() {
+        let queue = Qos0Queue::new(4);
+        let slots: Vec<Qos0Slot> = (0..4).map(|_| queue.admit().unwrap()).collect();
+        assert!(queue.admit().is_none());
+        assert!(queue.admit().is_none());
+        assert_eq!(queue.dropped.load(Ordering::Relaxed), 2);
+        drop(slots);
+        assert!(queue.admit().is_some(), "places come back when handled");
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap_and_resets() {

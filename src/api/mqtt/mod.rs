@@ -14,7 +14,9 @@
 //!   recognised when redelivered, so fleet clients must send ids.
 //! - Back-pressure: a request is acknowledged when it is admitted to run (at most
 //!   [`MAX_IN_FLIGHT`] at once), and the broker sends at most that many unacknowledged
-//!   requests (MQTT 5 Receive Maximum).
+//!   requests (MQTT 5 Receive Maximum). QoS 0 requests escape that bound: at most
+//!   `mqtt.max_queued_qos0` wait, more are dropped and counted, and their replies never
+//!   wait for room in the client's queue (see `bridge`).
 //!
 //! # Implementation
 //!
@@ -102,6 +104,7 @@ pub async fn serve(ctx: ApiContext, config: MqttConfig) -> Result<(), MqttError>
         eventloop,
         format!("{host}:{port}"),
         Duration::from_secs(config.reconnect_max_backoff_s),
+        config.max_queued_qos0,
     )?;
     log::info!(
         "MQTT: device '{device}' answers on {} to {host}:{port}",
@@ -126,7 +129,9 @@ pub async fn serve(ctx: ApiContext, config: MqttConfig) -> Result<(), MqttError>
         pipeline: ctx.pipeline(Transport::Mqtt, limit),
         client: client.clone(),
         topics: topics.clone(),
+        replies_dropped: std::sync::atomic::AtomicU64::new(0),
     });
+    register_gauges(&ctx, &bridge, &handler);
     let desired = Arc::new(DesiredHandler::new(ctx.pipeline(Transport::Mqtt, limit)));
     dispatch(&ctx, &handler, &desired, &bridge.events).await;
     drop((events, status));
@@ -152,14 +157,14 @@ async fn dispatch(
             ctx.shutdown.wait().await;
             None
         };
-        let publish = match smol::future::or(stopped, next).await {
+        let (publish, qos0_slot) = match smol::future::or(stopped, next).await {
             None => break,
             Some(BridgeEvent::Connected) => {
                 desired.on_connect();
                 presence::on_connect(&handler.client, &handler.topics).await;
                 continue;
             }
-            Some(BridgeEvent::Publish(publish)) => *publish,
+            Some(BridgeEvent::Publish(publish, slot)) => (*publish, slot),
         };
         if let Some(from_device) = desired::desired_topic(&handler.topics, &publish.topic) {
             acknowledge(&handler.client, &publish).await;
@@ -191,6 +196,7 @@ async fn dispatch(
         let Some(permit) = smol::future::or(stopped, admitted).await else {
             break;
         };
+        drop(qos0_slot);
         acknowledge(&handler.client, &publish).await;
         let in_flight = ctx.shutdown.track();
         let handler = handler.clone();
@@ -211,6 +217,31 @@ async fn dispatch(
         );
     }
     running.into_iter().for_each(smol::Task::detach);
+}
+
+/// The QoS 0 drop counts of `/metrics`.
+fn register_gauges(ctx: &ApiContext, bridge: &Bridge, handler: &Arc<RequestHandler>) {
+    use std::sync::atomic::Ordering;
+    let qos0 = Arc::downgrade(&bridge.qos0);
+    let handler = Arc::downgrade(handler);
+    ctx.metrics.register_gauges(move || {
+        let mut gauges = Vec::new();
+        if let Some(q) = qos0.upgrade() {
+            gauges.push((
+                "ctrmgr_mqtt_qos0_dropped",
+                "QoS 0 MQTT requests dropped unanswered: mqtt.max_queued_qos0 were waiting (since start).",
+                q.dropped.load(Ordering::Relaxed),
+            ));
+        }
+        if let Some(h) = handler.upgrade() {
+            gauges.push((
+                "ctrmgr_mqtt_qos0_replies_dropped",
+                "Replies to QoS 0 MQTT requests dropped: the client queue was full (since start).",
+                h.replies_dropped.load(Ordering::Relaxed),
+            ));
+        }
+        gauges
+    });
 }
 
 /// Acknowledges a QoS 1 request (manual acknowledgements are on).

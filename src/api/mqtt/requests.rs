@@ -25,12 +25,15 @@ pub(super) struct RequestHandler {
     pub client: AsyncClient,
     /// This device's topics.
     pub topics: Arc<Topics>,
+    /// Replies to QoS 0 requests dropped because the client's queue was full.
+    pub replies_dropped: std::sync::atomic::AtomicU64,
 }
 
 impl RequestHandler {
     /// Decodes and runs one request and publishes its reply. Never fails: every problem
     /// becomes an error reply or, when even that cannot be sent, a log line.
     pub async fn answer(&self, publish: Publish) {
+        let qos0 = publish.qos == QoS::AtMostOnce;
         let properties = publish.properties.unwrap_or_default();
         let (format, bytes) =
             match request_format(properties.content_type.as_deref(), &publish.payload) {
@@ -62,11 +65,27 @@ impl RequestHandler {
             )],
             ..PublishProperties::default()
         };
-        if let Err(e) = self
-            .client
-            .publish_with_properties(&topic, QoS::AtLeastOnce, false, bytes, reply_properties)
-            .await
-        {
+        // A QoS 0 request's reply never waits for room in the client's queue: under a
+        // flood it is dropped (counted), as the request itself could have been. A QoS 1
+        // reply waits its turn (at most Receive Maximum of them).
+        let sent = if qos0 {
+            self.client.try_publish_with_properties(
+                &topic,
+                QoS::AtLeastOnce,
+                false,
+                bytes,
+                reply_properties,
+            )
+        } else {
+            self.client
+                .publish_with_properties(&topic, QoS::AtLeastOnce, false, bytes, reply_properties)
+                .await
+        };
+        if let Err(e) = sent {
+            if qos0 {
+                self.replies_dropped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             log::warn!("MQTT reply to {topic} not sent: {e}");
         }
     }

@@ -44,7 +44,18 @@ async fn bind(ctx: &ApiContext, config: &RestConfig) -> Result<Vec<smol::Task<()
         shutdown: ctx.shutdown.clone(),
         max_body_bytes: config.max_body_bytes,
         permits: Arc::new(smol::lock::Semaphore::new(config.max_in_flight)),
+        event_streams: Arc::new(smol::lock::Semaphore::new(config.max_event_streams)),
+        max_event_streams: config.max_event_streams,
+        connections: Arc::new(super::connections::Registry::new(
+            super::connections::ConnectionLimits {
+                max_connections: config.max_connections,
+                idle_timeout: std::time::Duration::from_secs(config.idle_timeout_s),
+                request_timeout: std::time::Duration::from_secs(config.request_timeout_s),
+            },
+            ctx.shutdown.clone(),
+        )),
     };
+    register_gauges(&ctx.metrics, &state.connections);
     let mut tasks = Vec::new();
     let listener = smol::net::TcpListener::bind(config.listen)
         .await
@@ -110,4 +121,34 @@ async fn bind(ctx: &ApiContext, config: &RestConfig) -> Result<Vec<smol::Task<()
         )));
     }
     Ok(tasks)
+}
+
+/// The connection gauges of `/metrics`.
+fn register_gauges(
+    metrics: &crate::api::metrics::Metrics,
+    registry: &Arc<super::connections::Registry>,
+) {
+    let registry = Arc::downgrade(registry);
+    metrics.register_gauges(move || {
+        let Some((open, evicted, refused)) = registry.upgrade().map(|r| r.counts()) else {
+            return Vec::new();
+        };
+        vec![
+            (
+                "ctrmgr_rest_connections",
+                "REST connections open now (rest.max_connections).",
+                open as u64,
+            ),
+            (
+                "ctrmgr_rest_connections_evicted",
+                "Idle REST connections closed to admit a new one, since start.",
+                evicted,
+            ),
+            (
+                "ctrmgr_rest_connections_refused",
+                "REST connections refused with 503 (all open ones busy), since start.",
+                refused,
+            ),
+        ]
+    });
 }

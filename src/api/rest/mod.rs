@@ -3,10 +3,12 @@
 //! it can be swapped.
 
 pub mod auth;
+mod connections;
 mod events;
 mod execute;
 mod listen;
 mod resources;
+mod serve_conn;
 mod status;
 
 use super::metrics::Metrics;
@@ -34,6 +36,12 @@ pub struct RestState {
     pub max_body_bytes: usize,
     /// Requests handled at once; further ones wait (back-pressure, bounded memory).
     pub permits: Arc<smol::lock::Semaphore>,
+    /// Event streams open at once (`rest.max_event_streams`).
+    pub event_streams: Arc<smol::lock::Semaphore>,
+    /// `rest.max_event_streams`, for the refusal's message.
+    pub max_event_streams: usize,
+    /// The open connections of every listener (`rest.max_connections` in all).
+    pub connections: Arc<connections::Registry>,
 }
 
 /// The OpenAPI document of this REST interface.
@@ -121,26 +129,39 @@ pub async fn serve<S, F, Fut, G>(
                 .detach();
             continue;
         }
+        let registry = app.state().connections.clone();
+        let (id, conn) = match registry.admit() {
+            Ok(admitted) => admitted,
+            Err(full) => {
+                log::warn!("REST connection refused: {} open, all busy", full.0);
+                executor.spawn(refuse_quickly(stream, full)).detach();
+                continue;
+            }
+        };
         let app = app.clone();
-        let stop = shutdown.clone();
         executor
             .spawn(async move {
-                let conn = async_h1::accept(stream, |req| async {
-                    let _permit = app.state().permits.acquire().await;
-                    let _in_flight = stop.track();
-                    app.respond(req).await
-                });
-                // An idle keep-alive connection is simply dropped at shutdown.
-                let ended = async {
-                    stop.wait().await;
-                    Ok(())
-                };
-                if let Err(e) = smol::future::or(conn, ended).await {
-                    log::debug!("REST connection ended: {e}");
-                }
+                serve_conn::run(app, connections::Guarded::new(stream, conn.clone()), conn).await;
+                registry.remove(id);
             })
             .detach();
     }
+    // Idle keep-alive connections close now; busy ones after their reply.
+    app.state().connections.close_idle();
+}
+
+/// Writes the 503 of a full agent (for at most a second) and closes the connection.
+async fn refuse_quickly<S: AsyncWrite + Unpin>(mut stream: S, full: connections::Full) {
+    use futures_lite::AsyncWriteExt;
+    let write = async {
+        // The caller may already be gone; nothing more to do then.
+        let _ = stream.write_all(&connections::refusal(&full)).await;
+        let _ = stream.close().await;
+    };
+    smol::future::or(write, async {
+        smol::Timer::after(std::time::Duration::from_secs(1)).await;
+    })
+    .await;
 }
 
 async fn metrics(req: tide::Request<RestState>) -> tide::Result {

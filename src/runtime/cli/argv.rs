@@ -539,6 +539,7 @@ mod tests {
         let opts = LogOptions {
             tail: Some(10),
             since: Some(crate::core::since::Since::parse("2026-11-29T10:00:00Z").unwrap()),
+            ..LogOptions::default()
         };
         assert_eq!(
             logs(&n, &opts),

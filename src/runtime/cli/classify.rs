@@ -37,9 +37,18 @@ impl<'a> Subject<'a> {
     }
 }
 
-/// A spawn failure or timeout: the engine could not be asked.
+/// A spawn failure or timeout (the engine could not be asked), or output over the
+/// invocation's cap (`too_large`).
 pub fn process_error(flavor: CliFlavor, binary: &str, sub: &str, e: &ProcessError) -> RuntimeError {
     let reason = match e {
+        ProcessError::OutputTooLarge(limit) => {
+            return RuntimeError::TooLarge {
+                runtime: flavor.kind(),
+                what: format!("the output of '{binary} {sub}'"),
+                limit: *limit,
+                hint: "",
+            }
+        }
         ProcessError::NotFound if binary.contains('/') => {
             format!("cannot run '{binary}': no such file")
         }

@@ -130,8 +130,20 @@ impl CliRuntime {
     async fn call_with(
         &self,
         args: Vec<String>,
+        env: Vec<(String, String)>,
+        timeout: Duration,
+        subject: Subject<'_>,
+    ) -> Result<ProcessOutput, RuntimeError> {
+        self.call_capped(args, env, timeout, None, subject).await
+    }
+
+    /// [`call_with`](Self::call_with), keeping at most `max_output` bytes of output.
+    async fn call_capped(
+        &self,
+        args: Vec<String>,
         mut env: Vec<(String, String)>,
         timeout: Duration,
+        max_output: Option<u64>,
         subject: Subject<'_>,
     ) -> Result<ProcessOutput, RuntimeError> {
         env.extend(self.call_env());
@@ -141,6 +153,7 @@ impl CliRuntime {
             args,
             env,
             timeout,
+            max_output,
         };
         let out = self
             .runner
@@ -311,6 +324,8 @@ impl Runtime for CliRuntime {
             args: argv::exec(name, cmd),
             env: self.call_env().collect(),
             timeout,
+            // Only the exit code matters; a check that talks more than this is cut off.
+            max_output: Some(1 << 20),
         };
         let out =
             self.runner.run(&inv).await.map_err(|e| {
@@ -361,8 +376,15 @@ impl Runtime for CliRuntime {
         name: &ContainerName,
         opts: &LogOptions,
     ) -> Result<Vec<String>, RuntimeError> {
+        // Streamed with a cap: a large log never sits whole in the agent's memory.
         let out = self
-            .call(argv::logs(name, opts), Subject::container(name))
+            .call_capped(
+                argv::logs(name, opts),
+                Vec::new(),
+                self.timeout,
+                Some(opts.max_bytes),
+                Subject::container(name),
+            )
             .await?;
         let (stdout, stderr) = match self.flavor {
             CliFlavor::Docker => (out.stdout_text(), out.stderr_text()),

@@ -18,6 +18,10 @@ pub struct Invocation {
     pub env: Vec<(String, String)>,
     /// The child is killed when it runs longer than this.
     pub timeout: Duration,
+    /// Most bytes of stdout and stderr together kept; past it the child is killed and
+    /// the run is [`ProcessError::OutputTooLarge`]. `None`: the output is small by
+    /// nature (ids, JSON of one object) and read whole.
+    pub max_output: Option<u64>,
 }
 
 /// What a finished child left behind.
@@ -60,6 +64,9 @@ pub enum ProcessError {
     /// It ran longer than the invocation's timeout and was killed.
     #[error("no answer within {} s (the process was killed)", .0.as_secs())]
     TimedOut(Duration),
+    /// It wrote more than the invocation's `max_output` and was killed.
+    #[error("more than {0} bytes of output (the process was killed)")]
+    OutputTooLarge(u64),
 }
 
 /// Runs an [`Invocation`] and collects its output.
@@ -115,7 +122,7 @@ impl ProcessRunner for SmolProcessRunner {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let finished = async { Some(cmd.output().await) };
+        let finished = async { Some(output(cmd, inv.max_output).await) };
         let timer = async {
             smol::Timer::after(inv.timeout).await;
             None
@@ -123,14 +130,65 @@ impl ProcessRunner for SmolProcessRunner {
         // When the timer wins, the `output` future is dropped, which kills the child.
         match smol::future::or(finished, timer).await {
             None => Err(ProcessError::TimedOut(inv.timeout)),
-            Some(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Err(ProcessError::NotFound),
-            Some(Err(e)) => Err(ProcessError::Spawn(e.to_string())),
-            Some(Ok(out)) => Ok(ProcessOutput {
-                code: out.status.code(),
-                stdout: out.stdout,
-                stderr: out.stderr,
-            }),
+            Some(result) => result,
         }
+    }
+}
+
+/// Runs `cmd` to its end and collects its output, at most `max` bytes of it in all (the
+/// child is killed past that, when the future returns or is dropped).
+async fn output(mut cmd: Command, max: Option<u64>) -> Result<ProcessOutput, ProcessError> {
+    let spawn_error = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            ProcessError::NotFound
+        } else {
+            ProcessError::Spawn(e.to_string())
+        }
+    };
+    let mut child = cmd.spawn().map_err(spawn_error)?;
+    let budget = std::sync::atomic::AtomicU64::new(max.unwrap_or(u64::MAX));
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let (stdout, stderr) = futures_lite::future::try_zip(
+        read_capped(stdout, &budget, max),
+        read_capped(stderr, &budget, max),
+    )
+    .await?;
+    let status = child.status().await.map_err(spawn_error)?;
+    Ok(ProcessOutput {
+        code: status.code(),
+        stdout,
+        stderr,
+    })
+}
+
+/// Reads one pipe to its end, taking each chunk from the shared `budget`.
+async fn read_capped(
+    pipe: Option<impl futures_lite::AsyncRead + Unpin>,
+    budget: &std::sync::atomic::AtomicU64,
+    max: Option<u64>,
+) -> Result<Vec<u8>, ProcessError> {
+    use futures_lite::AsyncReadExt;
+    use std::sync::atomic::Ordering;
+    let mut out = Vec::new();
+    let Some(mut pipe) = pipe else {
+        return Ok(out);
+    };
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = pipe
+            .read(&mut chunk)
+            .await
+            .map_err(|e| ProcessError::Spawn(format!("reading its output: {e}")))?;
+        if n == 0 {
+            return Ok(out);
+        }
+        let taken = budget.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+            left.checked_sub(n as u64)
+        });
+        if taken.is_err() {
+            return Err(ProcessError::OutputTooLarge(max.unwrap_or(u64::MAX)));
+        }
+        out.extend_from_slice(&chunk[..n]);
     }
 }
 
@@ -179,7 +237,31 @@ mod tests {
             args: args.iter().map(|s| s.to_string()).collect(),
             env: vec![("CTRMGR_PROBE".into(), "x y".into())],
             timeout,
+            max_output: None,
         }
+    }
+
+    #[test]
+    fn output_over_the_cap_kills_the_child() {
+        let mut capped = inv(
+            "sh",
+            &["-c", "head -c 3000000 /dev/zero; sleep 30"],
+            Duration::from_secs(20),
+        );
+        capped.max_output = Some(1_000_000);
+        let start = std::time::Instant::now();
+        let r = smol::block_on(SmolProcessRunner.run(&capped));
+        assert_eq!(r, Err(ProcessError::OutputTooLarge(1_000_000)));
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "killed, not waited for"
+        );
+        capped.args = vec!["-c".into(), "head -c 1000 /dev/zero; echo e >&2".into()];
+        let out = smol::block_on(SmolProcessRunner.run(&capped)).unwrap();
+        assert_eq!(
+            (out.stdout.len(), out.stderr_text().as_str()),
+            (1000, "e\n")
+        );
     }
 
     #[test]

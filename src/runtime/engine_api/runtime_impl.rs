@@ -120,7 +120,11 @@ impl<D: Dialect> Runtime for EngineApi<D> {
             query.push(("since", since.unix_query()));
         }
         let path = path_and_query(&container_path(name, "/logs"), &query);
-        let reply = call(self, "GET", &path, container(name)).await?;
+        let mut req = request(self, "GET", &path).await?;
+        req.max_body = opts.max_bytes;
+        let reply = self
+            .dialect
+            .classify(self.client.send(req).await?, container(name))?;
         log_lines(&reply.body, tty).map_err(|e| bad_reply(D::KIND, ReplyError::from(e)))
     }
 

@@ -11,7 +11,8 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The largest reply body read into memory (logs without `tail` are the big ones).
+/// The largest reply body read into memory unless the request says otherwise (logs set
+/// `policy.max_log_bytes`).
 const BODY_LIMIT: u64 = 32 * 1024 * 1024;
 
 /// A blocking ureq agent bound to one engine socket.
@@ -62,6 +63,7 @@ impl SocketClient {
             registry_auth: None,
             read: ReadMode::Full,
             timeout: self.call_timeout,
+            max_body: BODY_LIMIT,
         }
     }
 
@@ -116,7 +118,7 @@ fn exchange(agent: &ureq::Agent, req: &EngineRequest) -> Result<EngineReply, ure
             stream_error,
         });
     }
-    let body = body.with_config().limit(BODY_LIMIT).read_to_vec()?;
+    let body = body.with_config().limit(req.max_body).read_to_vec()?;
     Ok(EngineReply {
         status,
         body,

@@ -88,11 +88,11 @@ pub(super) fn transport_error(
     let reason = match e {
         ureq::Error::Io(io) => return io_error(runtime, start_hint, socket, io),
         ureq::Error::BodyExceedsLimit(limit) => {
-            return RuntimeError::Engine {
+            return RuntimeError::TooLarge {
                 runtime,
-                message: format!(
-                    "the engine's reply is larger than {limit} bytes (for logs, pass tail)"
-                ),
+                what: "the engine's reply".to_owned(),
+                limit,
+                hint: "",
             }
         }
         other => format!("request to {} failed: {other}", socket.display()),

@@ -27,6 +27,10 @@ pub(crate) struct EngineRequest {
     pub(crate) read: ReadMode,
     /// Limit on the whole call, or for a pull (which may run long) on each read.
     pub(crate) timeout: Duration,
+    /// Most bytes of reply body read into memory; more is [`RuntimeError::TooLarge`].
+    ///
+    /// [`RuntimeError::TooLarge`]: crate::core::error::RuntimeError::TooLarge
+    pub(crate) max_body: u64,
 }
 
 /// A reply: status, body, and for a pull the error its stream reported.

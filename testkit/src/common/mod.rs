@@ -345,6 +345,11 @@ impl Agent {
         child.wait().unwrap();
     }
 
+    /// The agent's process id (for `/proc/<pid>` and `prlimit`).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("agent already stopped").id()
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         self.child
