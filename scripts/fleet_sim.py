@@ -178,7 +178,6 @@ default = "docker-api"
 podman_socket = "{d}/no-podman.sock"
 podman_bin = "/nonexistent/podman"
 [rest]
-listen = "127.0.0.1:{free_port()}"
 unix_socket = "{d}/api.sock"
 unix_socket_mode = 0o600
 [mqtt]

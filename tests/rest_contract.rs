@@ -258,6 +258,7 @@ fn info_health_metrics_and_openapi() {
     let (status, r) = agent.get("/v1/nothing-here");
     assert_eq!((status, code(&r)), (404, "not_found"));
     let text = ureq::get(format!("{}/metrics", agent.url))
+        .header("Authorization", agent.bearer())
         .call()
         .unwrap()
         .body_mut()

@@ -133,9 +133,15 @@ fn remote_listener_without_token_is_refused_at_start() {
 }
 
 fn curl_unix(socket: &str, as_nobody: bool) -> (String, String) {
-    let mut cmd = if as_nobody {
+    curl_unix_groups(socket, as_nobody.then_some("--clear-groups"))
+}
+
+/// `curl` on the unix socket, as root (`None`) or as uid/gid 65534 with the
+/// supplementary-groups option of setpriv given.
+fn curl_unix_groups(socket: &str, nobody_groups: Option<&str>) -> (String, String) {
+    let mut cmd = if let Some(groups) = nobody_groups {
         let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "curl"]);
+        c.args(["--reuid=65534", "--regid=65534", groups, "curl"]);
         c
     } else {
         Command::new("curl")
@@ -184,6 +190,114 @@ fn unix_socket_checks_the_callers_credentials() {
     let (body, status) = curl_unix(socket, true);
     assert_eq!(status, "200", "nobody, allowed: {body}");
     drop(agent);
+}
+
+#[test]
+fn unix_socket_group_members_are_admitted_and_own_the_file() {
+    use std::os::unix::fs::MetadataExt;
+    let sockdir = common::socket_dir_for_other_users();
+    let socket = sockdir.path().join("api.sock");
+    let users = nix::unistd::Group::from_name("users")
+        .unwrap()
+        .expect("group 'users' (Debian's gid 100) exists on the test machine")
+        .gid
+        .as_raw();
+    let _agent = Agent::start(&format!(
+        "[rest]\nunix_socket = \"{}\"\nunix_socket_group = \"users\"\n",
+        socket.display()
+    ));
+    let meta = std::fs::metadata(&socket).unwrap();
+    assert_eq!(
+        meta.gid(),
+        users,
+        "the socket file belongs to rest.unix_socket_group"
+    );
+    assert_eq!(meta.mode() & 0o777, 0o660);
+    let socket = socket.to_str().unwrap();
+    let (body, status) = curl_unix_groups(socket, Some(&format!("--groups={users}")));
+    assert_eq!(status, "200", "nobody in group users: {body}");
+    let (body, status) = curl_unix_groups(socket, Some("--clear-groups"));
+    assert_eq!(
+        status, "000",
+        "nobody outside the group cannot even connect: {body}"
+    );
+}
+
+#[test]
+fn a_tcp_listener_without_a_token_does_not_start_even_on_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[rest]\nlisten = \"127.0.0.1:0\"\nunix_socket = \"{}\"\n\
+             [grpc]\nenabled = false\n[mqueue]\nenabled = false\n[store]\npath = \"{}\"\n",
+            dir.path().join("api.sock").display(),
+            dir.path().join("store").display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ctrmgr"))
+        .arg("--config")
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("the agent started a loopback TCP listener without a token");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(78), "{err}");
+    assert!(
+        err.contains("rest.listen") && err.contains("rest.token_file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn tcp_requests_must_name_this_listener_in_host() {
+    let agent = Agent::start("[rest]\nallowed_hosts = [\"gw-01.local\"]\n");
+    let port: u16 = agent.url.rsplit(':').next().unwrap().parse().unwrap();
+    let ask = |host: &str| {
+        read_tcp(
+            port,
+            format!(
+                "GET /v1/info HTTP/1.1\r\nHost: {host}\r\nAuthorization: {}\r\n\
+                 Connection: close\r\n\r\n",
+                agent.bearer()
+            )
+            .as_bytes(),
+        )
+    };
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        "localhost".to_owned(),
+        format!("GW-01.local:{port}"),
+    ] {
+        let answer = ask(&host);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{host}: {answer}");
+    }
+    // DNS rebinding: a web page's own name re-pointed at 127.0.0.1.
+    for host in [format!("attacker.example:{port}"), "127.0.0.2".to_owned()] {
+        let answer = ask(&host);
+        assert!(answer.starts_with("HTTP/1.1 403"), "{host}: {answer}");
+        assert!(
+            answer.contains("forbidden") && answer.contains("rest.allowed_hosts"),
+            "{host}: {answer}"
+        );
+    }
 }
 
 #[test]
