@@ -20,6 +20,7 @@ pub mod queue_name;
 pub mod reconcile_records;
 pub mod reconciler_task;
 pub mod reply;
+pub mod request_digest;
 pub mod request_id;
 pub mod runtime;
 pub mod service;
