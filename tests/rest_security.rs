@@ -379,3 +379,102 @@ fn the_image_allow_list_compares_components_not_text() {
     docker_rm(&name);
     assert_eq!(status, 201, "{body}");
 }
+
+/// Runs the engine's CLI (`docker` or `podman`) and returns stdout; panics with stderr.
+fn engine_cli(cli: &str, args: &[&str]) -> String {
+    let out = Command::new(cli).args(args).output().expect("engine CLI");
+    assert!(
+        out.status.success(),
+        "{cli} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A recorded container removed behind the agent's back, whose name is a prefix of
+/// another container's id: every op on the record leaves that container alone (both
+/// engines resolve an unknown name as an id prefix), on all four runtime paths.
+#[test]
+fn ops_on_a_vanished_record_never_reach_a_container_whose_id_starts_with_its_name() {
+    require_docker();
+    let agent = Agent::start("");
+    for (runtime, cli) in [
+        ("docker-api", "docker"),
+        ("docker", "docker"),
+        ("podman-api", "podman"),
+        ("podman", "podman"),
+    ] {
+        let victim = unique("victim");
+        let victim_id = engine_cli(
+            cli,
+            &[
+                "run",
+                "-d",
+                "--name",
+                &victim,
+                "--network",
+                "none",
+                IMAGE,
+                "sleep",
+                "300",
+            ],
+        );
+        let _cleanup = RemoveWith(cli, victim_id.clone());
+        let name = &victim_id[..12];
+        let (status, r) = agent.execute(&json!({"op": "create", "runtime": runtime,
+            "args": {"name": name, "image": IMAGE, "cmd": ["sleep", "300"], "network": "none",
+                     "start": true}}));
+        assert_eq!(status, 200, "{runtime}: {r}");
+        let managed_id = r["result"]["id"].as_str().unwrap().to_owned();
+        engine_cli(cli, &rm_now(cli, &managed_id));
+        for (op, args) in [
+            ("stop", json!({"name": name, "timeout_s": 0})),
+            ("kill", json!({"name": name})),
+            ("restart", json!({"name": name, "timeout_s": 0})),
+            ("start", json!({"name": name})),
+            ("logs", json!({"name": name})),
+            ("stats", json!({"name": name})),
+        ] {
+            let (status, r) = agent.execute(&json!({"op": op, "runtime": runtime, "args": args}));
+            assert_eq!(
+                (status, code(&r)),
+                (404, "not_found"),
+                "{runtime} {op}: {r}"
+            );
+        }
+        let (status, r) = agent.execute(
+            &json!({"op": "remove", "runtime": runtime, "args": {"name": name, "force": true}}),
+        );
+        assert_eq!(status, 200, "{runtime} remove: the record goes: {r}");
+        let state = engine_cli(
+            cli,
+            &[
+                "container",
+                "inspect",
+                "--format",
+                "{{.State.Status}}",
+                &victim_id,
+            ],
+        );
+        assert_eq!(state, "running", "{runtime}: the victim was touched");
+    }
+}
+
+/// `rm -f` without a grace period (podman's `rm -f` waits 10 s for a PID 1 that ignores
+/// SIGTERM; docker's kills at once).
+fn rm_now<'a>(cli: &str, id: &'a str) -> Vec<&'a str> {
+    if cli == "podman" {
+        vec!["rm", "-f", "-t", "0", id]
+    } else {
+        vec!["rm", "-f", id]
+    }
+}
+
+/// Removes a container with `docker` or `podman` when dropped (the test passed or not).
+struct RemoveWith(&'static str, String);
+
+impl Drop for RemoveWith {
+    fn drop(&mut self) {
+        let _ = Command::new(self.0).args(rm_now(self.0, &self.1)).output();
+    }
+}

@@ -2,6 +2,7 @@
 //! `ContainerService`, which runs a command as a runtime op plus one store update. It
 //! imports no transport, codec, runtime or store implementation.
 
+mod address;
 pub mod clock;
 pub mod command;
 pub mod error;

@@ -227,14 +227,14 @@ impl ContainerService {
     }
 
     /// Reads the engine's live state into the record without saving it. A container the
-    /// engine no longer has becomes `missing`.
+    /// engine no longer has (or that is no longer the recorded one) becomes `missing`.
     pub(super) async fn read_live(
         &self,
         rt: &Arc<dyn Runtime>,
         mut record: Container,
     ) -> Result<Container, CoreError> {
-        match rt.inspect(&record.name).await {
-            Ok(live) => {
+        match self.address(rt, &record).await {
+            Ok((_, live)) => {
                 record.id = live.id;
                 record.state = live.state;
                 record.exit_code = live.exit_code;

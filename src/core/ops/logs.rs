@@ -16,8 +16,9 @@ impl ContainerService {
         tail: Option<u32>,
         since: Option<Since>,
     ) -> Result<OpResult, CoreError> {
-        let (_, rt) = self.managed(requested, name).await?;
-        let lines = rt.logs(name, &LogOptions { tail, since }).await?;
+        let (record, rt) = self.managed(requested, name).await?;
+        let (target, _) = self.address(rt, &record).await?;
+        let lines = rt.logs(&target, &LogOptions { tail, since }).await?;
         Ok(OpResult::Logs { lines })
     }
 }

@@ -1,5 +1,6 @@
 //! `remove`: removes the container from its engine, then its record. A container the
-//! engine no longer has is not an error: the record goes either way.
+//! engine no longer has is not an error: the record goes either way (and a container
+//! that merely answers to the recorded name or id prefix is left alone).
 
 use crate::core::clock;
 use crate::core::error::{CoreError, RuntimeError};
@@ -18,7 +19,11 @@ impl ContainerService {
     ) -> Result<OpResult, CoreError> {
         let _lock = self.lock_name(name).await;
         let (mut record, rt) = self.managed(requested, name).await?;
-        match rt.remove(name, force).await {
+        let removed = match self.address(rt, &record).await {
+            Ok((target, _)) => rt.remove(&target, force).await,
+            Err(e) => Err(e),
+        };
+        match removed {
             Ok(()) | Err(RuntimeError::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
         }
