@@ -184,6 +184,7 @@ unix_socket_mode = 0o600
 host = "127.0.0.1"
 port = {broker_port}
 groups = ["{GROUP}"]
+allowed_response_prefixes = ["fleet-sim/res"]
 reconnect_max_backoff_s = 30
 [dbus]
 enabled = false
