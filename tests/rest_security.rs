@@ -478,3 +478,48 @@ impl Drop for RemoveWith {
         let _ = Command::new(self.0).args(rm_now(self.0, &self.1)).output();
     }
 }
+
+/// A symbolic link planted below a mount root (`a/esc -> /`, as a container with a
+/// writable root could) never becomes a mount: refused as `forbidden` on all four
+/// runtime paths before anything reaches the engine; a real directory still mounts.
+#[test]
+fn a_symlink_below_a_mount_root_never_escapes_it() {
+    require_docker();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("a/data")).unwrap();
+    std::os::unix::fs::symlink("/", root.path().join("a/esc")).unwrap();
+    let base = root.path().to_str().unwrap();
+    let agent = Agent::start(&format!(
+        "[policy]\n[[policy.mount_roots]]\npath = \"{base}\"\nread_write = true\n"
+    ));
+    for runtime in ["docker-api", "docker", "podman-api", "podman"] {
+        for source in [format!("{base}/a/esc"), format!("{base}/a/esc/etc")] {
+            let name = unique("esc");
+            let (status, r) = agent.execute(&json!({"op": "create", "runtime": runtime,
+                "args": {"name": name, "image": IMAGE, "network": "none",
+                         "mounts": [{"source": source, "target": "/host"}]}}));
+            assert_eq!(
+                (status, code(&r)),
+                (403, "forbidden"),
+                "{runtime} {source}: {r}"
+            );
+            let message = r["error"]["message"].as_str().unwrap();
+            assert!(
+                message.contains("policy.mount_roots") && message.contains("symbolic link"),
+                "{r}"
+            );
+            let (_, list) = agent.get("/v1/containers?all=true");
+            assert_eq!(
+                list["result"]["containers"],
+                json!([]),
+                "{runtime}: a record"
+            );
+        }
+    }
+    let name = unique("esc-ok");
+    let (status, r) = agent.execute(&json!({"op": "create", "runtime": "docker-api",
+        "args": {"name": name, "image": IMAGE, "network": "none",
+                 "mounts": [{"source": format!("{base}/a/data"), "target": "/data"}]}}));
+    assert_eq!(status, 200, "{r}");
+    agent.execute(&json!({"op": "remove", "args": {"name": name, "force": true}}));
+}

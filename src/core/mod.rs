@@ -12,6 +12,7 @@ pub(crate) mod fake_engine;
 pub mod image_pattern;
 pub mod locks;
 pub mod model;
+mod mount_source;
 pub mod names;
 pub mod op;
 mod ops;
