@@ -2,7 +2,7 @@
 //! SO_PEERCRED on unix sockets (made here, with their mode and group), and a
 //! constant-time bearer-token compare for TCP.
 
-use nix::unistd::{Gid, Group};
+use nix::unistd::Gid;
 use std::os::fd::AsFd;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
@@ -55,25 +55,6 @@ pub fn bind_unix_socket(
         .set_nonblocking(true)
         .map_err(|e| format!("{section}.unix_socket: {e}"))?;
     Ok(listener)
-}
-
-/// The id of group `name`, `None` for `""` or a group that does not exist (logged: the
-/// socket then admits root and the listed uids and gids only).
-pub fn group_id(key: &str, name: &str) -> Option<u32> {
-    if name.is_empty() {
-        return None;
-    }
-    match Group::from_name(name) {
-        Ok(Some(g)) => Some(g.gid.as_raw()),
-        Ok(None) => {
-            log::info!("{key}: group '{name}' does not exist; its members are not admitted");
-            None
-        }
-        Err(e) => {
-            log::warn!("{key}: cannot look up group '{name}' ({e}); its members are not admitted");
-            None
-        }
-    }
 }
 
 /// The supplementary groups of process `pid` (`Groups:` in /proc/PID/status); empty when

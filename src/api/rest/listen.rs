@@ -3,12 +3,13 @@
 
 use super::auth::{BearerAuth, HostCheck, PeerRules};
 use super::{app, serve, RestState, TcpAccess};
-use crate::api::access::{bind_unix_socket, group_id};
+use crate::api::access::bind_unix_socket;
 use crate::api::metrics::Transport;
 use crate::api::pipeline::Limit;
 use crate::api::transports::Serving;
 use crate::api::ApiContext;
 use crate::config::RestConfig;
+use nix::unistd::Group;
 use std::sync::Arc;
 
 /// Binds every listener of `config` and spawns their accept loops. The returned future
@@ -107,4 +108,23 @@ async fn bind(ctx: &ApiContext, config: &RestConfig) -> Result<Vec<smol::Task<()
         )));
     }
     Ok(tasks)
+}
+
+/// The id of group `name`, `None` for `""` or a group that does not exist (logged: the
+/// socket then admits root and the listed uids and gids only).
+fn group_id(key: &str, name: &str) -> Option<u32> {
+    if name.is_empty() {
+        return None;
+    }
+    match Group::from_name(name) {
+        Ok(Some(g)) => Some(g.gid.as_raw()),
+        Ok(None) => {
+            log::info!("{key}: group '{name}' does not exist; its members are not admitted");
+            None
+        }
+        Err(e) => {
+            log::warn!("{key}: cannot look up group '{name}' ({e}); its members are not admitted");
+            None
+        }
+    }
 }
