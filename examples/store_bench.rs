@@ -121,6 +121,7 @@ async fn bench(store: &dyn Store, records: usize) -> Result<(), String> {
     let reply = CachedReply {
         reply_json: r#"{"ok":true,"result":{"name":"web"}}"#.to_owned(),
         stored_at: unix_now(),
+        request_digest: "d".into(),
     };
     let start = Instant::now();
     for i in 0..records {

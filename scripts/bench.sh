@@ -72,7 +72,7 @@ AGENT_PID=""
 cleanup() {
     local name pid
     for name in "${SEEDED[@]}"; do
-        curl -s -o /dev/null -X DELETE "$AGENT/v1/containers/$name?force=true" || true
+        acurl -s -o /dev/null -X DELETE "$AGENT/v1/containers/$name?force=true" || true
     done
     [[ -z "$AGENT_PID" ]] || stop_pid "$AGENT_PID"
     for pid in "${PIDS_TO_STOP[@]}"; do
@@ -186,6 +186,11 @@ REST_PORT=$(free_port)
 NOFILE_HARD=$(ulimit -Hn)
 export BENCH_NOFILE_HARD=$NOFILE_HARD
 AGENT="http://127.0.0.1:$REST_PORT"
+# Every TCP listener wants a bearer token: the agent reads it from this file, curl and
+# bench_client (CTRMGR_BENCH_TOKEN) send it.
+export CTRMGR_BENCH_TOKEN="bench-$RANDOM$RANDOM-0123456789abcdef"
+printf '%s\n' "$CTRMGR_BENCH_TOKEN" >"$WORK/rest-token"
+acurl() { curl -H "Authorization: Bearer $CTRMGR_BENCH_TOKEN" "$@"; }
 cat >"$WORK/agent.toml" <<EOF
 [agent]
 device_id = "$DEVICE"
@@ -204,6 +209,8 @@ default_ulimits = ["nofile=1024:$NOFILE_HARD", "nproc=1024:1024"]
 
 [rest]
 listen = "127.0.0.1:$REST_PORT"
+token_file = "$WORK/rest-token"
+unix_socket = "$WORK/api.sock"
 
 [mqtt]
 host = "127.0.0.1"
@@ -257,7 +264,7 @@ CLK_TCK=$(getconf CLK_TCK)
 # Seed containers, so both lists have something to list.
 for i in $(seq 0 9); do
     name="bench-seed-$$-$i"
-    curl -sf -o /dev/null -X POST "$AGENT/v1/containers" -H 'Content-Type: application/json' \
+    acurl -sf -o /dev/null -X POST "$AGENT/v1/containers" -H 'Content-Type: application/json' \
         -d "{\"name\":\"$name\",\"image\":\"$IMAGE\",\"cmd\":[\"true\"],\"network\":\"none\"}" ||
         die "seeding container $name through the agent failed"
     SEEDED+=("$name")
@@ -345,7 +352,7 @@ L_AGENT_INSPECT_MANY=$(load "agent inspect, $MANY" "tcp:127.0.0.1:$REST_PORT" "/
 L_DOCKER_INSPECT_MANY=$(load "dockerd inspect, $MANY" "unix:$DOCKER_SOCK" "/containers/$SEED/json" "$CONNECTIONS")
 
 # Lifecycle: engine path (base) vs the agent on the same path (via).
-runtimes=$(curl -sf "$AGENT/v1/info")
+runtimes=$(acurl -sf "$AGENT/v1/info")
 has_runtime() { grep -q "\"name\":\"$1\",\"available\":true" <<<"$runtimes"; }
 lifecycle() { # lifecycle LABEL RUNTIME BASE
     local line

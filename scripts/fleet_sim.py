@@ -185,13 +185,13 @@ default = "docker-api"
 podman_socket = "{d}/no-podman.sock"
 podman_bin = "/nonexistent/podman"
 [rest]
-listen = "127.0.0.1:{free_port()}"
 unix_socket = "{d}/api.sock"
 unix_socket_mode = 0o600
 [mqtt]
 host = "127.0.0.1"
 port = {broker_port}
 groups = ["{GROUP}"]
+allowed_response_prefixes = ["fleet-sim/res"]
 reconnect_max_backoff_s = 30
 [dbus]
 enabled = false

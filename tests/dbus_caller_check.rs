@@ -150,6 +150,7 @@ fn the_agent_refuses_callers_the_bus_policy_lets_through() {
     assert_serving(&conn);
     assert!(typed(&conn, "List", &()).is_ok());
     let metrics = ureq::get(format!("{}/metrics", strict.url))
+        .header("Authorization", strict.bearer())
         .call()
         .unwrap()
         .body_mut()

@@ -34,7 +34,7 @@ fn a_group_request_is_answered_by_every_member() {
     for device in &devices {
         client.wait_status(device, "online");
     }
-    let replies = format!("replies/{group}");
+    let replies = format!("ctrmgr/replies/{group}");
     client.subscribe(&replies);
     client.publish(
         &format!("ctrmgr/group/{group}/req"),
@@ -66,7 +66,7 @@ fn a_group_request_is_answered_by_every_member() {
 /// Sends a create with `id` until a reply with that id arrives (the test client also
 /// loses its connection while the broker is down).
 fn create_until_answered(client: &TestClient, device: &str, id: &str, name: &str) -> Value {
-    let replies = format!("replies/{id}");
+    let replies = format!("ctrmgr/replies/{id}");
     client.subscribe(&replies);
     let request = json!({"id": id, "op": "create",
         "args": {"name": name, "image": IMAGE, "cmd": ["sleep", "300"], "network": "none"}});

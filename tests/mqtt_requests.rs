@@ -154,7 +154,7 @@ fn real_mosquitto_clients_see_status_and_get_json_replies() {
     assert_eq!(reply["result"]["device_id"], device.as_str());
 
     // mosquitto_pub with a Response Topic and Correlation Data.
-    let replies = format!("replies/{}", unique("cli"));
+    let replies = format!("ctrmgr/replies/{}", unique("cli"));
     client.subscribe(&replies);
     let pub_status = Command::new("mosquitto_pub")
         .args([
@@ -189,11 +189,88 @@ fn real_mosquitto_clients_see_status_and_get_json_replies() {
     assert_eq!(reply.json()["ok"], true);
 }
 
+/// A Response Topic outside `ctrmgr/` (and `mqtt.allowed_response_prefixes`) is
+/// refused: the request does not run and nothing is published there; the refusal goes to
+/// the device's `res` topic with the Correlation Data.
+#[test]
+fn a_response_topic_outside_the_prefix_is_refused() {
+    let (_broker, agent, client, device) = setup("");
+    let name = unique("mqtt-elsewhere");
+    let elsewhere = format!("elsewhere/{name}");
+    let res = format!("ctrmgr/{device}/res");
+    client.subscribe(&elsewhere);
+    client.subscribe(&res);
+    let create = json!({"id": format!("{name}-create"), "op": "create",
+        "args": {"name": name, "image": IMAGE, "cmd": ["sleep", "300"], "network": "none"}});
+    let send = |topic: &str| {
+        client.publish(
+            &format!("ctrmgr/{device}/req"),
+            create.to_string().as_bytes(),
+            PublishProperties {
+                response_topic: Some(topic.to_owned()),
+                correlation_data: Some(b"c-out".to_vec().into()),
+                ..PublishProperties::default()
+            },
+        )
+    };
+    send(&elsewhere);
+    let refusal = client
+        .next_on(&res, REPLY_WAIT, |m| {
+            m.properties.correlation_data.as_deref() == Some(&b"c-out"[..])
+        })
+        .expect("the refusal on the device's res topic");
+    assert_eq!(
+        refusal.json()["error"]["code"],
+        "forbidden",
+        "{}",
+        refusal.json()
+    );
+    assert!(
+        refusal.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("allowed_response_prefixes"),
+        "{}",
+        refusal.json()
+    );
+    // A request topic of a device is refused too, even under the prefix.
+    send(&format!("ctrmgr/{device}/req"));
+    let refusal = client
+        .next_on(&res, REPLY_WAIT, |m| {
+            m.properties.correlation_data.as_deref() == Some(&b"c-out"[..])
+        })
+        .expect("the second refusal");
+    assert_eq!(refusal.json()["error"]["code"], "forbidden");
+    assert!(
+        client
+            .next_on(&elsewhere, std::time::Duration::from_millis(300), |_| true)
+            .is_none(),
+        "a reply was published outside the prefix"
+    );
+    assert!(!docker_has(&name), "the refused request ran");
+    drop(agent);
+
+    let (_broker, _agent, client, device) = setup("allowed_response_prefixes = [\"elsewhere\"]\n");
+    client.subscribe(&elsewhere);
+    client.publish(
+        &format!("ctrmgr/{device}/req"),
+        br#"{"id":"allowed-1","op":"info"}"#,
+        PublishProperties {
+            response_topic: Some(elsewhere.clone()),
+            ..PublishProperties::default()
+        },
+    );
+    let reply = client
+        .next_on(&elsewhere, REPLY_WAIT, |_| true)
+        .expect("a reply under an allowed prefix");
+    assert_eq!(reply.json()["ok"], true);
+}
+
 #[test]
 fn duplicate_delivery_runs_once_and_replies_twice_the_same() {
     let (_broker, _agent, client, device) = setup("");
     let name = unique("mqtt-dup");
-    let replies = format!("replies/{name}");
+    let replies = format!("ctrmgr/replies/{name}");
     client.subscribe(&replies);
     let request = json!({"id": format!("{name}-create"), "op": "create",
         "args": {"name": name, "image": IMAGE, "cmd": ["sleep", "300"], "network": "none"}});

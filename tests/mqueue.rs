@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 const FULL: &str = "ctrmgr_mqueue_reply_queue_full_total";
 const MISSING: &str = "ctrmgr_mqueue_reply_queue_missing_total";
 const TOO_LARGE: &str = "ctrmgr_mqueue_reply_too_large_total";
+const FOREIGN: &str = "ctrmgr_mqueue_reply_queue_foreign_total";
 
 /// Removes the named containers when dropped, also when an assertion failed.
 struct Containers(Vec<String>);
@@ -440,4 +441,52 @@ finally:
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((&r["id"], &r["ok"]), (&json!("py-1"), &json!(true)), "{r}");
     assert!(r["result"]["device_id"].is_string(), "{r}");
+}
+
+/// A `reply_to` naming another user's queue (uid 65534, who may not send requests) gets
+/// nothing written into it: the agent checks the opened queue's owner (fstat), logs and
+/// counts; its own users' queues still get their replies.
+#[test]
+fn a_reply_queue_of_another_user_is_not_written_to() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test runs as root (the test command does)"
+    );
+    let (agent, queue) = start_agent("");
+    let name = queue_name("foreign");
+    let flags = MQ_OFlag::O_RDONLY | MQ_OFlag::O_CREAT | MQ_OFlag::O_EXCL | MQ_OFlag::O_NONBLOCK;
+    let attr = MqAttr::new(0, 2, 8192, 0);
+    let mqd = mq_open(
+        name.as_str(),
+        flags,
+        Mode::from_bits_truncate(0o622),
+        Some(&attr),
+    )
+    .unwrap();
+    nix::unistd::fchown(
+        std::os::fd::AsFd::as_fd(&mqd),
+        Some(nix::unistd::Uid::from_raw(65534)),
+        Some(nix::unistd::Gid::from_raw(65534)),
+    )
+    .unwrap();
+    send(
+        &queue,
+        json!({"id": "foreign-1", "op": "info", "reply_to": name})
+            .to_string()
+            .as_bytes(),
+    );
+    wait_metric(&agent, FOREIGN, 1);
+    assert_eq!(
+        mq_getattr(&mqd).unwrap().curmsgs(),
+        0,
+        "a reply was written"
+    );
+    mq_close(mqd).unwrap();
+    let _ = nix::mqueue::mq_unlink(name.as_str());
+    assert!(
+        agent.log().contains("belongs to uid 65534"),
+        "{}",
+        agent.log()
+    );
+    assert_serving(&agent, &queue);
 }

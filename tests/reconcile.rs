@@ -98,6 +98,7 @@ impl EventClient {
             .into();
         let mut res = http
             .get(format!("{}/v1/events", agent.url))
+            .header("Authorization", agent.bearer())
             .call()
             .expect("GET /v1/events");
         assert_eq!(res.status().as_u16(), 200);
@@ -289,11 +290,11 @@ fn kill9_during_a_burst_of_creates_loses_and_duplicates_nothing() {
                         "network": "none", "start": true}})
     };
     let mut agent = Agent::start_in(dir.path(), "");
-    let url = agent.url.clone();
+    let (url, auth) = (agent.url.clone(), agent.bearer());
     let workers: Vec<_> = names
         .chunks(6)
         .map(|chunk| {
-            let (chunk, url) = (chunk.to_vec(), url.clone());
+            let (chunk, url, auth) = (chunk.to_vec(), url.clone(), auth.clone());
             let envelopes: Vec<Value> = chunk.iter().map(|n| envelope(n)).collect();
             std::thread::spawn(move || {
                 let http: ureq::Agent = ureq::Agent::config_builder()
@@ -304,6 +305,7 @@ fn kill9_during_a_burst_of_creates_loses_and_duplicates_nothing() {
                     // The agent dies under some of these: a failed call just stops the burst.
                     if http
                         .post(format!("{url}/v1/execute"))
+                        .header("Authorization", &auth)
                         .send_json(&env)
                         .is_err()
                     {

@@ -120,6 +120,74 @@ fn repeated_id_runs_once_and_returns_the_same_reply() {
     agent.execute(&json!({"op": "remove", "args": {"name": name, "force": true}}));
 }
 
+/// An id is bound to its request (op, runtime, args): reusing it for another request is
+/// `conflict` and runs nothing, on LMDB and on Redis; read-only ops are never cached.
+#[test]
+fn a_reused_id_is_bound_to_its_request() {
+    require_docker();
+    for store in [
+        "",
+        "[store]\nbackend = \"redis\"\nreply_cache_ttl_s = 120\n",
+    ] {
+        let agent = Agent::start(store);
+        let (name, other) = (unique("bound"), unique("bound-other"));
+        let id = format!("bound-{name}");
+        let create = json!({"id": id, "op": "create", "runtime": "docker-api",
+            "args": {"name": name, "image": IMAGE, "cmd": ["sleep", "60"], "start": true}});
+        let (status, r) = agent.execute(&create);
+        assert_eq!(status, 200, "{store}: {r}");
+        let reused = [
+            json!({"id": id, "op": "remove", "args": {"name": name, "force": true}}),
+            json!({"id": id, "op": "create", "runtime": "docker-api",
+                "args": {"name": other, "image": IMAGE, "cmd": ["sleep", "60"]}}),
+            json!({"id": id, "op": "create", "runtime": "docker",
+                "args": {"name": name, "image": IMAGE, "cmd": ["sleep", "60"], "start": true}}),
+        ];
+        for envelope in reused {
+            let (status, r) = agent.execute(&envelope);
+            assert_eq!(
+                (status, code(&r)),
+                (409, "conflict"),
+                "{store}: {envelope}: {r}"
+            );
+            assert_eq!(r["id"], id.as_str(), "{r}");
+            assert!(
+                r["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("already used for another request"),
+                "{r}"
+            );
+        }
+        assert!(
+            docker_has(&name),
+            "{store}: the reused id removed the container"
+        );
+        assert!(
+            !docker_has(&other),
+            "{store}: the reused id created a container"
+        );
+        // The same request again still gets its reply.
+        assert_eq!(agent.execute(&create).0, 200, "{store}");
+        // A read-only op is never cached: the same id sees the change made in between.
+        let list = json!({"id": format!("list-{name}"), "op": "list", "args": {"all": true}});
+        let before = agent.execute(&list).1;
+        agent.execute(&json!({"op": "stop", "args": {"name": name, "timeout_s": 0}}));
+        let after = agent.execute(&list).1;
+        let state = |r: &serde_json::Value| {
+            r["result"]["containers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["name"] == name.as_str())
+                .map(|c| c["state"].clone())
+        };
+        assert_eq!(state(&before), Some(json!("running")), "{before}");
+        assert_eq!(state(&after), Some(json!("exited")), "{after}");
+        agent.execute(&json!({"op": "remove", "args": {"name": name, "force": true}}));
+    }
+}
+
 #[test]
 fn records_survive_kill_9() {
     require_docker();
@@ -258,6 +326,7 @@ fn info_health_metrics_and_openapi() {
     let (status, r) = agent.get("/v1/nothing-here");
     assert_eq!((status, code(&r)), (404, "not_found"));
     let text = ureq::get(format!("{}/metrics", agent.url))
+        .header("Authorization", agent.bearer())
         .call()
         .unwrap()
         .body_mut()

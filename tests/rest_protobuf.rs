@@ -230,8 +230,9 @@ fn a_body_without_a_format_is_sniffed() {
         port,
         format!(
             "POST /v1/execute HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\
-             Connection: close\r\n\r\n{body}",
-            body.len()
+             Authorization: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len(),
+            agent.bearer()
         )
         .as_bytes(),
     );
@@ -262,7 +263,7 @@ fn a_python_protobuf_client_is_understood() {
     let script = r#"
 import json, sys, urllib.request, urllib.error
 from grpc_tools import protoc
-proto_dir, out_dir, url = sys.argv[1], sys.argv[2], sys.argv[3]
+proto_dir, out_dir, url, auth = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 if protoc.main(["protoc", "-I" + proto_dir, "--python_out=" + out_dir, "ctrmgr.proto"]) != 0:
     sys.exit("protoc failed on ctrmgr.proto")
 sys.path.insert(0, out_dir)
@@ -270,7 +271,8 @@ import ctrmgr_pb2 as pb
 
 def call(request):
     http = urllib.request.Request(url + "/v1/execute", data=request.SerializeToString(),
-                                  headers={"Content-Type": "application/x-protobuf"})
+                                  headers={"Content-Type": "application/x-protobuf",
+                                           "Authorization": auth})
     try:
         res = urllib.request.urlopen(http, timeout=60)
     except urllib.error.HTTPError as e:
@@ -301,6 +303,7 @@ print(json.dumps(out))
             proto_dir,
             out_dir.path().to_str().unwrap(),
             &agent.url,
+            &agent.bearer(),
         ])
         .output()
         .unwrap();

@@ -133,9 +133,15 @@ fn remote_listener_without_token_is_refused_at_start() {
 }
 
 fn curl_unix(socket: &str, as_nobody: bool) -> (String, String) {
-    let mut cmd = if as_nobody {
+    curl_unix_groups(socket, as_nobody.then_some("--clear-groups"))
+}
+
+/// `curl` on the unix socket, as root (`None`) or as uid/gid 65534 with the
+/// supplementary-groups option of setpriv given.
+fn curl_unix_groups(socket: &str, nobody_groups: Option<&str>) -> (String, String) {
+    let mut cmd = if let Some(groups) = nobody_groups {
         let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "curl"]);
+        c.args(["--reuid=65534", "--regid=65534", groups, "curl"]);
         c
     } else {
         Command::new("curl")
@@ -184,6 +190,114 @@ fn unix_socket_checks_the_callers_credentials() {
     let (body, status) = curl_unix(socket, true);
     assert_eq!(status, "200", "nobody, allowed: {body}");
     drop(agent);
+}
+
+#[test]
+fn unix_socket_group_members_are_admitted_and_own_the_file() {
+    use std::os::unix::fs::MetadataExt;
+    let sockdir = common::socket_dir_for_other_users();
+    let socket = sockdir.path().join("api.sock");
+    let users = nix::unistd::Group::from_name("users")
+        .unwrap()
+        .expect("group 'users' (Debian's gid 100) exists on the test machine")
+        .gid
+        .as_raw();
+    let _agent = Agent::start(&format!(
+        "[rest]\nunix_socket = \"{}\"\nunix_socket_group = \"users\"\n",
+        socket.display()
+    ));
+    let meta = std::fs::metadata(&socket).unwrap();
+    assert_eq!(
+        meta.gid(),
+        users,
+        "the socket file belongs to rest.unix_socket_group"
+    );
+    assert_eq!(meta.mode() & 0o777, 0o660);
+    let socket = socket.to_str().unwrap();
+    let (body, status) = curl_unix_groups(socket, Some(&format!("--groups={users}")));
+    assert_eq!(status, "200", "nobody in group users: {body}");
+    let (body, status) = curl_unix_groups(socket, Some("--clear-groups"));
+    assert_eq!(
+        status, "000",
+        "nobody outside the group cannot even connect: {body}"
+    );
+}
+
+#[test]
+fn a_tcp_listener_without_a_token_does_not_start_even_on_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[rest]\nlisten = \"127.0.0.1:0\"\nunix_socket = \"{}\"\n\
+             [grpc]\nenabled = false\n[mqueue]\nenabled = false\n[store]\npath = \"{}\"\n",
+            dir.path().join("api.sock").display(),
+            dir.path().join("store").display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ctrmgr"))
+        .arg("--config")
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("the agent started a loopback TCP listener without a token");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(78), "{err}");
+    assert!(
+        err.contains("rest.listen") && err.contains("rest.token_file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn tcp_requests_must_name_this_listener_in_host() {
+    let agent = Agent::start("[rest]\nallowed_hosts = [\"gw-01.local\"]\n");
+    let port: u16 = agent.url.rsplit(':').next().unwrap().parse().unwrap();
+    let ask = |host: &str| {
+        read_tcp(
+            port,
+            format!(
+                "GET /v1/info HTTP/1.1\r\nHost: {host}\r\nAuthorization: {}\r\n\
+                 Connection: close\r\n\r\n",
+                agent.bearer()
+            )
+            .as_bytes(),
+        )
+    };
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        "localhost".to_owned(),
+        format!("GW-01.local:{port}"),
+    ] {
+        let answer = ask(&host);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{host}: {answer}");
+    }
+    // DNS rebinding: a web page's own name re-pointed at 127.0.0.1.
+    for host in [format!("attacker.example:{port}"), "127.0.0.2".to_owned()] {
+        let answer = ask(&host);
+        assert!(answer.starts_with("HTTP/1.1 403"), "{host}: {answer}");
+        assert!(
+            answer.contains("forbidden") && answer.contains("rest.allowed_hosts"),
+            "{host}: {answer}"
+        );
+    }
 }
 
 #[test]
@@ -264,4 +378,148 @@ fn the_image_allow_list_compares_components_not_text() {
     );
     docker_rm(&name);
     assert_eq!(status, 201, "{body}");
+}
+
+/// Runs the engine's CLI (`docker` or `podman`) and returns stdout; panics with stderr.
+fn engine_cli(cli: &str, args: &[&str]) -> String {
+    let out = Command::new(cli).args(args).output().expect("engine CLI");
+    assert!(
+        out.status.success(),
+        "{cli} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A recorded container removed behind the agent's back, whose name is a prefix of
+/// another container's id: every op on the record leaves that container alone (both
+/// engines resolve an unknown name as an id prefix), on all four runtime paths.
+#[test]
+fn ops_on_a_vanished_record_never_reach_a_container_whose_id_starts_with_its_name() {
+    require_docker();
+    let agent = Agent::start("");
+    for (runtime, cli) in [
+        ("docker-api", "docker"),
+        ("docker", "docker"),
+        ("podman-api", "podman"),
+        ("podman", "podman"),
+    ] {
+        let victim = unique("victim");
+        let victim_id = engine_cli(
+            cli,
+            &[
+                "run",
+                "-d",
+                "--name",
+                &victim,
+                "--network",
+                "none",
+                IMAGE,
+                "sleep",
+                "300",
+            ],
+        );
+        let _cleanup = RemoveWith(cli, victim_id.clone());
+        let name = &victim_id[..12];
+        let (status, r) = agent.execute(&json!({"op": "create", "runtime": runtime,
+            "args": {"name": name, "image": IMAGE, "cmd": ["sleep", "300"], "network": "none",
+                     "start": true}}));
+        assert_eq!(status, 200, "{runtime}: {r}");
+        let managed_id = r["result"]["id"].as_str().unwrap().to_owned();
+        engine_cli(cli, &rm_now(cli, &managed_id));
+        for (op, args) in [
+            ("stop", json!({"name": name, "timeout_s": 0})),
+            ("kill", json!({"name": name})),
+            ("restart", json!({"name": name, "timeout_s": 0})),
+            ("start", json!({"name": name})),
+            ("logs", json!({"name": name})),
+            ("stats", json!({"name": name})),
+        ] {
+            let (status, r) = agent.execute(&json!({"op": op, "runtime": runtime, "args": args}));
+            assert_eq!(
+                (status, code(&r)),
+                (404, "not_found"),
+                "{runtime} {op}: {r}"
+            );
+        }
+        let (status, r) = agent.execute(
+            &json!({"op": "remove", "runtime": runtime, "args": {"name": name, "force": true}}),
+        );
+        assert_eq!(status, 200, "{runtime} remove: the record goes: {r}");
+        let state = engine_cli(
+            cli,
+            &[
+                "container",
+                "inspect",
+                "--format",
+                "{{.State.Status}}",
+                &victim_id,
+            ],
+        );
+        assert_eq!(state, "running", "{runtime}: the victim was touched");
+    }
+}
+
+/// `rm -f` without a grace period (podman's `rm -f` waits 10 s for a PID 1 that ignores
+/// SIGTERM; docker's kills at once).
+fn rm_now<'a>(cli: &str, id: &'a str) -> Vec<&'a str> {
+    if cli == "podman" {
+        vec!["rm", "-f", "-t", "0", id]
+    } else {
+        vec!["rm", "-f", id]
+    }
+}
+
+/// Removes a container with `docker` or `podman` when dropped (the test passed or not).
+struct RemoveWith(&'static str, String);
+
+impl Drop for RemoveWith {
+    fn drop(&mut self) {
+        let _ = Command::new(self.0).args(rm_now(self.0, &self.1)).output();
+    }
+}
+
+/// A symbolic link planted below a mount root (`a/esc -> /`, as a container with a
+/// writable root could) never becomes a mount: refused as `forbidden` on all four
+/// runtime paths before anything reaches the engine; a real directory still mounts.
+#[test]
+fn a_symlink_below_a_mount_root_never_escapes_it() {
+    require_docker();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("a/data")).unwrap();
+    std::os::unix::fs::symlink("/", root.path().join("a/esc")).unwrap();
+    let base = root.path().to_str().unwrap();
+    let agent = Agent::start(&format!(
+        "[policy]\n[[policy.mount_roots]]\npath = \"{base}\"\nread_write = true\n"
+    ));
+    for runtime in ["docker-api", "docker", "podman-api", "podman"] {
+        for source in [format!("{base}/a/esc"), format!("{base}/a/esc/etc")] {
+            let name = unique("esc");
+            let (status, r) = agent.execute(&json!({"op": "create", "runtime": runtime,
+                "args": {"name": name, "image": IMAGE, "network": "none",
+                         "mounts": [{"source": source, "target": "/host"}]}}));
+            assert_eq!(
+                (status, code(&r)),
+                (403, "forbidden"),
+                "{runtime} {source}: {r}"
+            );
+            let message = r["error"]["message"].as_str().unwrap();
+            assert!(
+                message.contains("policy.mount_roots") && message.contains("symbolic link"),
+                "{r}"
+            );
+            let (_, list) = agent.get("/v1/containers?all=true");
+            assert_eq!(
+                list["result"]["containers"],
+                json!([]),
+                "{runtime}: a record"
+            );
+        }
+    }
+    let name = unique("esc-ok");
+    let (status, r) = agent.execute(&json!({"op": "create", "runtime": "docker-api",
+        "args": {"name": name, "image": IMAGE, "network": "none",
+                 "mounts": [{"source": format!("{base}/a/data"), "target": "/data"}]}}));
+    assert_eq!(status, 200, "{r}");
+    agent.execute(&json!({"op": "remove", "args": {"name": name, "force": true}}));
 }

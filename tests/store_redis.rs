@@ -190,6 +190,7 @@ fn store_fails_while_redis_is_down_and_recovers_without_reconnecting_by_hand() {
         let reply = CachedReply {
             reply_json: "{}".into(),
             stored_at: ctrmgr::core::clock::unix_now(),
+            request_digest: "d".into(),
         };
         assert!(store.put_reply("r1", &reply).await.is_err());
         assert!(store.get_reply("r1").await.is_err());
@@ -256,6 +257,7 @@ fn record_write_is_one_transaction_in_the_documented_keys() {
     let reply = CachedReply {
         reply_json: "{}".into(),
         stored_at: ctrmgr::core::clock::unix_now(),
+        request_digest: "d".into(),
     };
     smol::block_on(store.put_reply("req-1", &reply)).unwrap();
     let ttl: u64 = redis_cli(6379, &["TTL", &format!("{prefix}r:req-1")])

@@ -81,6 +81,7 @@ fn a_device_keeps_every_key_in_one_slot_of_the_cluster() {
         let reply = ctrmgr::core::store::CachedReply {
             reply_json: "{}".into(),
             stored_at: ctrmgr::core::clock::unix_now(),
+            request_digest: "d".into(),
         };
         store.put_reply("req-1", &reply).await.unwrap();
     });

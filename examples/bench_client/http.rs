@@ -63,6 +63,9 @@ impl Write for Stream {
 /// A keep-alive connection, reopened when the server closed it.
 pub struct Conn {
     target: Target,
+    /// `Authorization` sent on TCP: the agent's TCP listener wants its bearer token,
+    /// taken from `CTRMGR_BENCH_TOKEN`.
+    authorization: Option<String>,
     stream: Option<BufReader<Stream>>,
     request: Vec<u8>,
 }
@@ -78,8 +81,15 @@ pub struct Response {
 impl Conn {
     /// A connection to `target`, opened on first use.
     pub fn new(target: Target) -> Self {
+        let authorization = match target {
+            Target::Tcp(_) => std::env::var("CTRMGR_BENCH_TOKEN")
+                .ok()
+                .map(|t| format!("Authorization: Bearer {t}\r\n")),
+            Target::Unix(_) => None,
+        };
         Self {
             target,
+            authorization,
             stream: None,
             request: Vec::with_capacity(512),
         }
@@ -105,6 +115,9 @@ impl Conn {
             self.request,
             "{method} {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: ctrmgr-bench\r\n"
         )?;
+        if let Some(a) = &self.authorization {
+            self.request.extend_from_slice(a.as_bytes());
+        }
         if let Some(b) = body {
             write!(
                 self.request,

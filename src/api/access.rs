@@ -1,7 +1,76 @@
 //! Who may call a local socket transport (REST, gRPC): the caller's uid/gid by
-//! SO_PEERCRED on unix sockets, and a constant-time bearer-token compare for TCP.
+//! SO_PEERCRED on unix sockets (made here, with their mode and group), and a
+//! constant-time bearer-token compare for TCP.
 
+use nix::unistd::Gid;
 use std::os::fd::AsFd;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::Path;
+
+/// Binds a unix socket for `section`: makes its directory when missing (0755: the
+/// socket's own mode guards it), removes a stale socket file, sets `mode` and, when
+/// given, the socket file's group. Errors name the key.
+pub fn bind_unix_socket(
+    section: &str,
+    path: &Path,
+    mode: u32,
+    group: Option<u32>,
+) -> Result<std::os::unix::net::UnixListener, String> {
+    // Outside systemd (RuntimeDirectory=ctrmgr) nobody made /run/ctrmgr.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(dir)
+            .map_err(|e| {
+                format!(
+                    "{section}.unix_socket: cannot create {}: {e}",
+                    dir.display()
+                )
+            })?;
+    }
+    // A stale socket file from a previous run would make bind fail.
+    let _ = std::fs::remove_file(path);
+    let listener = std::os::unix::net::UnixListener::bind(path).map_err(|e| {
+        format!(
+            "{section}.unix_socket: cannot listen on {}: {e}",
+            path.display()
+        )
+    })?;
+    if let Some(gid) = group {
+        nix::unistd::chown(path, None, Some(Gid::from_raw(gid))).map_err(|e| {
+            format!(
+                "{section}.unix_socket_group: cannot give {} to gid {gid}: {e}",
+                path.display()
+            )
+        })?;
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| {
+        format!(
+            "{section}.unix_socket_mode: cannot chmod {}: {e}",
+            path.display()
+        )
+    })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| format!("{section}.unix_socket: {e}"))?;
+    Ok(listener)
+}
+
+/// The supplementary groups of process `pid` (`Groups:` in /proc/PID/status); empty when
+/// it cannot be read (the caller is then judged by its primary gid alone).
+fn supplementary_groups(pid: i32) -> Vec<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Groups:"))
+        .map(|g| {
+            g.split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 /// Compares without an early exit, so the time taken does not tell how much matched.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -19,7 +88,7 @@ pub struct PeerRules {
     pub section: &'static str,
     /// Allowed user ids (root is always allowed).
     pub uids: Vec<u32>,
-    /// Allowed (primary) group ids of the caller.
+    /// Allowed group ids (the caller's primary gid or one of its supplementary groups).
     pub gids: Vec<u32>,
 }
 
@@ -29,7 +98,13 @@ impl PeerRules {
         let cred = nix::sys::socket::getsockopt(stream, nix::sys::socket::sockopt::PeerCredentials)
             .map_err(|e| format!("cannot read the caller's credentials: {e}"))?;
         let (uid, gid) = (cred.uid(), cred.gid());
-        if uid == 0 || self.uids.contains(&uid) || self.gids.contains(&gid) {
+        let in_group = || {
+            self.gids.contains(&gid)
+                || supplementary_groups(cred.pid())
+                    .iter()
+                    .any(|g| self.gids.contains(g))
+        };
+        if uid == 0 || self.uids.contains(&uid) || in_group() {
             Ok(())
         } else {
             Err(format!(

@@ -18,7 +18,7 @@ pub struct GrpcConfig {
     pub unix_socket_mode: u32,
     /// Users allowed on the unix socket besides root (checked by SO_PEERCRED).
     pub unix_socket_uids: Vec<u32>,
-    /// Groups allowed on the unix socket (the caller's primary gid).
+    /// Groups allowed on the unix socket (any of the caller's groups).
     pub unix_socket_gids: Vec<u32>,
     /// A TCP listener (`host:port`); needs `token_file`.
     pub listen: Option<String>,

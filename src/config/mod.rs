@@ -113,7 +113,11 @@ mod tests {
     fn empty_file_gives_defaults() {
         let c = parse("").unwrap();
         assert_eq!(c.store.backend, StoreBackend::Lmdb);
-        assert_eq!(c.rest.listen.to_string(), "127.0.0.1:7470");
+        assert_eq!(c.rest.listen, None);
+        assert_eq!(
+            c.rest.unix_socket.as_deref(),
+            Some(Path::new("/run/ctrmgr/api.sock"))
+        );
         assert_eq!(c.runtime.default, RuntimeKind::DockerApi);
         assert_eq!(c.log.level, LogLevel::Info);
     }
@@ -165,6 +169,8 @@ mod tests {
             ),
             ("[store]\nredis_prefix = \"a b:\"\n", "store.redis_prefix"),
             ("[rest]\nlisten = \"0.0.0.0:7470\"\n", "rest.listen"),
+            ("[rest]\nlisten = \"127.0.0.1:7470\"\n", "rest.token_file"),
+            ("[rest]\nallowed_hosts = [\"a b\"]\n", "rest.allowed_hosts"),
             ("[rest]\ntoken = \"short\"\n", "rest.token"),
             ("[rest]\nmax_connections = 0\n", "rest.max_connections"),
             ("[rest]\nidle_timeout_s = 61\n", "rest.idle_timeout_s"),
@@ -218,13 +224,14 @@ mod tests {
         }
         let c = parse(
             "[runtime]\ndefault = \"podman\"\ndefault_ulimits = [\"nofile=1024:20000\"]\n\
-             [log]\nlevel = \"debug\"\n[rest]\nlisten = \"127.0.0.1:9000\"\n",
+             [log]\nlevel = \"debug\"\n[rest]\nlisten = \"127.0.0.1:9000\"\n\
+             token = \"0123456789abcdef\"\n",
         )
         .unwrap();
         assert_eq!(c.runtime.default, RuntimeKind::PodmanCli);
         assert_eq!(c.runtime.default_ulimits[0].hard, 20_000);
         assert_eq!(c.log.level.filter(), ::log::LevelFilter::Debug);
-        assert_eq!(c.rest.listen.port(), 9000);
+        assert_eq!(c.rest.listen.map(|a| a.port()), Some(9000));
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub struct MqttConfig {
     pub prefix: String,
     /// Groups whose `<prefix>/group/<group>/req` this device answers.
     pub groups: Vec<String>,
+    /// Topic prefixes a request's Response Topic may lie under besides `prefix` (the
+    /// agent publishes replies there with its own broker identity).
+    pub allowed_response_prefixes: Vec<String>,
     /// User name sent to the broker.
     pub username: Option<String>,
     /// Password sent to the broker (prefer `password_file`).
@@ -74,6 +77,7 @@ impl Default for MqttConfig {
             client_id: None,
             prefix: "ctrmgr".into(),
             groups: Vec::new(),
+            allowed_response_prefixes: Vec::new(),
             username: None,
             password: None,
             password_file: None,
@@ -139,6 +143,9 @@ impl MqttConfig {
         check_topic_level("mqtt.prefix", &self.prefix, true)?;
         for group in &self.groups {
             check_topic_level("mqtt.groups", group, false)?;
+        }
+        for prefix in &self.allowed_response_prefixes {
+            check_topic_level("mqtt.allowed_response_prefixes", prefix, true)?;
         }
         if self.password.is_some() && self.password_file.is_some() {
             return Err(invalid(

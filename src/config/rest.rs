@@ -1,5 +1,6 @@
-//! `[rest]`: the REST listeners (TCP address, optional unix socket), who may call them
-//! (bearer token, socket uids and gids) and their limits.
+//! `[rest]`: the REST listeners (a unix socket by default, TCP only with a bearer token),
+//! who may call them (socket uids, gids and group; the token and `Host` names on TCP) and
+//! their limits.
 
 use super::check::{in_range, invalid, parsed};
 use super::ConfigError;
@@ -14,10 +15,10 @@ use std::path::PathBuf;
 pub struct RestConfig {
     /// Serve REST at all.
     pub enabled: bool,
-    /// TCP address, e.g. `127.0.0.1:7470`.
+    /// A TCP listener, e.g. `127.0.0.1:7470`; needs `token` or `token_file`.
     #[serde(deserialize_with = "listen")]
-    pub listen: SocketAddr,
-    /// An extra unix-socket listener.
+    pub listen: Option<SocketAddr>,
+    /// The unix-socket listener (default `/run/ctrmgr/api.sock`).
     pub unix_socket: Option<PathBuf>,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
@@ -35,23 +36,25 @@ pub struct RestConfig {
     /// `GET /v1/events` streams open at once (their own pool, apart from
     /// `max_in_flight`); one more is answered 503.
     pub max_event_streams: usize,
-    /// Bearer token required on TCP listeners (every route but `/healthz`).
+    /// Bearer token required on the TCP listener (every route but `/healthz`).
     pub token: Option<String>,
     /// A file holding the token (first line), instead of `token`.
     pub token_file: Option<PathBuf>,
-    /// Allow listening beyond loopback without a token (not recommended).
-    pub allow_remote_without_token: bool,
+    /// `Host` names accepted on TCP besides the listen address and `localhost`.
+    pub allowed_hosts: Vec<String>,
     /// Users allowed on the unix socket besides root.
     pub unix_socket_uids: Vec<u32>,
-    /// Groups allowed on the unix socket (the caller's primary gid).
+    /// Groups allowed on the unix socket (any of the caller's groups).
     pub unix_socket_gids: Vec<u32>,
+    /// The group that owns the socket file and may call, when it exists (`""`: none).
+    pub unix_socket_group: String,
     /// Mode of the unix socket file.
     pub unix_socket_mode: u32,
 }
 
-fn listen<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+fn listen<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
     parsed(d, "rest.listen", |s: &str| {
-        s.parse::<SocketAddr>().map_err(|_| {
+        s.parse::<SocketAddr>().map(Some).map_err(|_| {
             format!(
                 "'{}' is not an address such as 127.0.0.1:7470",
                 printable(s)
@@ -64,8 +67,8 @@ impl Default for RestConfig {
     fn default() -> Self {
         Self {
             enabled: true,
-            listen: SocketAddr::from(([127, 0, 0, 1], 7470)),
-            unix_socket: None,
+            listen: None,
+            unix_socket: Some(PathBuf::from("/run/ctrmgr/api.sock")),
             max_body_bytes: 1024 * 1024,
             max_in_flight: 64,
             max_connections: 256,
@@ -74,31 +77,54 @@ impl Default for RestConfig {
             max_event_streams: 16,
             token: None,
             token_file: None,
-            allow_remote_without_token: false,
+            allowed_hosts: Vec::new(),
             unix_socket_uids: Vec::new(),
             unix_socket_gids: Vec::new(),
+            unix_socket_group: "ctrmgr".into(),
             unix_socket_mode: 0o660,
         }
     }
 }
 
 impl RestConfig {
-    /// Checks every key; the error names the key. A listener beyond loopback needs a
-    /// token, or the explicit `allow_remote_without_token`.
+    /// Checks every key; the error names the key. A TCP listener, loopback included,
+    /// needs a token: every local user can reach loopback.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.enabled {
             let token = self.bearer_token()?;
-            let loopback = self.listen.ip().is_loopback();
-            if !loopback && token.is_none() && !self.allow_remote_without_token {
+            if self.unix_socket.is_none() && self.listen.is_none() {
+                return Err(invalid(
+                    "rest.unix_socket",
+                    "set rest.unix_socket or rest.listen (or rest.enabled = false)",
+                ));
+            }
+            if let (Some(addr), None) = (self.listen, &token) {
                 return Err(invalid(
                     "rest.listen",
                     format!(
-                        "{} is reachable beyond this device: set rest.token (or rest.token_file), \
-                         or rest.allow_remote_without_token = true to accept that risk",
-                        self.listen
+                        "a TCP listener ({addr}) needs rest.token_file (or rest.token): every \
+                         local user can reach it, loopback included; the unix socket \
+                         (rest.unix_socket) needs no token"
                     ),
                 ));
             }
+        }
+        for host in &self.allowed_hosts {
+            if host.is_empty() || !host.chars().all(|c| c.is_ascii_graphic()) {
+                return Err(invalid(
+                    "rest.allowed_hosts",
+                    format!("'{}' is not a host name", printable(host)),
+                ));
+            }
+        }
+        if self.unix_socket_mode > 0o777 {
+            return Err(invalid(
+                "rest.unix_socket_mode",
+                format!(
+                    "{:o} is not a permission mode (0..=0o777)",
+                    self.unix_socket_mode
+                ),
+            ));
         }
         in_range("rest.max_in_flight", self.max_in_flight, 1..=4096)?;
         in_range("rest.max_connections", self.max_connections, 1..=65536)?;

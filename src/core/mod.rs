@@ -2,6 +2,7 @@
 //! `ContainerService`, which runs a command as a runtime op plus one store update. It
 //! imports no transport, codec, runtime or store implementation.
 
+mod address;
 pub mod clock;
 pub mod command;
 pub mod deployment;
@@ -12,6 +13,7 @@ pub(crate) mod fake_engine;
 pub mod image_pattern;
 pub mod locks;
 pub mod model;
+mod mount_source;
 pub mod names;
 pub mod op;
 mod ops;
@@ -23,6 +25,7 @@ mod reconcile_queue;
 pub mod reconcile_records;
 pub mod reconciler_task;
 pub mod reply;
+pub mod request_digest;
 pub mod request_id;
 pub mod runtime;
 pub mod service;

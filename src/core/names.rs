@@ -42,6 +42,15 @@ impl ContainerName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// An engine's full container id (64 lowercase hex digits) as the reference the
+    /// runtimes take wherever they take a name: the core addresses a recorded container
+    /// by it, as both engines resolve an unknown name as an id prefix. `None` for
+    /// anything else.
+    pub fn engine_id(id: &str) -> Option<Self> {
+        let full = id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        full.then(|| Self(id.to_owned()))
+    }
 }
 
 /// An image reference: `[registry[:port]/]path[:tag][@digest]`, lowercase path

@@ -155,7 +155,8 @@ impl Policy {
                         ),
                     ))
                 }
-                Some(_) => {}
+                Some(r) => super::mount_source::check_beneath(&r.path, m.source.as_str())
+                    .map_err(|reason| violation("policy.mount_roots", reason))?,
             }
         }
         let res = spec.resources.unwrap_or_default();
@@ -263,25 +264,38 @@ mod tests {
 
     #[test]
     fn mount_roots_are_component_wise_and_honour_read_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().to_str().unwrap();
+        for dir in ["data/x/y", "app/conf", "data2"] {
+            std::fs::create_dir_all(tmp.path().join(dir)).unwrap();
+        }
+        std::os::unix::fs::symlink("/", tmp.path().join("data/esc")).unwrap();
         let p = Policy {
             mount_roots: vec![
                 MountRoot {
-                    path: "/data".into(),
+                    path: format!("{base}/data"),
                     read_write: true,
                 },
                 MountRoot {
-                    path: "/etc/app".into(),
+                    path: format!("{base}/app"),
                     read_write: false,
+                },
+                MountRoot {
+                    path: format!("{base}/missing"),
+                    read_write: true,
                 },
             ],
             ..Policy::default()
         };
-        let m = |src: &str, ro: bool| serde_json::json!({"mounts": [{"source": src, "target": "/m", "read_only": ro}]});
-        assert_eq!(rule(&p, m("/data", false)), "ok");
-        assert_eq!(rule(&p, m("/data/x/y", false)), "ok");
-        assert_eq!(rule(&p, m("/data2", true)), "policy.mount_roots");
-        assert_eq!(rule(&p, m("/etc/app/conf", true)), "ok");
-        assert_eq!(rule(&p, m("/etc/app/conf", false)), "policy.mount_roots");
+        let m = |src: &str, ro: bool| serde_json::json!({"mounts": [{"source": format!("{base}/{src}"), "target": "/m", "read_only": ro}]});
+        assert_eq!(rule(&p, m("data", false)), "ok");
+        assert_eq!(rule(&p, m("data/x/y", false)), "ok");
+        assert_eq!(rule(&p, m("data2", true)), "policy.mount_roots");
+        assert_eq!(rule(&p, m("app/conf", true)), "ok");
+        assert_eq!(rule(&p, m("app/conf", false)), "policy.mount_roots");
+        assert_eq!(rule(&p, m("data/esc", false)), "policy.mount_roots");
+        assert_eq!(rule(&p, m("data/esc/etc", true)), "policy.mount_roots");
+        assert_eq!(rule(&p, m("missing/x", true)), "policy.mount_roots");
     }
 
     #[test]

@@ -134,8 +134,10 @@ impl ContainerService {
         {
             return Ok(None);
         }
+        // An engine resolves a name it does not know as an id prefix: only a container
+        // that really has this name is this name's (see core/address.rs).
         let live = match rt.inspect(name).await {
-            Ok(live) if is_managed(&live) => Some(live),
+            Ok(live) if is_managed(&live) && live.name == name.as_str() => Some(live),
             Ok(_) | Err(RuntimeError::NotFound { .. }) => None,
             Err(e) => return Err(e.into()),
         };
@@ -187,7 +189,9 @@ impl ContainerService {
                 record.name,
                 rt.kind()
             );
-            if let Err(e) = rt.stop(&record.name, None).await {
+            let target =
+                ContainerName::engine_id(&record.id).unwrap_or_else(|| record.name.clone());
+            if let Err(e) = rt.stop(&target, None).await {
                 log::warn!("stopping '{}' again failed: {e}", record.name);
             }
             record = self.read_live(rt, record).await?;

@@ -13,14 +13,11 @@ use super::pending_creates::PendingCreates;
 use super::policy::Policy;
 use super::reconcile_live::LiveRecords;
 use super::reply::{OpResult, Reply};
+use super::request_digest::request_digest;
 use super::runtime::Runtime;
 use super::store::{CachedReply, Store};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-
-/// Replies larger than this are not cached unless their op changed something (a big
-/// `logs` reply is cheaper to produce again than to keep).
-pub const MAX_CACHED_READ_REPLY: usize = 64 * 1024;
 
 /// The core of the agent. Shared by every transport (`Arc<ContainerService>`).
 pub struct ContainerService {
@@ -162,14 +159,28 @@ impl ContainerService {
         &self.supervision
     }
 
-    /// Runs a request. A request whose `id` was answered before gets the stored reply and
-    /// is not run again; concurrent requests with the same id wait for the first.
+    /// Runs a request. A mutating request whose `id` was answered before gets the stored
+    /// reply and is not run again, provided it is the same request (op, runtime and args:
+    /// another request under a used id is `conflict`); concurrent requests with the same
+    /// id wait for the first. Read-only ops run every time and are never cached.
     pub async fn execute(&self, req: Request) -> Reply {
-        let Some(id) = req.id.clone().map(String::from) else {
+        let (Some(id), Some(digest)) = (req.id.clone().map(String::from), request_digest(&req))
+        else {
             return self.run(&req).await;
         };
         let _guard = self.ids.lock(&id).await;
         match self.store.get_reply(&id).await {
+            Ok(Some(cached)) if cached.request_digest != digest => {
+                log::warn!(
+                    "request id '{id}' reused for another request ({}): refused",
+                    req.command.op().as_str()
+                );
+                let message = format!(
+                    "request id '{id}' was already used for another request (a different op, \
+                     runtime or args); send a fresh id for a new request"
+                );
+                return Reply::err(Some(id), ErrorBody::new(ErrorCode::Conflict, message));
+            }
             Ok(Some(cached)) => match serde_json::from_str::<Reply>(&cached.reply_json) {
                 Ok(mut reply) => {
                     reply.id = Some(id);
@@ -185,19 +196,16 @@ impl ContainerService {
             }
         }
         let reply = self.run(&req).await;
-        if should_cache(&req.command, &reply) {
+        if !is_transient(&reply) {
             match serde_json::to_string(&reply) {
                 Ok(json) => {
                     let entry = CachedReply {
                         reply_json: json,
                         stored_at: clock::unix_now(),
+                        request_digest: digest,
                     };
-                    let fits =
-                        entry.reply_json.len() <= MAX_CACHED_READ_REPLY || mutates(&req.command);
-                    if fits {
-                        if let Err(e) = self.store.put_reply(&id, &entry).await {
-                            log::warn!("reply to id '{id}' not cached: {e}");
-                        }
+                    if let Err(e) = self.store.put_reply(&id, &entry).await {
+                        log::warn!("reply to id '{id}' not cached: {e}");
                     }
                 }
                 Err(e) => log::warn!("reply to id '{id}' not cached: {e}"),
@@ -316,14 +324,14 @@ impl ContainerService {
     }
 
     /// Reads the engine's live state into the record without saving it. A container the
-    /// engine no longer has becomes `missing`.
+    /// engine no longer has (or that is no longer the recorded one) becomes `missing`.
     pub(super) async fn read_live(
         &self,
         rt: &Arc<dyn Runtime>,
         mut record: Container,
     ) -> Result<Container, CoreError> {
-        match rt.inspect(&record.name).await {
-            Ok(live) => {
+        match self.address(rt, &record).await {
+            Ok((_, live)) => {
                 record.id = live.id;
                 record.state = live.state;
                 record.exit_code = live.exit_code;
@@ -387,29 +395,11 @@ fn forget_supervision(result: &mut OpResult) {
 }
 
 /// Transient failures are not cached: a retry with the same id must be able to succeed.
-fn should_cache(command: &Command, reply: &Reply) -> bool {
-    let transient = reply.error().is_some_and(|e| {
+fn is_transient(reply: &Reply) -> bool {
+    reply.error().is_some_and(|e| {
         matches!(
             e.code,
             ErrorCode::RuntimeUnavailable | ErrorCode::StoreError | ErrorCode::Internal
         )
-    });
-    !transient && !matches!(command, Command::Info | Command::Deployment)
-}
-
-/// Whether an op changes containers or images.
-fn mutates(command: &Command) -> bool {
-    matches!(
-        command,
-        Command::Create { .. }
-            | Command::Start { .. }
-            | Command::Stop { .. }
-            | Command::Restart { .. }
-            | Command::Kill { .. }
-            | Command::Remove { .. }
-            | Command::Pull { .. }
-            | Command::RemoveImage { .. }
-            | Command::Apply { .. }
-            | Command::Rollback
-    )
+    })
 }

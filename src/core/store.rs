@@ -5,13 +5,17 @@ use super::model::Container;
 use super::names::ContainerName;
 use async_trait::async_trait;
 
-/// A reply kept for idempotency: the serialized `Reply` (JSON) and when it was stored.
+/// A reply kept for idempotency: the serialized `Reply` (JSON), when it was stored and
+/// the digest of the request it answers (`core::request_digest`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedReply {
     /// The reply as JSON.
     pub reply_json: String,
     /// Seconds since the Unix epoch when it was stored.
     pub stored_at: u64,
+    /// SHA-256 (hex) of the request's op, runtime and args; empty in entries written
+    /// before requests were bound (they answer no request: `conflict`).
+    pub request_digest: String,
 }
 
 /// Where the agent keeps what it manages. Object-safe: the backend is chosen at run time.

@@ -163,6 +163,7 @@ fn reply(tag: &str, stored_at: u64) -> CachedReply {
     CachedReply {
         reply_json: format!(r#"{{"id":"{tag}","ok":true,"result":{{"name":"web"}}}}"#),
         stored_at,
+        request_digest: format!("digest-of-{tag}"),
     }
 }
 
@@ -394,6 +395,7 @@ pub async fn reply_bytes_bound_keeps_newest(store: &dyn Store) {
             "x".repeat(40 * 1024)
         ),
         stored_at,
+        request_digest: format!("digest-of-{tag}"),
     };
     for age in 0..3u64 {
         let id = format!("big-{age}");

@@ -60,6 +60,9 @@ const JOURNAL_KEY: &str = "journal";
 struct StoredReply {
     reply_json: String,
     stored_at: u64,
+    /// Absent in entries written before requests were bound to their id.
+    #[serde(default)]
+    request_digest: String,
 }
 
 /// Why an operation failed before it is tied to a key: LMDB or an already-typed error.
@@ -426,6 +429,7 @@ impl Store for LmdbStore {
             id,
             &StoredReply {
                 reply_json: reply.reply_json.clone(),
+                request_digest: reply.request_digest.clone(),
                 stored_at,
             },
         )?;
@@ -456,6 +460,7 @@ impl Store for LmdbStore {
             .map(|r| CachedReply {
                 reply_json: r.reply_json,
                 stored_at: r.stored_at,
+                request_digest: r.request_digest,
             }))
     }
 

@@ -44,6 +44,7 @@ fn records_survive_reopening() {
         let reply = CachedReply {
             reply_json: r#"{"ok":true}"#.into(),
             stored_at: unix_now(),
+            request_digest: "d".into(),
         };
         store.put_reply("req-1", &reply).await.expect("put reply");
         drop(store);
@@ -160,6 +161,7 @@ fn corrupt_values_are_reported_not_panicked_on() {
         let reply = CachedReply {
             reply_json: "{}".into(),
             stored_at: unix_now(),
+            request_digest: "d".into(),
         };
         store.put_reply("req-bad", &reply).await.expect("overwrite");
         assert_eq!(store.get_reply("req-bad").await.expect("get"), Some(reply));
@@ -209,6 +211,7 @@ fn replies_far_past_the_map_size_never_fill_it() {
             let reply = CachedReply {
                 reply_json: format!(r#"{{"id":"{id}","ok":true,"result":"{body}"}}"#),
                 stored_at: now,
+                request_digest: "d".into(),
             };
             store
                 .put_reply(&id, &reply)

@@ -295,7 +295,7 @@ impl TestClient {
 
     /// Sends `payload` with a Response Topic and Correlation Data and returns the reply.
     pub fn request_to(&self, topic: &str, payload: &[u8], content_type: Option<&str>) -> Message {
-        let reply_topic = format!("replies/{}", crate::common::unique("r"));
+        let reply_topic = format!("ctrmgr/replies/{}", crate::common::unique("r"));
         self.subscribe(&reply_topic);
         let correlation = crate::common::unique("corr").into_bytes();
         self.publish(

@@ -169,7 +169,10 @@ impl Drop for ReplyQueue {
 
 /// The value of a metric line `name value` on the agent's `/metrics` (0 when absent).
 pub fn metric(agent: &Agent, name: &str) -> u64 {
-    let mut res = ureq::get(format!("{}/metrics", agent.url)).call().unwrap();
+    let mut res = ureq::get(format!("{}/metrics", agent.url))
+        .header("Authorization", agent.bearer())
+        .call()
+        .unwrap();
     let text = res.body_mut().read_to_string().unwrap();
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())

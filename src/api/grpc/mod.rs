@@ -16,7 +16,6 @@ use crate::api::pipeline::Limit;
 use crate::api::transports::Serving;
 use crate::api::ApiContext;
 use crate::config::grpc::GrpcConfig;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::sync::Arc;
 
 /// Binds the configured listeners (errors name the key) and starts the `ctrmgr-grpc`
@@ -26,31 +25,8 @@ pub fn start(ctx: &ApiContext, config: &GrpcConfig) -> Result<Serving, String> {
     let token = config.bearer_token().map_err(|e| e.to_string())?;
     let mut bound = Vec::new();
     if let Some(path) = &config.unix_socket {
-        // Outside systemd (RuntimeDirectory=ctrmgr) nobody made /run/ctrmgr.
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o750)
-                .create(dir)
-                .map_err(|e| format!("grpc.unix_socket: cannot create {}: {e}", dir.display()))?;
-        }
-        // A stale socket file from a previous run would make bind fail.
-        let _ = std::fs::remove_file(path);
-        let listener = std::os::unix::net::UnixListener::bind(path)
-            .map_err(|e| format!("grpc.unix_socket: cannot listen on {}: {e}", path.display()))?;
-        std::fs::set_permissions(
-            path,
-            std::fs::Permissions::from_mode(config.unix_socket_mode),
-        )
-        .map_err(|e| {
-            format!(
-                "grpc.unix_socket_mode: cannot chmod {}: {e}",
-                path.display()
-            )
-        })?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| format!("grpc.unix_socket: {e}"))?;
+        let listener =
+            crate::api::access::bind_unix_socket("grpc", path, config.unix_socket_mode, None)?;
         log::info!(
             "gRPC listening on unix:{} (callers checked by SO_PEERCRED)",
             path.display()

@@ -96,7 +96,10 @@ pub enum MqttError {
 /// and connects when it comes up.
 pub async fn serve(ctx: ApiContext, config: MqttConfig) -> Result<(), MqttError> {
     let device = ctx.service.device_id().to_owned();
-    let topics = Arc::new(Topics::new(&config.prefix, &device, &config.groups));
+    let topics = Arc::new(
+        Topics::new(&config.prefix, &device, &config.groups)
+            .with_response_prefixes(&config.allowed_response_prefixes),
+    );
     let options = options::build(&config, &device, &topics)?;
     let (host, port) = options.broker_address();
     let (client, eventloop) = AsyncClient::new(options, CLIENT_QUEUE);

@@ -35,25 +35,43 @@ impl RequestHandler {
     pub async fn answer(&self, publish: Publish) {
         let qos0 = publish.qos == QoS::AtMostOnce;
         let properties = publish.properties.unwrap_or_default();
-        let (format, bytes) =
-            match request_format(properties.content_type.as_deref(), &publish.payload) {
-                Err(error) => (
-                    Format::Json,
-                    encode_reply(Format::Json, &self.pipeline.refuse(None, error)),
-                ),
-                Ok(format) => (format, self.pipeline.handle(format, &publish.payload).await),
-            };
-        let topic = match properties.response_topic {
-            Some(t) if is_publishable(&t) => t,
-            Some(t) => {
+        let default = || self.topics.default_replies.clone();
+        let (topic, refusal) = match properties.response_topic {
+            Some(t) if !is_publishable(&t) => {
                 log::warn!(
                     "MQTT request names Response Topic '{t}', which cannot be published to; \
                      replying on {}",
                     self.topics.default_replies
                 );
-                self.topics.default_replies.clone()
+                (default(), None)
             }
-            None => self.topics.default_replies.clone(),
+            Some(t) if !self.topics.may_reply_to(&t) => {
+                log::warn!(
+                    "MQTT request names Response Topic '{t}', outside the topic prefix and \
+                     mqtt.allowed_response_prefixes: refused, not run; replying on {}",
+                    self.topics.default_replies
+                );
+                let error = ErrorBody::new(
+                    ErrorCode::Forbidden,
+                    format!(
+                        "Response Topic '{t}' is outside the agent's topic prefix and \
+                         mqtt.allowed_response_prefixes; the request was not run"
+                    ),
+                );
+                (default(), Some(error))
+            }
+            Some(t) => (t, None),
+            None => (default(), None),
+        };
+        let (format, bytes) = match (
+            refusal,
+            request_format(properties.content_type.as_deref(), &publish.payload),
+        ) {
+            (Some(error), _) | (None, Err(error)) => (
+                Format::Json,
+                encode_reply(Format::Json, &self.pipeline.refuse(None, error)),
+            ),
+            (None, Ok(format)) => (format, self.pipeline.handle(format, &publish.payload).await),
         };
         let reply_properties = PublishProperties {
             content_type: Some(content_type(format.of_reply()).to_owned()),

@@ -23,6 +23,10 @@ pub(super) struct Topics {
     pub group_desired: Vec<String>,
     /// `<prefix>/<device>/deployment`: the retained DeploymentStatus.
     pub deployment: String,
+    /// `<prefix>`: a Response Topic must lie under it...
+    prefix: String,
+    /// ...or under one of `mqtt.allowed_response_prefixes`.
+    response_prefixes: Vec<String>,
 }
 
 impl Topics {
@@ -43,7 +47,31 @@ impl Topics {
                 .map(|g| format!("{prefix}/group/{g}/desired"))
                 .collect(),
             deployment: format!("{prefix}/{device}/deployment"),
+            prefix: prefix.to_owned(),
+            response_prefixes: Vec::new(),
         }
+    }
+
+    /// Also accepts Response Topics under `prefixes` (`mqtt.allowed_response_prefixes`).
+    pub fn with_response_prefixes(mut self, prefixes: &[String]) -> Self {
+        self.response_prefixes = prefixes.to_vec();
+        self
+    }
+
+    /// Whether the agent may publish a reply on Response Topic `topic`: under the
+    /// configured prefix, except the request, status and events topics of any device
+    /// there (a reply must not pose as a request or a presence), or under an allowed
+    /// prefix. Anything else would let a caller make the agent publish, with its broker
+    /// identity, wherever that identity may write.
+    pub fn may_reply_to(&self, topic: &str) -> bool {
+        let under = |prefix: &str| {
+            topic
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/') && rest.len() > 1)
+        };
+        let last = topic.rsplit('/').next().unwrap_or_default();
+        let own_kind = matches!(last, "req" | "status" | "events");
+        (under(&self.prefix) && !own_kind) || self.response_prefixes.iter().any(|p| under(p))
     }
 
     /// The request topics to subscribe to.
@@ -86,6 +114,28 @@ mod tests {
         assert_eq!(t.status, "ctrmgr/gw-7/status");
         assert_eq!(t.events, "ctrmgr/gw-7/events");
         assert_eq!(t.request_topics().count(), 3);
+    }
+
+    #[test]
+    fn replies_stay_under_the_prefix_or_an_allowed_one() {
+        let t = Topics::new("ctrmgr", "gw", &[]).with_response_prefixes(&["app/replies".into()]);
+        assert!(t.may_reply_to("ctrmgr/replies/c1"));
+        assert!(t.may_reply_to("ctrmgr/gw/res"));
+        assert!(t.may_reply_to("app/replies/x"));
+        for refused in [
+            "elsewhere/x",
+            "ctrmgr",
+            "ctrmgr/",
+            "ctrmgrx/a",
+            "ctrmgr/other/req",
+            "ctrmgr/group/all/req",
+            "ctrmgr/gw/status",
+            "ctrmgr/gw/events",
+            "app/repliesx/y",
+            "app/replies",
+        ] {
+            assert!(!t.may_reply_to(refused), "{refused}");
+        }
     }
 
     #[test]

@@ -19,9 +19,11 @@ pub(super) enum Undelivered {
     /// Nobody could be answered: no readable `reply_to` (garbage, or no `reply_to`
     /// and no `id`), or a `reply_to` naming the request queue itself.
     Unanswerable = 4,
+    /// The reply queue belongs to a user who may not send requests: not written to.
+    ForeignQueue = 5,
 }
 
-const KINDS: usize = 5;
+const KINDS: usize = 6;
 const GAUGES: [(&str, &str); KINDS] = [
     (
         "ctrmgr_mqueue_reply_queue_full_total",
@@ -42,6 +44,10 @@ const GAUGES: [(&str, &str); KINDS] = [
     (
         "ctrmgr_mqueue_unanswerable_total",
         "POSIX MQ requests that named no usable reply queue.",
+    ),
+    (
+        "ctrmgr_mqueue_reply_queue_foreign_total",
+        "POSIX MQ replies not sent because the reply queue's owner may not send requests.",
     ),
 ];
 

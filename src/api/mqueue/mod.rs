@@ -152,6 +152,9 @@ pub async fn serve(ctx: ApiContext, config: MqueueConfig) -> Result<(), MqueueEr
         ctx,
         counters,
         request_queue: name.clone(),
+        reply_owners: reply::ReplyOwners {
+            group: group.unwrap_or_else(nix::unistd::getegid),
+        },
     });
     let result = requests::receive_loop(&queue, message_size, &handler).await;
     // Unlinked first: from now on a client's mq_open fails (ENOENT) instead of queueing

@@ -1,6 +1,9 @@
 //! Sending one reply to a client's reply queue without ever blocking: the queue is
 //! opened write-only and non-blocking for this one reply (and closed after it), so a
 //! full queue is `EAGAIN`, a vanished client is `ENOENT`; both are logged and counted.
+//! The opened queue's owner must be someone who may send requests (see
+//! [`ReplyOwners`]): the agent never writes, with its own authority, into another
+//! user's queue.
 
 use super::counters::{Counters, Undelivered};
 use super::framing::{frame_reply, Framed};
@@ -9,6 +12,37 @@ use crate::codec::Format;
 use crate::core::reply::Reply;
 use nix::errno::Errno;
 use nix::mqueue::mq_send;
+use nix::sys::stat::fstat;
+use nix::unistd::{getgrouplist, Gid, Uid, User};
+use std::ffi::CString;
+use std::os::fd::AsFd;
+
+/// Who may own a reply queue. The kernel does not say who sent a POSIX MQ message, so
+/// the owner is checked against who could have: root, the agent's own user, and members
+/// of the request queue's group (`mqueue.group`, else the agent's group), the only
+/// users its mode 0660 admits.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ReplyOwners {
+    /// The request queue's group.
+    pub group: Gid,
+}
+
+impl ReplyOwners {
+    /// Whether `uid` may own a reply queue.
+    fn admit(&self, uid: u32) -> bool {
+        if uid == 0 || uid == nix::unistd::geteuid().as_raw() {
+            return true;
+        }
+        let Ok(Some(user)) = User::from_uid(Uid::from_raw(uid)) else {
+            return false;
+        };
+        let Ok(name) = CString::new(user.name) else {
+            return false;
+        };
+        user.gid == self.group
+            || getgrouplist(&name, user.gid).is_ok_and(|groups| groups.contains(&self.group))
+    }
+}
 
 /// Priority of every reply (the lowest; clients read replies in order).
 const REPLY_PRIORITY: u32 = 0;
@@ -33,12 +67,28 @@ pub(super) fn send_reply(
     format: Format,
     reply: &Reply,
     counters: &Counters,
+    owners: ReplyOwners,
 ) -> Delivery {
     let id = reply.id.as_deref().unwrap_or("<none>");
     let queue = match MessageQueue::open_reply(queue_name) {
         Ok(q) => q,
         Err(e) => return dropped(counters, queue_name, id, "cannot be opened", e),
     };
+    // Checked on the opened descriptor: a queue swapped after the open is not the one
+    // written to.
+    let owner = match fstat(queue.as_fd()) {
+        Ok(stat) => stat.st_uid,
+        Err(e) => return dropped(counters, queue_name, id, "has an unreadable owner", e),
+    };
+    if !owners.admit(owner) {
+        log::warn!(
+            "POSIX MQ: reply queue {queue_name} (id {id}) belongs to uid {owner}, who may not \
+             send requests (not root, the agent or in gid {}); reply not sent",
+            owners.group
+        );
+        counters.count(Undelivered::ForeignQueue);
+        return Delivery::Dropped(Undelivered::ForeignQueue);
+    }
     let message_size = match queue.message_size() {
         Ok(size) => size,
         Err(e) => return dropped(counters, queue_name, id, "has unreadable attributes", e),
@@ -97,6 +147,11 @@ mod tests {
     };
     use nix::sys::stat::Mode;
 
+    /// Reply queues of the test's own user are admitted (it runs the "agent").
+    const OWNERS: ReplyOwners = ReplyOwners {
+        group: Gid::from_raw(0),
+    };
+
     /// A client's reply queue; closed and unlinked when dropped.
     struct ClientQueue {
         name: String,
@@ -146,7 +201,7 @@ mod tests {
 
     /// Sends `reply` to `client`'s queue in JSON with fresh counters.
     fn send(queue: &str, reply: &Reply) -> Delivery {
-        send_reply(queue, Format::Json, reply, &Counters::default())
+        send_reply(queue, Format::Json, reply, &Counters::default(), OWNERS)
     }
 
     #[test]
@@ -184,7 +239,7 @@ mod tests {
         let counters = Counters::default();
         let reply = logs_reply("r4", 50);
         assert_eq!(
-            send_reply(&client.name, Format::Json, &reply, &counters),
+            send_reply(&client.name, Format::Json, &reply, &counters, OWNERS),
             Delivery::SentTooLarge
         );
         let got = client.receive();

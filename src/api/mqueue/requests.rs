@@ -5,7 +5,7 @@
 use super::counters::{Counters, Undelivered};
 use super::envelope::{reply_to, reply_to_of_undecodable};
 use super::queue::MessageQueue;
-use super::reply::send_reply;
+use super::reply::{send_reply, ReplyOwners};
 use super::{MqueueError, MAX_IN_FLIGHT};
 use crate::api::pipeline::Pipeline;
 use crate::api::ApiContext;
@@ -27,6 +27,8 @@ pub(super) struct RequestHandler {
     pub counters: Arc<Counters>,
     /// The request queue's name (a `reply_to` naming it is refused: it would loop).
     pub request_queue: String,
+    /// Who may own a reply queue.
+    pub reply_owners: ReplyOwners,
 }
 
 /// Reads requests until shutdown and spawns one task per request. While
@@ -94,7 +96,7 @@ impl RequestHandler {
                     reply_to_of_undecodable(format, message).filter(|q| *q != self.request_queue);
                 match reply_to {
                     Some(queue) => {
-                        send_reply(&queue, format, &reply, &self.counters);
+                        send_reply(&queue, format, &reply, &self.counters, self.reply_owners);
                     }
                     None => {
                         log::warn!(
@@ -125,7 +127,7 @@ impl RequestHandler {
         let reply = self.pipeline.run(request).await;
         match reply_to {
             Some(queue) => {
-                send_reply(&queue, format, &reply, &self.counters);
+                send_reply(&queue, format, &reply, &self.counters, self.reply_owners);
             }
             None => log::info!(
                 "POSIX MQ: request id {} ran without reply_to; send it again with a reply_to \

@@ -1,14 +1,15 @@
-//! Binding the configured REST listeners (TCP, and optionally a unix socket) and
+//! Binding the configured REST listeners (the unix socket, and TCP with a token) and
 //! spawning their accept loops on the executor; at shutdown the unix socket file goes.
 
-use super::auth::PeerRules;
-use super::{app, serve, RestState};
+use super::auth::{BearerAuth, HostCheck, PeerRules};
+use super::{app, serve, RestState, TcpAccess};
+use crate::api::access::bind_unix_socket;
 use crate::api::metrics::Transport;
 use crate::api::pipeline::Limit;
 use crate::api::transports::Serving;
 use crate::api::ApiContext;
 use crate::config::RestConfig;
-use std::os::unix::fs::PermissionsExt;
+use nix::unistd::Group;
 use std::sync::Arc;
 
 /// Binds every listener of `config` and spawns their accept loops. The returned future
@@ -57,49 +58,41 @@ async fn bind(ctx: &ApiContext, config: &RestConfig) -> Result<Vec<smol::Task<()
     };
     register_gauges(&ctx.metrics, &state.connections);
     let mut tasks = Vec::new();
-    let listener = smol::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| format!("rest.listen: cannot listen on {}: {e}", config.listen))?;
-    log::info!(
-        "REST listening on http://{}{}",
-        config.listen,
-        if token.is_some() {
-            " (bearer token required)"
-        } else {
-            ""
-        }
-    );
-    tasks.push(ctx.executor.spawn(serve(
-        app(state.clone(), token.as_deref()),
-        ctx.executor.clone(),
-        ctx.shutdown.clone(),
-        move || {
-            let l = listener.clone();
-            async move {
-                let (stream, _) = l.accept().await?;
-                // A reply is written as head then body: with Nagle on, the body waits for
-                // the client's delayed ACK (40 ms per request on keep-alive connections).
-                stream.set_nodelay(true)?;
-                Ok(stream)
-            }
-        },
-        |_| Ok(()),
-    )));
+    if let Some(addr) = config.listen {
+        // Validation made sure of it; checked again so no path serves TCP without one.
+        let token = token.ok_or("rest.listen: a TCP listener needs rest.token_file")?;
+        let listener = smol::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("rest.listen: cannot listen on {addr}: {e}"))?;
+        let bound = listener.local_addr().unwrap_or(addr);
+        log::info!("REST listening on http://{bound} (bearer token required)");
+        let access = TcpAccess {
+            hosts: HostCheck::new(bound, &config.allowed_hosts),
+            token: BearerAuth::new(&token),
+        };
+        tasks.push(ctx.executor.spawn(serve(
+            app(state.clone(), Some(access)),
+            ctx.executor.clone(),
+            ctx.shutdown.clone(),
+            move || {
+                let l = listener.clone();
+                async move {
+                    let (stream, _) = l.accept().await?;
+                    // A reply is written as head then body: with Nagle on, the body waits
+                    // for the client's delayed ACK (40 ms per request on keep-alive
+                    // connections).
+                    stream.set_nodelay(true)?;
+                    Ok(stream)
+                }
+            },
+            |_| Ok(()),
+        )));
+    }
     if let Some(path) = &config.unix_socket {
-        // A stale socket file from a previous run would make bind fail.
-        let _ = std::fs::remove_file(path);
-        let listener = smol::net::unix::UnixListener::bind(path)
-            .map_err(|e| format!("rest.unix_socket: cannot listen on {}: {e}", path.display()))?;
-        std::fs::set_permissions(
-            path,
-            std::fs::Permissions::from_mode(config.unix_socket_mode),
-        )
-        .map_err(|e| {
-            format!(
-                "rest.unix_socket_mode: cannot chmod {}: {e}",
-                path.display()
-            )
-        })?;
+        let group = group_id("rest.unix_socket_group", &config.unix_socket_group);
+        let listener = bind_unix_socket("rest", path, config.unix_socket_mode, group)?;
+        let listener = smol::net::unix::UnixListener::try_from(listener)
+            .map_err(|e| format!("rest.unix_socket: {e}"))?;
         log::info!(
             "REST listening on unix:{} (callers checked by SO_PEERCRED)",
             path.display()
@@ -107,7 +100,12 @@ async fn bind(ctx: &ApiContext, config: &RestConfig) -> Result<Vec<smol::Task<()
         let rules = PeerRules {
             section: "rest",
             uids: config.unix_socket_uids.clone(),
-            gids: config.unix_socket_gids.clone(),
+            gids: config
+                .unix_socket_gids
+                .iter()
+                .copied()
+                .chain(group)
+                .collect(),
         };
         tasks.push(ctx.executor.spawn(serve(
             app(state, None),
@@ -151,4 +149,23 @@ fn register_gauges(
             ),
         ]
     });
+}
+
+/// The id of group `name`, `None` for `""` or a group that does not exist (logged: the
+/// socket then admits root and the listed uids and gids only).
+fn group_id(key: &str, name: &str) -> Option<u32> {
+    if name.is_empty() {
+        return None;
+    }
+    match Group::from_name(name) {
+        Ok(Some(g)) => Some(g.gid.as_raw()),
+        Ok(None) => {
+            log::info!("{key}: group '{name}' does not exist; its members are not admitted");
+            None
+        }
+        Err(e) => {
+            log::warn!("{key}: cannot look up group '{name}' ({e}); its members are not admitted");
+            None
+        }
+    }
 }

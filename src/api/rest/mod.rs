@@ -47,13 +47,23 @@ pub struct RestState {
 /// The OpenAPI document of this REST interface.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 
-/// Builds the tide app with every route of the contract; with a token, every route but
-/// `/healthz` requires it.
-pub fn app(state: RestState, token: Option<&str>) -> tide::Server<RestState> {
+/// Who may call a TCP listener: its `Host` names and bearer token.
+#[derive(Debug, Clone)]
+pub struct TcpAccess {
+    /// Checks the `Host` header.
+    pub hosts: auth::HostCheck,
+    /// Checks the bearer token (every route but `/healthz`).
+    pub token: auth::BearerAuth,
+}
+
+/// Builds the tide app with every route of the contract; for a TCP listener, `tcp`
+/// checks the `Host` header and the bearer token first.
+pub fn app(state: RestState, tcp: Option<TcpAccess>) -> tide::Server<RestState> {
     let mut app = tide::with_state(state);
     app.with(tide::utils::After(envelope_for_bare_errors));
-    if let Some(token) = token {
-        app.with(auth::BearerAuth::new(token));
+    if let Some(tcp) = tcp {
+        app.with(tcp.hosts);
+        app.with(tcp.token);
     }
     app.at("/v1/execute").post(execute::execute);
     resources::routes(&mut app);

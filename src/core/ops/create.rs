@@ -8,6 +8,7 @@ use crate::core::events::EventAction;
 use crate::core::model::{
     Container, ContainerSpec, ContainerState, Health, Intent, RuntimeKind, Supervision,
 };
+use crate::core::names::ContainerName;
 use crate::core::reply::OpResult;
 use crate::core::runtime::DEVICE_LABEL;
 use crate::core::service::ContainerService;
@@ -38,6 +39,8 @@ impl ContainerService {
             .insert(DEVICE_LABEL.to_owned(), self.device_id.clone());
         let id = rt.create(&engine_spec).await?;
         let now = clock::now_rfc3339();
+        // The new container by its full id from here on (see core/address.rs).
+        let target = ContainerName::engine_id(&id).unwrap_or_else(|| spec.name.clone());
         let record = Container {
             name: spec.name.clone(),
             runtime: rt.kind(),
@@ -62,7 +65,7 @@ impl ContainerService {
             Ok(record) => record,
             Err(e) => {
                 // No record, no container: undo the create so nothing runs unmanaged.
-                if let Err(undo) = rt.remove(&spec.name, true).await {
+                if let Err(undo) = rt.remove(&target, true).await {
                     log::error!(
                         "container '{}' created without a record and not removed: {undo}",
                         spec.name
@@ -74,7 +77,7 @@ impl ContainerService {
         if !start {
             return Ok(OpResult::Container(Box::new(record)));
         }
-        if let Err(source) = rt.start(&spec.name).await {
+        if let Err(source) = rt.start(&target).await {
             return Err(CoreError::StartAfterCreate {
                 name: spec.name.to_string(),
                 source,

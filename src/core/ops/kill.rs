@@ -18,7 +18,11 @@ impl ContainerService {
     ) -> Result<OpResult, CoreError> {
         let _lock = self.lock_name(name).await;
         let (record, rt) = self.managed(requested, name).await?;
-        if let Err(e) = rt.kill(name, signal).await {
+        let target = match self.address(rt, &record).await {
+            Ok((target, _)) => target,
+            Err(e) => return Err(self.fail_missing(record, e).await),
+        };
+        if let Err(e) = rt.kill(&target, signal).await {
             return Err(self.fail_missing(record, e).await);
         }
         let mut record = self.read_live(rt, record).await?;

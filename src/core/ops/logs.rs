@@ -39,14 +39,15 @@ impl ContainerService {
                 default: DEFAULT_LOG_TAIL,
             });
         }
-        let (_, rt) = self.managed(requested, name).await?;
+        let (record, rt) = self.managed(requested, name).await?;
+        let (target, _) = self.address(rt, &record).await?;
         let opts = LogOptions {
             tail: Some(tail),
             since,
             max_bytes: self.policy.max_log_bytes,
         };
         let _slot = LOG_READS.acquire().await;
-        let lines = rt.logs(name, &opts).await.map_err(|e| match e {
+        let lines = rt.logs(&target, &opts).await.map_err(|e| match e {
             RuntimeError::TooLarge { runtime, limit, .. } => RuntimeError::TooLarge {
                 runtime,
                 what: format!("the log of container '{name}' (tail {tail})"),

@@ -1,6 +1,7 @@
 //! `remove`: removes the container from its engine, then its record. A container the
-//! engine no longer has is not an error: the record goes either way. A container that a
-//! deployment owns is `conflict`: only a generation without it removes it.
+//! engine no longer has is not an error: the record goes either way (and a container
+//! that merely answers to the recorded name or id prefix is left alone). A container
+//! that a deployment owns is `conflict`: only a generation without it removes it.
 
 use crate::core::clock;
 use crate::core::deployment::plan::owner_generation;
@@ -26,7 +27,11 @@ impl ContainerService {
                 generation: generation.to_owned(),
             });
         }
-        match rt.remove(name, force).await {
+        let removed = match self.address(rt, &record).await {
+            Ok((target, _)) => rt.remove(&target, force).await,
+            Err(e) => Err(e),
+        };
+        match removed {
             Ok(()) | Err(RuntimeError::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
         }

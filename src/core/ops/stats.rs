@@ -12,7 +12,8 @@ impl ContainerService {
         requested: Option<RuntimeKind>,
         name: &ContainerName,
     ) -> Result<OpResult, CoreError> {
-        let (_, rt) = self.managed(requested, name).await?;
-        Ok(OpResult::Stats(rt.stats(name).await?))
+        let (record, rt) = self.managed(requested, name).await?;
+        let (target, _) = self.address(rt, &record).await?;
+        Ok(OpResult::Stats(rt.stats(&target).await?))
     }
 }

@@ -16,7 +16,11 @@ impl ContainerService {
     ) -> Result<OpResult, CoreError> {
         let _lock = self.lock_name(name).await;
         let (mut record, rt) = self.managed(requested, name).await?;
-        if let Err(e) = rt.stop(name, timeout_s).await {
+        let target = match self.address(rt, &record).await {
+            Ok((target, _)) => target,
+            Err(e) => return Err(self.fail_missing(record, e).await),
+        };
+        if let Err(e) = rt.stop(&target, timeout_s).await {
             return Err(self.fail_missing(record, e).await);
         }
         record.intent = Intent::Stopped;

@@ -61,6 +61,9 @@ const NAMES_KEY: &str = "names";
 struct StoredReply {
     reply_json: String,
     stored_at: u64,
+    /// Absent in entries written before requests were bound to their id.
+    #[serde(default)]
+    request_digest: String,
 }
 
 /// A [`Store`] in Redis under a per-device key prefix.
@@ -408,6 +411,7 @@ impl Store for RedisStore {
             id,
             &StoredReply {
                 reply_json: reply.reply_json.clone(),
+                request_digest: reply.request_digest.clone(),
                 stored_at: reply.stored_at,
             },
         )?;
@@ -450,6 +454,7 @@ impl Store for RedisStore {
             (!reply_expired(stored.stored_at, ttl_s, now)).then_some(CachedReply {
                 reply_json: stored.reply_json,
                 stored_at: stored.stored_at,
+                request_digest: stored.request_digest,
             }),
         )
     }

@@ -33,8 +33,12 @@ pub struct Agent {
     child: Option<Child>,
     /// Its temporary directory (config, store, log).
     pub dir: PathBuf,
-    /// Base URL, e.g. `http://127.0.0.1:40123`.
+    /// Base URL, e.g. `http://127.0.0.1:40123` (its TCP listener, which wants the token).
     pub url: String,
+    /// The bearer token of its TCP listener (the testkit's own unless a test sets one).
+    pub token: String,
+    /// Its REST unix socket.
+    pub socket: PathBuf,
     http: ureq::Agent,
     _tmp: Option<tempfile::TempDir>,
 }
@@ -175,16 +179,28 @@ impl Agent {
         // POSIX MQ is off unless a test turns it on (testkit/src/mqueue_support.rs): each queue takes
         // ~80 KiB of the user's RLIMIT_MSGQUEUE (800 KiB), which parallel agents would
         // exhaust; a test that turns it on still gets a queue name of its own.
+        // REST: the unix socket in the agent's directory, and TCP (which the helpers
+        // below use) with a token, as every TCP listener needs one.
+        let token_file = dir.join("rest-token");
+        std::fs::write(&token_file, format!("testkit-token-{port}-0123456789\n")).unwrap();
         let mut config: toml::Table = toml::from_str(&format!(
             "[agent]\ndevice_id = \"{device_id}\"\n[store]\npath = \"{}\"\nmap_size_mb = 16\n\
-             [rest]\nlisten = \"127.0.0.1:{port}\"\n[log]\nlevel = \"debug\"\n\
+             [rest]\nlisten = \"127.0.0.1:{port}\"\ntoken_file = \"{}\"\nunix_socket = \"{}\"\n\
+             [log]\nlevel = \"debug\"\n\
              [mqueue]\nenabled = false\nrequest_queue = \"/ctrmgr-test-{port}.req\"\n\
              [grpc]\nunix_socket = \"{}\"\n",
             dir.join("store").display(),
+            token_file.display(),
+            dir.join("api.sock").display(),
             dir.join("grpc.sock").display()
         ))
         .unwrap();
         let extra: toml::Table = toml::from_str(extra).expect("extra config is TOML");
+        if extra.get("rest").and_then(|r| r.get("token")).is_some() {
+            // The test brings its own token: rest.token and rest.token_file exclude
+            // each other.
+            config["rest"].as_table_mut().unwrap().remove("token_file");
+        }
         // Tests mount temporary directories and use host networking: unless a test
         // brings its own [policy], open exactly that much.
         if !extra.contains_key("policy") {
@@ -194,6 +210,25 @@ impl Agent {
         }
         merge(&mut config, toml::from_str(MACHINE_ULIMITS).unwrap());
         merge(&mut config, extra);
+        let token = match (
+            &config["rest"].get("token"),
+            &config["rest"].get("token_file"),
+        ) {
+            (Some(t), _) => t.as_str().unwrap_or_default().to_owned(),
+            (None, Some(f)) => std::fs::read_to_string(f.as_str().unwrap_or_default())
+                .unwrap_or_default()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+            (None, None) => String::new(),
+        };
+        let socket = config["rest"]
+            .get("unix_socket")
+            .and_then(|p| p.as_str())
+            .map(PathBuf::from)
+            .unwrap_or_default();
         let config = toml::to_string(&config).unwrap();
         let config_path = dir.join("ctrmgr.toml");
         std::fs::write(&config_path, config).unwrap();
@@ -214,6 +249,8 @@ impl Agent {
             child: Some(child),
             dir: dir.to_owned(),
             url: format!("http://127.0.0.1:{port}"),
+            token,
+            socket,
             http,
             _tmp: None,
         };
@@ -246,8 +283,17 @@ impl Agent {
         out
     }
 
+    /// The `Authorization` header value its TCP listener wants.
+    pub fn bearer(&self) -> String {
+        format!("Bearer {}", self.token)
+    }
+
     fn get_raw(&self, path: &str) -> Result<(u16, String), ureq::Error> {
-        let mut res = self.http.get(format!("{}{path}", self.url)).call()?;
+        let mut res = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .header("Authorization", self.bearer())
+            .call()?;
         Ok((res.status().as_u16(), res.body_mut().read_to_string()?))
     }
 
@@ -260,15 +306,21 @@ impl Agent {
         content_type: &str,
     ) -> (u16, Value) {
         let url = format!("{}{path}", self.url);
+        let auth = self.bearer();
         let res = match (method, body) {
-            ("GET", _) => self.http.get(&url).call(),
-            ("DELETE", _) => self.http.delete(&url).call(),
+            ("GET", _) => self.http.get(&url).header("Authorization", &auth).call(),
+            ("DELETE", _) => self.http.delete(&url).header("Authorization", &auth).call(),
             ("POST", Some(b)) => self
                 .http
                 .post(&url)
+                .header("Authorization", &auth)
                 .header("Content-Type", content_type)
                 .send(b),
-            ("POST", None) => self.http.post(&url).send_empty(),
+            ("POST", None) => self
+                .http
+                .post(&url)
+                .header("Authorization", &auth)
+                .send_empty(),
             _ => panic!("unsupported method {method}"),
         };
         let mut res = res.unwrap_or_else(|e| panic!("{method} {path}: {e}\n{}", self.log()));
@@ -282,7 +334,10 @@ impl Agent {
     /// `POST /v1/execute` with raw bytes and the given Content-Type (none when `None`);
     /// returns the status, the reply's Content-Type and its bytes, whatever the format.
     pub fn request_bytes(&self, body: &[u8], content_type: Option<&str>) -> (u16, String, Vec<u8>) {
-        let mut req = self.http.post(format!("{}/v1/execute", self.url));
+        let mut req = self
+            .http
+            .post(format!("{}/v1/execute", self.url))
+            .header("Authorization", self.bearer());
         if let Some(ct) = content_type {
             req = req.header("Content-Type", ct);
         }
