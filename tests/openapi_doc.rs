@@ -153,6 +153,17 @@ fn every_ref_resolves_to_a_component() {
 }
 
 #[test]
+fn ops_that_pull_document_insufficient_storage() {
+    let doc = doc();
+    for (path, method) in [("/v1/images/pull", "post"), ("/v1/execute", "post")] {
+        assert!(
+            doc["paths"][path][method]["responses"]["507"].is_object(),
+            "{method} {path}: no 507"
+        );
+    }
+}
+
+#[test]
 fn api_operations_answer_the_envelope_with_every_error_status() {
     let doc = doc();
     for (path, method, op) in operations(&doc) {

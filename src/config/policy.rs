@@ -30,6 +30,8 @@ pub struct PolicyConfig {
     pub max_cpu_millis: u64,
     /// Largest process limit (0 = no maximum).
     pub max_pids: u64,
+    /// Free bytes the engine's data root must have before a pull (0 = no check).
+    pub min_free_bytes: u64,
 }
 
 /// One `[[policy.mount_roots]]` entry.
@@ -56,6 +58,7 @@ impl Default for PolicyConfig {
             max_memory_bytes: 0,
             max_cpu_millis: 0,
             max_pids: 0,
+            min_free_bytes: d.min_free_bytes,
         }
     }
 }
@@ -99,6 +102,7 @@ impl PolicyConfig {
             max_memory_bytes: nonzero(self.max_memory_bytes),
             max_cpu_millis: nonzero(self.max_cpu_millis),
             max_pids: nonzero(self.max_pids),
+            min_free_bytes: self.min_free_bytes,
         })
     }
 }

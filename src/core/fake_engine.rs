@@ -123,6 +123,9 @@ impl Runtime for FakeEngine {
     fn kind(&self) -> RuntimeKind {
         self.kind
     }
+    async fn data_root(&self) -> Result<std::path::PathBuf, RuntimeError> {
+        self.check().map(|()| std::env::temp_dir())
+    }
     async fn version(&self) -> Result<String, RuntimeError> {
         self.check().map(|()| "1.0-fake".into())
     }

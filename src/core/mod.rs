@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 #[cfg(test)]
 pub(crate) mod fake_engine;
+pub mod free_space;
 pub mod image_pattern;
 pub mod locks;
 pub mod model;

@@ -37,7 +37,12 @@ pub struct Policy {
     pub max_cpu_millis: Option<u64>,
     /// Largest process limit a container may ask for.
     pub max_pids: Option<u64>,
+    /// Free bytes the engine's data root must have before a pull starts (0 = no check).
+    pub min_free_bytes: u64,
 }
+
+/// Default of [`Policy::min_free_bytes`]: 256 MiB.
+pub const DEFAULT_MIN_FREE_BYTES: u64 = 256 * 1024 * 1024;
 
 impl Default for Policy {
     fn default() -> Self {
@@ -51,6 +56,7 @@ impl Default for Policy {
             max_memory_bytes: None,
             max_cpu_millis: None,
             max_pids: None,
+            min_free_bytes: DEFAULT_MIN_FREE_BYTES,
         }
     }
 }

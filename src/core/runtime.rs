@@ -109,6 +109,15 @@ pub trait Runtime: Send + Sync {
     async fn images(&self) -> Result<Vec<ImageInfo>, RuntimeError>;
     /// Removes an image.
     async fn remove_image(&self, image: &ImageRef, force: bool) -> Result<(), RuntimeError>;
+    /// Where the engine keeps its images (Docker's `DockerRootDir`, Podman's
+    /// `store.graphRoot`), for the free-space check before a pull. The default is
+    /// `Unsupported`: the core then pulls without the check.
+    async fn data_root(&self) -> Result<std::path::PathBuf, RuntimeError> {
+        Err(RuntimeError::Unsupported {
+            runtime: self.kind(),
+            what: "reporting its data root".into(),
+        })
+    }
     /// Opens the engine's stream of events of managed containers. The default is
     /// `Unsupported`: the core then falls back to reconciling every 30 s.
     async fn watch(&self) -> Result<EngineEvents, RuntimeError> {

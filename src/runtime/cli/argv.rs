@@ -35,6 +35,16 @@ pub fn version(flavor: CliFlavor) -> Vec<String> {
     strings(&["version", format])
 }
 
+/// `info --format=...`: the engine's data root (Docker's `DockerRootDir`, Podman's
+/// `store.graphRoot`).
+pub fn data_root(flavor: CliFlavor) -> Vec<String> {
+    let format = match flavor {
+        CliFlavor::Docker => "--format={{.DockerRootDir}}",
+        CliFlavor::Podman => "--format={{.Store.GraphRoot}}",
+    };
+    strings(&["info", format])
+}
+
 /// `create --pull=never [options] -- IMAGE [CMD...]`, with one `--ulimit` for each of
 /// `ulimits` (the agent's defaults).
 ///
@@ -283,6 +293,18 @@ mod tests {
     };
     use crate::core::names::AbsPath;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn data_root_asks_each_engine_for_its_own_field() {
+        assert_eq!(
+            data_root(CliFlavor::Docker),
+            ["info", "--format={{.DockerRootDir}}"]
+        );
+        assert_eq!(
+            data_root(CliFlavor::Podman),
+            ["info", "--format={{.Store.GraphRoot}}"]
+        );
+    }
 
     fn minimal(name: &str) -> ContainerSpec {
         ContainerSpec {

@@ -396,6 +396,17 @@ impl Runtime for CliRuntime {
         })
     }
 
+    async fn data_root(&self) -> Result<PathBuf, RuntimeError> {
+        let out = self
+            .call(argv::data_root(self.flavor), Subject::default())
+            .await?;
+        let text = out.stdout_text();
+        parse::last_line(&text)
+            .filter(|root| root.starts_with('/'))
+            .map(PathBuf::from)
+            .ok_or_else(|| self.unreadable("info", parse::OutputError::Nothing("data root")))
+    }
+
     async fn images(&self) -> Result<Vec<ImageInfo>, RuntimeError> {
         let out = self.call(argv::images(), Subject::default()).await?;
         parse::images(&out.stdout_text()).map_err(|p| self.unreadable("images", p))

@@ -87,6 +87,9 @@ pub(crate) trait Dialect: std::fmt::Debug + Send + Sync + 'static {
     const API_NAME: &'static str;
     /// The query key of stop's timeout (`t` or `timeout`).
     const STOP_TIMEOUT_KEY: &'static str;
+    /// Where the info call's reply names the data root, as a JSON pointer
+    /// (`/DockerRootDir`, `/store/graphRoot`).
+    const DATA_ROOT_POINTER: &'static str;
 
     /// Reads the version call's body: the prefix to use, or `Unsupported` for an engine
     /// too old.

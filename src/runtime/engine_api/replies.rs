@@ -35,6 +35,14 @@ pub(crate) enum ReplyError {
         /// What it should be, e.g. `major.minor`.
         expected: &'static str,
     },
+    /// A field the reply must have is missing or not an absolute path.
+    #[error("{call}: no {what} (an absolute path) in the reply")]
+    Missing {
+        /// e.g. `GET /info`.
+        call: String,
+        /// The field, e.g. `store.graphRoot`.
+        what: String,
+    },
     /// A log body that is not a valid multiplexed stream.
     #[error(transparent)]
     Logs(#[from] FrameError),
@@ -56,6 +64,23 @@ pub(crate) fn from_json<'a, T: Deserialize<'a>>(
         call: call.to_owned(),
         source,
     })
+}
+
+/// The data root the info call's reply names at `pointer` (an absolute path).
+pub(crate) fn parse_data_root(
+    body: &[u8],
+    call: &str,
+    pointer: &str,
+) -> Result<std::path::PathBuf, ReplyError> {
+    let info: serde_json::Value = from_json(body, call)?;
+    info.pointer(pointer)
+        .and_then(serde_json::Value::as_str)
+        .filter(|root| root.starts_with('/'))
+        .map(std::path::PathBuf::from)
+        .ok_or_else(|| ReplyError::Missing {
+            call: call.to_owned(),
+            what: pointer.trim_start_matches('/').replace('/', "."),
+        })
 }
 
 /// One inspected container (`GET .../containers/{name}/json`) and whether it has a TTY

@@ -167,6 +167,13 @@ impl<D: Dialect> Runtime for EngineApi<D> {
             .map(drop)
     }
 
+    async fn data_root(&self) -> Result<std::path::PathBuf, RuntimeError> {
+        let reply = call(self, "GET", "/info", || "the info endpoint".into()).await?;
+        let call = call_name::<D>("GET", "/info");
+        replies::parse_data_root(&reply.body, &call, D::DATA_ROOT_POINTER)
+            .map_err(|e| bad_reply(D::KIND, e))
+    }
+
     async fn watch(&self) -> Result<EngineEvents, RuntimeError> {
         let filters = serde_json::json!({
             "type": ["container"],

@@ -74,6 +74,7 @@ impl Dialect for Podman {
     const VERSION_PATH: &'static str = "/v4.0.0/libpod/version";
     const API_NAME: &'static str = "/libpod";
     const STOP_TIMEOUT_KEY: &'static str = "timeout";
+    const DATA_ROOT_POINTER: &'static str = "/store/graphRoot";
 
     fn negotiate(&self, body: &[u8]) -> Result<Negotiated, RuntimeError> {
         let version = parse::parse_version(body).map_err(|e| bad_reply(Self::KIND, e))?;
