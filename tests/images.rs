@@ -1,11 +1,16 @@
 //! Images on a device with little disk (issue 17), against the real engines: the
-//! free-space check before a pull on all four access paths.
+//! free-space check before a pull on all four access paths, and pull progress events
+//! over SSE (and ctrmgrctl's drawing of them) for a multi-layer image of the local
+//! registry.
 
 use ctrmgr_testkit::common;
 
 use common::*;
-use serde_json::json;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
 use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Every access path the agent builds by default.
 const RUNTIMES: [&str; 4] = ["docker", "docker-api", "podman", "podman-api"];
@@ -70,4 +75,170 @@ fn a_pull_below_min_free_bytes_is_insufficient_storage_on_every_path() {
         "op": "pull", "runtime": "docker-api", "args": {"image": REGISTRY_IMAGE}
     }));
     assert_eq!(status, 200, "{r}");
+}
+
+/// A three-layer image (busybox and two layers of random bytes, so no engine has them)
+/// pushed to the local registry under a unique name and removed from the local engines;
+/// dropping it removes it from docker and podman again (the registry keeps its blobs:
+/// registry:2 has no delete without its own garbage collection).
+struct LayeredImage {
+    reference: String,
+}
+
+impl LayeredImage {
+    fn push() -> LayeredImage {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("Dockerfile"),
+            format!(
+                "FROM {IMAGE}\nRUN head -c 3000000 /dev/urandom > /a\n\
+                 RUN head -c 2000000 /dev/urandom > /b\n"
+            ),
+        )
+        .unwrap();
+        let reference = format!("127.0.0.1:5000/ctrmgr-test/{}:1", unique("layers"));
+        docker(&[
+            "build",
+            "-q",
+            "-t",
+            &reference,
+            &dir.path().display().to_string(),
+        ]);
+        docker(&["push", "-q", &reference]);
+        let image = LayeredImage { reference };
+        image.remove_local();
+        image
+    }
+
+    fn remove_local(&self) {
+        for engine in ["docker", "podman"] {
+            let _ = Command::new(engine)
+                .args(["rmi", "-f", "--", &self.reference])
+                .output();
+        }
+    }
+}
+
+impl Drop for LayeredImage {
+    fn drop(&mut self) {
+        self.remove_local();
+    }
+}
+
+/// Every event of the agent's SSE stream, read in a thread.
+fn sse_events(agent: &Agent) -> Arc<Mutex<Vec<Value>>> {
+    let http: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut res = http
+        .get(format!("{}/v1/events", agent.url))
+        .call()
+        .expect("GET /v1/events");
+    assert_eq!(res.status().as_u16(), 200);
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    std::thread::spawn(move || {
+        let reader = BufReader::new(res.body_mut().as_reader());
+        for line in reader.lines() {
+            let Ok(line) = line else { break };
+            if let Some(json) = line.strip_prefix("data: ") {
+                sink.lock()
+                    .unwrap()
+                    .push(serde_json::from_str(json).unwrap());
+            }
+        }
+    });
+    events
+}
+
+/// The `pull_progress` events of `image` received so far.
+fn progress_of(events: &Mutex<Vec<Value>>, image: &str) -> Vec<Value> {
+    events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "pull_progress" && e["image"] == image)
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn pull_progress_events_over_sse_on_both_api_paths() {
+    require_docker();
+    let agent = Agent::start("");
+    for runtime in ["docker-api", "podman-api"] {
+        let image = LayeredImage::push();
+        let events = sse_events(&agent);
+        let (status, r) = agent.execute(&json!({
+            "op": "pull", "runtime": runtime,
+            "args": {"image": image.reference, "progress": true}
+        }));
+        assert_eq!(status, 200, "{runtime}: {r}");
+        // The events are published before the reply; give the SSE reader a moment.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let done = |p: &[Value]| {
+            p.iter()
+                .filter(|e| e["total"].is_u64() && e["current"] == e["total"])
+                .count()
+        };
+        while done(&progress_of(&events, &image.reference)) < 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let progress = progress_of(&events, &image.reference);
+        // Two new layers (and busybox's, already present) each reach a final state.
+        assert!(done(&progress) >= 2, "{runtime}: {progress:#?}");
+        for e in &progress {
+            assert!(e["layer"].as_str().is_some_and(|l| !l.is_empty()), "{e}");
+            assert!(e["current"].is_u64() && e["time"].is_string(), "{e}");
+        }
+        if runtime == "docker-api" {
+            // Docker reports bytes: the 3 MB layer's final state says so.
+            assert!(
+                progress
+                    .iter()
+                    .any(|e| e["total"].as_u64() > Some(2_900_000)),
+                "{progress:#?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_pull_without_progress_publishes_none() {
+    require_docker();
+    let agent = Agent::start("");
+    let image = LayeredImage::push();
+    let events = sse_events(&agent);
+    let (status, r) = agent.execute(&json!({
+        "op": "pull", "runtime": "docker-api", "args": {"image": image.reference}
+    }));
+    assert_eq!(status, 200, "{r}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(progress_of(&events, &image.reference).is_empty());
+}
+
+#[test]
+fn ctrmgrctl_pull_prints_each_finished_layer() {
+    require_docker();
+    let agent = Agent::start("");
+    let image = LayeredImage::push();
+    let out = Command::new(env!("CARGO_BIN_EXE_ctrmgrctl"))
+        .env_remove("CTRMGR_HOST")
+        .env_remove("CTRMGR_TOKEN_FILE")
+        .args(["--host", &agent.url, "pull", &image.reference])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let layers = stdout.lines().filter(|l| l.starts_with("layer ")).count();
+    assert!(layers >= 2, "{stdout}");
+    assert!(
+        stdout.contains(&format!("pulled {} (sha256:", image.reference)),
+        "{stdout}"
+    );
 }

@@ -90,6 +90,8 @@ struct PullArgs {
     image: ImageRef,
     #[serde(default)]
     auth: Option<RegistryAuth>,
+    #[serde(default)]
+    progress: bool,
 }
 
 #[derive(Deserialize)]
@@ -242,8 +244,16 @@ fn decode_args(op: Op, args: Map<String, Value>) -> Result<Command, FieldError> 
             name: from_args::<NameArgs>(args)?.name,
         },
         Op::Pull => {
-            let PullArgs { image, auth } = from_args(args)?;
-            Command::Pull { image, auth }
+            let PullArgs {
+                image,
+                auth,
+                progress,
+            } = from_args(args)?;
+            Command::Pull {
+                image,
+                auth,
+                progress,
+            }
         }
         Op::RemoveImage => {
             let ImageArgs { image, force } = from_args(args)?;

@@ -93,6 +93,8 @@ pub enum Command {
         image: ImageRef,
         /// Registry credentials.
         auth: Option<RegistryAuth>,
+        /// Publish `pull_progress` events while it runs.
+        progress: bool,
     },
     /// Images the engine has.
     Images,

@@ -17,6 +17,7 @@ pub mod op;
 mod ops;
 mod pending_creates;
 pub mod policy;
+pub mod pull_progress;
 pub mod queue_name;
 pub mod reconcile_records;
 pub mod reconciler_task;

@@ -53,6 +53,42 @@ pub struct PulledImage {
     pub id: String,
 }
 
+/// How far one layer of a pull has got, as the engine reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerProgress {
+    /// The engine's short layer id (12 hex digits).
+    pub layer: String,
+    /// Bytes done.
+    pub current: u64,
+    /// Bytes in all, when the engine says.
+    pub total: Option<u64>,
+    /// Whether this is the layer's final state (downloaded, or already present).
+    pub done: bool,
+}
+
+/// Where an adapter hands a pull's [`LayerProgress`] as it reads it (from the blocking
+/// thread that reads the engine's stream: it must not block).
+#[derive(Clone)]
+pub struct ProgressSink(std::sync::Arc<dyn Fn(LayerProgress) + Send + Sync>);
+
+impl ProgressSink {
+    /// A sink calling `f` for each report.
+    pub fn new(f: impl Fn(LayerProgress) + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(f))
+    }
+
+    /// Hands one report on.
+    pub fn report(&self, progress: LayerProgress) {
+        (self.0)(progress);
+    }
+}
+
+impl std::fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressSink")
+    }
+}
+
 /// Options for reading logs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogOptions {
@@ -105,6 +141,18 @@ pub trait Runtime: Send + Sync {
         image: &ImageRef,
         auth: Option<&RegistryAuth>,
     ) -> Result<PulledImage, RuntimeError>;
+    /// Pulls an image, handing each layer's progress to `progress` as the engine
+    /// reports it. The default pulls without reporting any (an access path whose engine
+    /// output has no progress to read).
+    async fn pull_with_progress(
+        &self,
+        image: &ImageRef,
+        auth: Option<&RegistryAuth>,
+        progress: ProgressSink,
+    ) -> Result<PulledImage, RuntimeError> {
+        drop(progress);
+        self.pull(image, auth).await
+    }
     /// Images the engine has.
     async fn images(&self) -> Result<Vec<ImageInfo>, RuntimeError>;
     /// Removes an image.

@@ -154,7 +154,11 @@ impl ContainerService {
             Command::List { all, label } => self.list(*all, label.as_ref()).await,
             Command::Logs { name, tail, since } => self.logs(rt, name, *tail, *since).await,
             Command::Stats { name } => self.stats(rt, name).await,
-            Command::Pull { image, auth } => self.pull(rt, image, auth.as_ref()).await,
+            Command::Pull {
+                image,
+                auth,
+                progress,
+            } => self.pull(rt, image, auth.as_ref(), *progress).await,
             Command::Images => self.images(rt).await,
             Command::RemoveImage { image, force } => self.remove_image(rt, image, *force).await,
             Command::Info => Ok(OpResult::Info(self.info().await)),

@@ -245,12 +245,13 @@ fn simple_op() -> impl Strategy<Value = (String, Value, Op)> {
             json!({"name": n, "tail": t, "since": s}),
             Op::Logs(pb::LogsArgs { name: n, tail: t, since: s.map(str::to_owned) })
         )),
-        (image(), of(("[a-z]{1,8}", "[ -~]{1,12}"))).prop_map(move |(i, a)| op(
+        (image(), of(("[a-z]{1,8}", "[ -~]{1,12}")), any::<bool>()).prop_map(move |(i, a, p)| op(
             "pull",
-            json!({"image": i, "auth": a.as_ref().map(|(u, p)| json!({"username": u, "password": p}))}),
+            json!({"image": i, "auth": a.as_ref().map(|(u, p)| json!({"username": u, "password": p})), "progress": p}),
             Op::Pull(pb::PullArgs {
                 image: i,
-                auth: a.map(|(username, password)| pb::RegistryAuth { username, password })
+                auth: a.map(|(username, password)| pb::RegistryAuth { username, password }),
+                progress: p,
             })
         )),
         (image(), any::<bool>()).prop_map(move |(i, f)| op(

@@ -125,6 +125,7 @@ fn command(op: WireOp) -> Result<Command, FieldError> {
                 username: auth.username,
                 password: auth.password,
             }),
+            progress: a.progress,
         },
         WireOp::Images(pb::ImagesArgs {}) => Command::Images,
         WireOp::RemoveImage(a) => Command::RemoveImage {

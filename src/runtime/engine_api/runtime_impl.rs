@@ -8,7 +8,9 @@ use super::{
 use crate::core::error::RuntimeError;
 use crate::core::model::{ContainerSpec, ImageInfo, RegistryAuth, RuntimeKind, Stats};
 use crate::core::names::{ContainerName, ImageRef, SignalName};
-use crate::core::runtime::{EngineContainer, EngineEvents, LogOptions, PulledImage, Runtime};
+use crate::core::runtime::{
+    EngineContainer, EngineEvents, LogOptions, ProgressSink, PulledImage, Runtime,
+};
 use crate::runtime::engine_http::{
     bool_str, container_path, image_path, path_and_query, pull_outcome, ReadMode,
 };
@@ -137,21 +139,16 @@ impl<D: Dialect> Runtime for EngineApi<D> {
         image_ref: &ImageRef,
         auth: Option<&RegistryAuth>,
     ) -> Result<PulledImage, RuntimeError> {
-        let mut req = request(self, "POST", &self.dialect.pull_path(image_ref)).await?;
-        req.registry_auth = auth.map(|a| registry_auth_header(image_ref, a));
-        req.read = ReadMode::PullProgress;
-        let reply = self.client.send(req).await?;
-        pull_outcome(D::KIND, image_ref, &reply)?;
-        let reply = call(
-            self,
-            "GET",
-            &image_path(image_ref, "/json"),
-            image(image_ref),
-        )
-        .await?;
-        let call = call_name::<D>("GET", "/images/{name}/json");
-        let id = replies::parse_id(&reply.body, &call).map_err(|e| bad_reply(D::KIND, e))?;
-        Ok(PulledImage { id: image_id(&id) })
+        pull_reporting(self, image_ref, auth, None).await
+    }
+
+    async fn pull_with_progress(
+        &self,
+        image_ref: &ImageRef,
+        auth: Option<&RegistryAuth>,
+        progress: ProgressSink,
+    ) -> Result<PulledImage, RuntimeError> {
+        pull_reporting(self, image_ref, auth, Some(progress)).await
     }
 
     async fn images(&self) -> Result<Vec<ImageInfo>, RuntimeError> {
@@ -183,4 +180,30 @@ impl<D: Dialect> Runtime for EngineApi<D> {
         let path = path_and_query(&format!("{}/events", prefix(self).await?), &query);
         self.client.watch(path).await
     }
+}
+
+/// A pull, reading the engine's progress stream into `progress` when given, then the
+/// pulled image's id.
+async fn pull_reporting<D: Dialect>(
+    api: &EngineApi<D>,
+    image_ref: &ImageRef,
+    auth: Option<&RegistryAuth>,
+    progress: Option<ProgressSink>,
+) -> Result<PulledImage, RuntimeError> {
+    let mut req = request(api, "POST", &api.dialect.pull_path(image_ref)).await?;
+    req.registry_auth = auth.map(|a| registry_auth_header(image_ref, a));
+    req.read = ReadMode::PullProgress;
+    req.progress = progress;
+    let reply = api.client.send(req).await?;
+    pull_outcome(D::KIND, image_ref, &reply)?;
+    let reply = call(
+        api,
+        "GET",
+        &image_path(image_ref, "/json"),
+        image(image_ref),
+    )
+    .await?;
+    let call = call_name::<D>("GET", "/images/{name}/json");
+    let id = replies::parse_id(&reply.body, &call).map_err(|e| bad_reply(D::KIND, e))?;
+    Ok(PulledImage { id: image_id(&id) })
 }
