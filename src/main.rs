@@ -99,9 +99,14 @@ async fn run(
     let runtimes = build_runtimes(&config);
     let default_runtime = config.runtime.default;
     let policy = config.policy.clone();
+    let credentials = config
+        .runtime
+        .registry_credentials()
+        .map_err(|e| e.to_string())?;
     let service = Arc::new(
         ContainerService::new(store.clone(), runtimes, default_runtime, config.device_id())
-            .with_policy(policy),
+            .with_policy(policy)
+            .with_registry_credentials(credentials),
     );
     // Keeps records true to the engines (start-up reconcile, then their event streams).
     let reconciler = executor.spawn(ctrmgr::core::reconciler_task::run(service.clone()));

@@ -1,7 +1,8 @@
 //! Images on a device with little disk (issue 17), against the real engines: the
 //! free-space check before a pull on all four access paths, and pull progress events
 //! over SSE (and ctrmgrctl's drawing of them) for a multi-layer image of the local
-//! registry.
+//! registry, and pulls through `runtime.registry_auth_file` from a second registry with
+//! htpasswd auth, started by the test.
 
 use ctrmgr_testkit::common;
 
@@ -241,4 +242,191 @@ fn ctrmgrctl_pull_prints_each_finished_layer() {
         stdout.contains(&format!("pulled {} (sha256:", image.reference)),
         "{stdout}"
     );
+}
+
+/// The password of the test's private registry (found nowhere the agent writes).
+const REGISTRY_PASSWORD: &str = "pw-9f3c-never-logged";
+
+/// A `docker-registry` with htpasswd auth on a free loopback port (plain HTTP: both
+/// engines allow it on loopback, and the registry does not require TLS for basic auth),
+/// holding one image; stopped and its storage removed on drop.
+struct PrivateRegistry {
+    child: std::process::Child,
+    addr: String,
+    image: String,
+    _dir: tempfile::TempDir,
+}
+
+impl PrivateRegistry {
+    fn start() -> PrivateRegistry {
+        let dir = tempfile::tempdir().unwrap();
+        // bcrypt, the only hash the registry's htpasswd reader takes.
+        let hash = Command::new("python3")
+            .args([
+                "-W",
+                "ignore",
+                "-c",
+                "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))",
+                REGISTRY_PASSWORD,
+            ])
+            .output()
+            .expect("python3 for a bcrypt hash");
+        let hash = String::from_utf8(hash.stdout).unwrap();
+        assert!(hash.starts_with("$2"), "no bcrypt hash: {hash}");
+        std::fs::write(
+            dir.path().join("htpasswd"),
+            format!("ctrmgr:{}", hash.trim()),
+        )
+        .unwrap();
+        let addr = format!("127.0.0.1:{}", free_port());
+        let config = format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {root}/data\n\
+             http:\n  addr: {addr}\nauth:\n  htpasswd:\n    realm: ctrmgr-test\n    \
+             path: {root}/htpasswd\n",
+            root = dir.path().display()
+        );
+        std::fs::write(dir.path().join("registry.yml"), config).unwrap();
+        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(dir.path().join("registry.yml"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("docker-registry (package docker-registry, scripts/services.sh installs it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the private registry did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let image = format!("{addr}/private/{}:1", unique("busybox"));
+        // Push with a login of its own (a throw-away DOCKER_CONFIG), then forget it.
+        let docker_config = dir.path().join("docker-config");
+        let login = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "echo \"$PW\" | docker login -u ctrmgr --password-stdin {addr} && \
+                 docker tag {IMAGE} {image} && docker push -q {image} && docker rmi {image}"
+            ))
+            .env("PW", REGISTRY_PASSWORD)
+            .env("DOCKER_CONFIG", &docker_config)
+            .output()
+            .unwrap();
+        assert!(
+            login.status.success(),
+            "{}",
+            String::from_utf8_lossy(&login.stderr)
+        );
+        PrivateRegistry {
+            child,
+            addr,
+            image,
+            _dir: dir,
+        }
+    }
+
+    fn remove_local(&self) {
+        for engine in ["docker", "podman"] {
+            let _ = Command::new(engine)
+                .args(["rmi", "-f", "--", &self.image])
+                .output();
+        }
+    }
+}
+
+impl Drop for PrivateRegistry {
+    fn drop(&mut self) {
+        self.remove_local();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A credentials file for the private registry (one entry in each form), mode `mode`.
+fn auth_file(dir: &std::path::Path, addr: &str, mode: u32) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let out = Command::new("sh")
+        .args(["-c", "printf '%s' \"ctrmgr:$PW\" | base64 -w0"])
+        .env("PW", REGISTRY_PASSWORD)
+        .output()
+        .expect("base64 (coreutils)");
+    let token = String::from_utf8(out.stdout).unwrap();
+    let path = dir.join("registry-auth.json");
+    let text = json!({"auths": {
+        addr: {"auth": token},
+        "registry.example.com": {"username": "other", "password": "x"}
+    }});
+    std::fs::write(&path, text.to_string()).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    path
+}
+
+#[test]
+fn pulls_use_the_registry_auth_file_on_every_path() {
+    require_docker();
+    let registry = PrivateRegistry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = auth_file(dir.path(), &registry.addr, 0o600);
+    let without = Agent::start("");
+    let with = Agent::start(&format!(
+        "[runtime]\nregistry_auth_file = \"{}\"\n",
+        file.display()
+    ));
+    for runtime in RUNTIMES {
+        let pull = json!({"op": "pull", "runtime": runtime, "args": {"image": registry.image}});
+        let (status, r) = without.execute(&pull);
+        assert!(
+            matches!(code(&r), "forbidden" | "runtime_error" | "not_found"),
+            "{runtime}: without credentials: {status} {r}"
+        );
+        let (status, r) = with.execute(&pull);
+        assert_eq!(status, 200, "{runtime}: {r}");
+        assert!(!r.to_string().contains(REGISTRY_PASSWORD));
+        registry.remove_local();
+    }
+    for agent in [&without, &with] {
+        assert!(
+            !agent.log().contains(REGISTRY_PASSWORD),
+            "the password is in the log"
+        );
+    }
+}
+
+#[test]
+fn a_credentials_file_others_can_read_missing_or_malformed_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = auth_file(dir.path(), "127.0.0.1:1", 0o644);
+    let missing = dir.path().join("missing.json");
+    let malformed = dir.path().join("malformed.json");
+    std::fs::write(&malformed, "{\"auths\": [").unwrap();
+    std::fs::set_permissions(
+        &malformed,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    for (path, want) in [
+        (&open, "chmod 600"),
+        (&missing, "cannot read"),
+        (&malformed, "not a Docker config.json"),
+    ] {
+        let config = dir.path().join("ctrmgr.toml");
+        std::fs::write(
+            &config,
+            format!("[runtime]\nregistry_auth_file = \"{}\"\n", path.display()),
+        )
+        .unwrap();
+        let out = Command::new(agent_binary())
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{}: started", path.display());
+        assert!(stderr.contains("runtime.registry_auth_file"), "{stderr}");
+        assert!(stderr.contains(want), "{want}: {stderr}");
+        assert!(!stderr.contains(REGISTRY_PASSWORD), "{stderr}");
+    }
 }

@@ -12,6 +12,13 @@ pub mod log;
 pub mod mqtt;
 pub mod mqueue;
 pub mod policy;
+#[cfg(any(
+    feature = "docker-cli",
+    feature = "docker-api",
+    feature = "podman-cli",
+    feature = "podman-api"
+))]
+pub mod registry_auth_file;
 pub mod rest;
 pub mod runtime;
 pub mod store;

@@ -21,6 +21,7 @@ pub mod pull_progress;
 pub mod queue_name;
 pub mod reconcile_records;
 pub mod reconciler_task;
+pub mod registry_credentials;
 pub mod reply;
 pub mod request_id;
 pub mod runtime;

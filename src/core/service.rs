@@ -10,6 +10,7 @@ use super::model::{Container, ContainerState, RuntimeKind};
 use super::names::ContainerName;
 use super::pending_creates::PendingCreates;
 use super::policy::Policy;
+use super::registry_credentials::RegistryCredentials;
 use super::reply::{OpResult, Reply};
 use super::runtime::Runtime;
 use super::store::{CachedReply, Store};
@@ -27,6 +28,7 @@ pub struct ContainerService {
     pub(super) default_runtime: RuntimeKind,
     pub(super) device_id: String,
     pub(super) policy: Policy,
+    pub(super) credentials: RegistryCredentials,
     names: KeyedLocks,
     ids: KeyedLocks,
     events: EventBus,
@@ -58,6 +60,7 @@ impl ContainerService {
             default_runtime,
             device_id,
             policy: Policy::default(),
+            credentials: RegistryCredentials::default(),
             names: KeyedLocks::default(),
             ids: KeyedLocks::default(),
             events: EventBus::default(),
@@ -68,6 +71,13 @@ impl ContainerService {
     /// Replaces the default policy.
     pub fn with_policy(mut self, policy: Policy) -> Self {
         self.policy = policy;
+        self
+    }
+
+    /// Gives pulls whose request carries no `auth` these credentials
+    /// (`runtime.registry_auth_file`).
+    pub fn with_registry_credentials(mut self, credentials: RegistryCredentials) -> Self {
+        self.credentials = credentials;
         self
     }
 

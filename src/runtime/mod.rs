@@ -7,8 +7,8 @@
 //!   over the unix socket is `engine_http`.
 //! - Shared by every path: `inspect` (the Docker-shaped inspect model), `engine_words`
 //!   (state words and error phrases), `event_lines` (event streams), [`podman_restart`]
-//!   (the restart policies Podman can keep); by the REST paths: `registry_auth`,
-//!   `log_frames` (multiplexed logs).
+//!   (the restart policies Podman can keep), `registry_auth` (registries of references);
+//!   by the REST paths: `log_frames` (multiplexed logs).
 
 #[cfg(any(feature = "docker-cli", feature = "podman-cli"))]
 pub mod cli;
@@ -45,7 +45,12 @@ pub(crate) mod log_frames;
 pub mod podman_api;
 #[cfg(any(feature = "docker-cli", feature = "podman-cli", feature = "podman-api"))]
 pub mod podman_restart;
-#[cfg(any(feature = "docker-api", feature = "podman-api"))]
+#[cfg(any(
+    feature = "docker-cli",
+    feature = "podman-cli",
+    feature = "docker-api",
+    feature = "podman-api"
+))]
 pub(crate) mod registry_auth;
 // Also the transport of the ctrmgrctl client (feature `ctl`) to the agent's REST socket.
 #[cfg(any(feature = "docker-api", feature = "podman-api", feature = "ctl"))]

@@ -20,8 +20,9 @@ impl ContainerService {
     }
 
     /// Pulls `image` through `rt` as every pull of the agent does (the op and a
-    /// deployment's): the free-space check first, then the pull, publishing
-    /// `pull_progress` events when `progress` is set.
+    /// deployment's): the free-space check first, then the pull with `auth`, or without
+    /// it the credentials of `runtime.registry_auth_file` for the image's registry,
+    /// publishing `pull_progress` events when `progress` is set.
     pub async fn pull_image(
         &self,
         rt: &Arc<dyn Runtime>,
@@ -30,6 +31,7 @@ impl ContainerService {
         progress: bool,
     ) -> Result<PulledImage, CoreError> {
         self.ensure_free_space(rt).await?;
+        let auth = auth.or_else(|| self.credentials.for_image(image));
         if !progress {
             return Ok(rt.pull(image, auth).await?);
         }

@@ -371,13 +371,17 @@ impl Runtime for CliRuntime {
             }
         };
         let (args, env) = match (&creds, self.flavor) {
-            (None, _) => (argv::pull(image, None), Vec::new()),
+            (None, flavor) => (argv::pull(image, None, flavor), Vec::new()),
             (Some(d), CliFlavor::Docker) => (
-                argv::pull(image, None),
+                argv::pull(image, None, CliFlavor::Docker),
                 vec![("DOCKER_CONFIG".to_owned(), d.dir().display().to_string())],
             ),
             (Some(d), CliFlavor::Podman) => (
-                argv::pull(image, Some(&d.file().display().to_string())),
+                argv::pull(
+                    image,
+                    Some(&d.file().display().to_string()),
+                    CliFlavor::Podman,
+                ),
                 Vec::new(),
             ),
         };

@@ -17,7 +17,7 @@ use crate::runtime::engine_api::{
     bad_reply, with_dialect, CreateCall, Dialect, EngineApi, Negotiated, ReplyError,
 };
 use crate::runtime::engine_http::{bool_str, path_and_query, EngineReply};
-use crate::runtime::registry_auth::registry_of;
+use crate::runtime::registry_auth::is_loopback_registry;
 use spec::HostSupport;
 use std::path::Path;
 use std::time::Duration;
@@ -48,24 +48,6 @@ impl EngineApi<Podman> {
         };
         with_dialect(Podman { host }, socket.as_ref(), call_timeout)
     }
-}
-
-/// Whether a pull may skip TLS verification: only for a registry on the loopback
-/// interface (a local mirror or test registry, plain HTTP like Docker allows there);
-/// every other registry is verified.
-fn is_loopback_registry(image: &ImageRef) -> bool {
-    let host = registry_of(image.as_str());
-    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
-        if port.bytes().all(|b| b.is_ascii_digit()) {
-            h
-        } else {
-            host
-        }
-    });
-    matches!(host, "localhost" | "[::1]")
-        || host
-            .parse::<std::net::Ipv4Addr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl Dialect for Podman {
@@ -150,18 +132,6 @@ mod tests {
     use super::*;
     use crate::core::runtime::Runtime;
     use crate::runtime::engine_api::is_negotiated;
-
-    #[test]
-    fn tls_is_skipped_only_for_loopback_registries() {
-        let loopback = |s: &str| is_loopback_registry(&ImageRef::parse(s).unwrap());
-        assert!(loopback("127.0.0.1:5000/ctrmgr-test/busybox:latest"));
-        assert!(loopback("localhost:5000/a"));
-        assert!(loopback("localhost/a:1"));
-        assert!(!loopback("registry.example.com/a:1"));
-        assert!(!loopback("registry.example.com:5000/a:1"));
-        assert!(!loopback("busybox"));
-        assert!(!loopback("127.example.com/a"));
-    }
 
     #[test]
     fn unreachable_socket_is_unavailable_with_a_hint() {
