@@ -106,10 +106,16 @@ async fn run(
     let service = Arc::new(
         ContainerService::new(store.clone(), runtimes, default_runtime, config.device_id())
             .with_policy(policy)
-            .with_registry_credentials(credentials),
+            .with_registry_credentials(credentials)
+            .with_gc_rules(config.images.rules()),
     );
     // Keeps records true to the engines (start-up reconcile, then their event streams).
     let reconciler = executor.spawn(ctrmgr::core::reconciler_task::run(service.clone()));
+    // The periodic image collection, when `images.gc_interval_s` is set.
+    let image_gc = config
+        .images
+        .interval()
+        .map(|every| executor.spawn(ctrmgr::core::image_gc_task::run(service.clone(), every)));
     let (trigger, shutdown) = Shutdown::new();
     let ctx = ctrmgr::api::ApiContext::new(service.clone(), shutdown.clone(), executor.clone());
     let transports = ctrmgr::api::transports::start(&ctx, &config).await?;
@@ -153,6 +159,9 @@ async fn run(
     let left = shutdown.drain(DRAIN_LIMIT).await;
     // Closes the engines' event streams; no record is written after this.
     reconciler.cancel().await;
+    if let Some(gc) = image_gc {
+        gc.cancel().await;
+    }
     if left > 0 {
         log::warn!("{left} requests still in flight after {DRAIN_LIMIT:?}; exiting anyway");
     }

@@ -430,3 +430,113 @@ fn a_credentials_file_others_can_read_missing_or_malformed_is_refused_at_start()
         assert!(!stderr.contains(REGISTRY_PASSWORD), "{stderr}");
     }
 }
+
+/// Runs `engine` (`docker` or `podman`) with `args`, returning stdout; panics on failure.
+fn engine(engine: &str, args: &[&str]) -> String {
+    let out = Command::new(engine)
+        .args(args)
+        .output()
+        .expect("engine CLI");
+    assert!(
+        out.status.success(),
+        "{engine} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Builds a small image of `IMAGE` plus one unique file, tagged `tag` (untagged: none).
+fn build(cli: &str, tag: Option<&str>) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = unique("gc");
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!("FROM {IMAGE}\nRUN echo {marker} > /marker\n"),
+    )
+    .unwrap();
+    let context = dir.path().display().to_string();
+    let mut args = vec!["build", "-q"];
+    if let Some(t) = tag {
+        args.extend(["-t", t]);
+    }
+    args.push(&context);
+    let id = engine(cli, &args);
+    let id = id.lines().last().unwrap().to_owned();
+    if id.starts_with("sha256:") {
+        id
+    } else {
+        format!("sha256:{id}")
+    }
+}
+
+#[test]
+fn prune_images_removes_a_dangling_image_and_keeps_one_a_stopped_container_uses() {
+    require_docker();
+    // Old enough at once, and one image kept per repository: the shared test images
+    // (each alone in its repository) are never candidates.
+    let agent = Agent::start("[images]\ngc_min_age_s = 0\ngc_keep_per_repo = 1\n");
+    for (runtime, cli) in [("docker-api", "docker"), ("podman-api", "podman")] {
+        let repo = format!("ctrmgr-test/{}", unique("gcrepo"));
+        let (used_tag, newer_tag) = (format!("{repo}:old"), format!("{repo}:new"));
+        let dangling = build(cli, None);
+        let used = build(cli, Some(&used_tag));
+        // Creation times count in seconds: the newer one must be a second younger.
+        std::thread::sleep(Duration::from_millis(1100));
+        build(cli, Some(&newer_tag));
+        let container = unique("gcuser");
+        engine(cli, &["create", "--name", &container, &used_tag, "true"]);
+        let prune = |dry_run: bool| {
+            let (status, r) = agent.execute(&json!({
+                "op": "prune_images", "runtime": runtime, "args": {"dry_run": dry_run}
+            }));
+            assert_eq!(status, 200, "{runtime}: {r}");
+            r["result"].clone()
+        };
+        let named = |result: &Value, what: &str| {
+            result["removed"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r == what)
+        };
+        let dry = prune(true);
+        assert!(named(&dry, &dangling), "{runtime}: {dry}");
+        assert!(
+            !named(&dry, &used_tag) && !named(&dry, &used),
+            "{runtime}: {dry}"
+        );
+        assert!(
+            dry["reclaimed_bytes"].as_u64() > Some(0),
+            "{runtime}: {dry}"
+        );
+        assert!(
+            engine_has_image(cli, &dangling),
+            "{runtime}: a dry run removed it"
+        );
+        let done = prune(false);
+        assert!(named(&done, &dangling), "{runtime}: {done}");
+        assert!(!engine_has_image(cli, &dangling), "{runtime}: still there");
+        assert!(
+            engine_has_image(cli, &used_tag),
+            "{runtime}: the used image went"
+        );
+        assert!(
+            engine_has_image(cli, &newer_tag),
+            "{runtime}: the newest went"
+        );
+        engine(cli, &["rm", "-f", &container]);
+        engine(cli, &["rmi", "-f", &used_tag, &newer_tag]);
+    }
+}
+
+#[test]
+fn prune_images_is_unsupported_on_the_cli_paths() {
+    require_docker();
+    let agent = Agent::start("");
+    for runtime in ["docker", "podman"] {
+        let (status, r) = agent.execute(&json!({
+            "op": "prune_images", "runtime": runtime, "args": {"dry_run": true}
+        }));
+        assert_eq!((status, code(&r)), (501, "unsupported"), "{runtime}: {r}");
+    }
+}

@@ -18,6 +18,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/containers/{name}/stats", &["get"]),
     ("/v1/images", &["get"]),
     ("/v1/images/pull", &["post"]),
+    ("/v1/images/prune", &["post"]),
     ("/v1/images/{image}", &["delete"]),
     ("/v1/info", &["get"]),
     ("/v1/events", &["get"]),

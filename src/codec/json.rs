@@ -106,6 +106,13 @@ struct ImageArgs {
 #[serde(deny_unknown_fields)]
 struct NoArgs {}
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PruneArgs {
+    #[serde(default)]
+    dry_run: bool,
+}
+
 pub use super::checks::MAX_TIMEOUT_S;
 
 /// Decodes a JSON request.
@@ -258,6 +265,10 @@ fn decode_args(op: Op, args: Map<String, Value>) -> Result<Command, FieldError> 
         Op::RemoveImage => {
             let ImageArgs { image, force } = from_args(args)?;
             Command::RemoveImage { image, force }
+        }
+        Op::PruneImages => {
+            let PruneArgs { dry_run } = from_args(args)?;
+            Command::PruneImages { dry_run }
         }
         Op::Images | Op::Info => {
             from_args::<NoArgs>(args)?;

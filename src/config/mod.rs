@@ -8,6 +8,7 @@ mod check;
 pub mod dbus;
 mod error;
 pub mod grpc;
+pub mod images;
 pub mod log;
 pub mod mqtt;
 pub mod mqueue;
@@ -53,6 +54,8 @@ pub struct Config {
     pub policy: Policy,
     /// `[mqtt]`
     pub mqtt: mqtt::MqttConfig,
+    /// `[images]`
+    pub images: images::ImagesConfig,
     /// `[dbus]`
     pub dbus: dbus::DbusConfig,
     /// `[mqueue]`
@@ -91,6 +94,7 @@ impl Config {
         self.mqtt.validate()?;
         self.dbus.validate()?;
         self.mqueue.validate()?;
+        self.images.validate()?;
         self.grpc.validate()
     }
 

@@ -107,6 +107,11 @@ pub enum Command {
     },
     /// Agent and runtime information.
     Info,
+    /// Remove images nothing uses (see [`crate::core::image_gc`]).
+    PruneImages {
+        /// Only say what would be removed.
+        dry_run: bool,
+    },
 }
 
 impl Command {
@@ -127,6 +132,7 @@ impl Command {
             Command::Images => Op::Images,
             Command::RemoveImage { .. } => Op::RemoveImage,
             Command::Info => Op::Info,
+            Command::PruneImages { .. } => Op::PruneImages,
         }
     }
 }

@@ -9,6 +9,8 @@ pub mod events;
 #[cfg(test)]
 pub(crate) mod fake_engine;
 pub mod free_space;
+pub mod image_gc;
+pub mod image_gc_task;
 pub mod image_pattern;
 pub mod locks;
 pub mod model;

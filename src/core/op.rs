@@ -34,11 +34,13 @@ pub enum Op {
     RemoveImage,
     /// `info`
     Info,
+    /// `prune_images`
+    PruneImages,
 }
 
 impl Op {
     /// Every op, in the contract's order.
-    pub const ALL: [Op; 14] = [
+    pub const ALL: [Op; 15] = [
         Op::Create,
         Op::Start,
         Op::Stop,
@@ -53,6 +55,7 @@ impl Op {
         Op::Images,
         Op::RemoveImage,
         Op::Info,
+        Op::PruneImages,
     ];
 
     /// The op's name on the wire.
@@ -72,6 +75,7 @@ impl Op {
             Op::Images => "images",
             Op::RemoveImage => "remove_image",
             Op::Info => "info",
+            Op::PruneImages => "prune_images",
         }
     }
 
@@ -105,7 +109,7 @@ mod tests {
         assert_eq!(
             Op::names(),
             "create, start, stop, restart, kill, remove, inspect, list, logs, stats, pull, \
-             images, remove_image, info"
+             images, remove_image, info, prune_images"
         );
     }
 }

@@ -136,6 +136,14 @@ pub enum OpResult {
     },
     /// info.
     Info(Info),
+    /// prune_images.
+    ImagesPruned {
+        /// References (or ids, for images without one) removed, or that a dry run would
+        /// remove.
+        removed: Vec<String>,
+        /// Bytes those images took.
+        reclaimed_bytes: u64,
+    },
 }
 
 /// The result of `info`.

@@ -1,6 +1,7 @@
 //! The `Runtime` trait: one adapter per engine and access path, speaking domain types.
 
 use super::error::RuntimeError;
+use super::image_gc::ImageInventory;
 use super::model::{ContainerSpec, ContainerState, ImageInfo, RegistryAuth, RuntimeKind, Stats};
 use super::names::{ContainerName, ImageRef, SignalName};
 use super::since::Since;
@@ -164,6 +165,14 @@ pub trait Runtime: Send + Sync {
         Err(RuntimeError::Unsupported {
             runtime: self.kind(),
             what: "reporting its data root".into(),
+        })
+    }
+    /// Every image with its creation time, and the images every container uses (any
+    /// container, managed or not), for `prune_images`. The default is `Unsupported`.
+    async fn image_inventory(&self) -> Result<ImageInventory, RuntimeError> {
+        Err(RuntimeError::Unsupported {
+            runtime: self.kind(),
+            what: "listing images with their users (prune_images)".into(),
         })
     }
     /// Opens the engine's stream of events of managed containers. The default is

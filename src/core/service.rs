@@ -5,6 +5,9 @@ use super::clock;
 use super::command::{Command, Request};
 use super::error::{CoreError, ErrorBody, ErrorCode};
 use super::events::{ContainerEvent, EventAction, EventBus};
+use super::image_gc::{
+    GcRules, NoDeployments, ProtectedImages, DEFAULT_GC_KEEP_PER_REPO, DEFAULT_GC_MIN_AGE_S,
+};
 use super::locks::KeyedLocks;
 use super::model::{Container, ContainerState, RuntimeKind};
 use super::names::ContainerName;
@@ -29,6 +32,8 @@ pub struct ContainerService {
     pub(super) device_id: String,
     pub(super) policy: Policy,
     pub(super) credentials: RegistryCredentials,
+    pub(super) gc_rules: GcRules,
+    pub(super) protected: Arc<dyn ProtectedImages>,
     names: KeyedLocks,
     ids: KeyedLocks,
     events: EventBus,
@@ -61,6 +66,11 @@ impl ContainerService {
             device_id,
             policy: Policy::default(),
             credentials: RegistryCredentials::default(),
+            gc_rules: GcRules {
+                min_age_s: DEFAULT_GC_MIN_AGE_S,
+                keep_per_repo: DEFAULT_GC_KEEP_PER_REPO,
+            },
+            protected: Arc::new(NoDeployments),
             names: KeyedLocks::default(),
             ids: KeyedLocks::default(),
             events: EventBus::default(),
@@ -78,6 +88,18 @@ impl ContainerService {
     /// (`runtime.registry_auth_file`).
     pub fn with_registry_credentials(mut self, credentials: RegistryCredentials) -> Self {
         self.credentials = credentials;
+        self
+    }
+
+    /// Sets the rules of `prune_images` (`[images]`).
+    pub fn with_gc_rules(mut self, rules: GcRules) -> Self {
+        self.gc_rules = rules;
+        self
+    }
+
+    /// Names the images `prune_images` must keep (the current and previous deployment's).
+    pub fn with_protected_images(mut self, protected: Arc<dyn ProtectedImages>) -> Self {
+        self.protected = protected;
         self
     }
 
@@ -172,6 +194,7 @@ impl ContainerService {
             Command::Images => self.images(rt).await,
             Command::RemoveImage { image, force } => self.remove_image(rt, image, *force).await,
             Command::Info => Ok(OpResult::Info(self.info().await)),
+            Command::PruneImages { dry_run } => self.prune_images(rt, *dry_run).await,
         }
     }
 
@@ -305,5 +328,6 @@ fn mutates(command: &Command) -> bool {
             | Command::Remove { .. }
             | Command::Pull { .. }
             | Command::RemoveImage { .. }
+            | Command::PruneImages { .. }
     )
 }

@@ -33,7 +33,7 @@ type Route = (
 );
 
 /// Every resource route of the contract.
-const ROUTES: [Route; 14] = {
+const ROUTES: [Route; 15] = {
     use Body::{None as NoBody, Optional, Required};
     use Method::{Delete, Get, Post};
     use StatusCode::{Created, Ok};
@@ -86,6 +86,14 @@ const ROUTES: [Route; 14] = {
         ),
         (Get, "/v1/images", Op::Images, None, NoBody, Ok),
         (Post, "/v1/images/pull", Op::Pull, None, Required, Ok),
+        (
+            Post,
+            "/v1/images/prune",
+            Op::PruneImages,
+            None,
+            Optional,
+            Ok,
+        ),
         (
             Delete,
             "/v1/images/*image",

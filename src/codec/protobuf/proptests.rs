@@ -261,6 +261,11 @@ fn simple_op() -> impl Strategy<Value = (String, Value, Op)> {
         )),
         Just(op("images", json!({}), Op::Images(pb::ImagesArgs {}))),
         Just(op("info", json!({}), Op::Info(pb::InfoArgs {}))),
+        any::<bool>().prop_map(move |d| op(
+            "prune_images",
+            json!({"dry_run": d}),
+            Op::PruneImages(pb::PruneImagesArgs { dry_run: d })
+        )),
     ]
 }
 
@@ -382,6 +387,12 @@ fn reply() -> impl Strategy<Value = Reply> {
                     })
                     .collect(),
             })
+        }),
+        (vec(text(), 0..3), any::<u64>()).prop_map(|(removed, reclaimed_bytes)| {
+            OpResult::ImagesPruned {
+                removed,
+                reclaimed_bytes,
+            }
         }),
     ];
     let error = (0usize..ErrorCode::ALL.len(), text())

@@ -133,5 +133,6 @@ fn command(op: WireOp) -> Result<Command, FieldError> {
             force: a.force,
         },
         WireOp::Info(pb::InfoArgs {}) => Command::Info,
+        WireOp::PruneImages(a) => Command::PruneImages { dry_run: a.dry_run },
     })
 }

@@ -6,6 +6,7 @@ use super::{
     prefix, request, timeout_query, Dialect, EngineApi,
 };
 use crate::core::error::RuntimeError;
+use crate::core::image_gc::ImageInventory;
 use crate::core::model::{ContainerSpec, ImageInfo, RegistryAuth, RuntimeKind, Stats};
 use crate::core::names::{ContainerName, ImageRef, SignalName};
 use crate::core::runtime::{
@@ -162,6 +163,21 @@ impl<D: Dialect> Runtime for EngineApi<D> {
         call(self, "DELETE", &path, image(image_ref))
             .await
             .map(drop)
+    }
+
+    async fn image_inventory(&self) -> Result<ImageInventory, RuntimeError> {
+        let reply = call(self, "GET", "/images/json", || "the image list".into()).await?;
+        let images =
+            replies::parse_stored_images(&reply.body, &call_name::<D>("GET", "/images/json"))
+                .map_err(|e| bad_reply(D::KIND, e))?;
+        let path = path_and_query("/containers/json", &[("all", bool_str(true))]);
+        let reply = call(self, "GET", &path, || "the container list".into()).await?;
+        let used_ids = replies::parse_container_image_ids(
+            &reply.body,
+            &call_name::<D>("GET", "/containers/json"),
+        )
+        .map_err(|e| bad_reply(D::KIND, e))?;
+        Ok(ImageInventory { images, used_ids })
     }
 
     async fn data_root(&self) -> Result<std::path::PathBuf, RuntimeError> {

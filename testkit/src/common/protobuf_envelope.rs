@@ -118,6 +118,12 @@ fn op_args(op: &str, args: &Value) -> Option<Op> {
             object(args, &[])?;
             Op::Info(pb::InfoArgs {})
         }
+        "prune_images" => {
+            let a = object(args, &["dry_run"])?;
+            Op::PruneImages(pb::PruneImagesArgs {
+                dry_run: boolean(a, "dry_run")?,
+            })
+        }
         _ => return None,
     })
 }
