@@ -375,6 +375,29 @@ fn pulls_use_the_registry_auth_file_on_every_path() {
         "[runtime]\nregistry_auth_file = \"{}\"\n",
         file.display()
     ));
+    // Every process's command line, sampled while the pulls run (the CLI children's
+    // included): the password must never be in one.
+    let watching = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let watcher = {
+        let watching = watching.clone();
+        std::thread::spawn(move || {
+            let mut seen = 0usize;
+            while watching.load(std::sync::atomic::Ordering::Relaxed) {
+                for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+                    if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+                        seen += 1;
+                        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                        assert!(
+                            !text.contains(REGISTRY_PASSWORD),
+                            "in a command line: {text}"
+                        );
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            seen
+        })
+    };
     for runtime in RUNTIMES {
         let pull = json!({"op": "pull", "runtime": runtime, "args": {"image": registry.image}});
         let (status, r) = without.execute(&pull);
@@ -387,6 +410,8 @@ fn pulls_use_the_registry_auth_file_on_every_path() {
         assert!(!r.to_string().contains(REGISTRY_PASSWORD));
         registry.remove_local();
     }
+    watching.store(false, std::sync::atomic::Ordering::Relaxed);
+    assert!(watcher.join().expect("no command line held the password") > 0);
     for agent in [&without, &with] {
         assert!(
             !agent.log().contains(REGISTRY_PASSWORD),
