@@ -10,11 +10,13 @@ mod auth;
 mod classify;
 mod events;
 mod flavor;
+mod inventory;
 mod parse;
 mod podman_logs;
 pub mod process;
 
 use crate::core::error::{Cause, RuntimeError};
+use crate::core::image_gc::ImageInventory;
 use crate::core::model::{ContainerSpec, ImageInfo, RegistryAuth, RuntimeKind, Stats, Ulimit};
 use crate::core::names::{ContainerName, ImageRef, SignalName};
 use crate::core::runtime::{EngineContainer, EngineEvents, LogOptions, PulledImage, Runtime};
@@ -398,6 +400,37 @@ impl Runtime for CliRuntime {
         Ok(PulledImage {
             id: parse::image_id(id),
         })
+    }
+
+    async fn image_inventory(&self) -> Result<ImageInventory, RuntimeError> {
+        let out = self
+            .call(inventory::image_ids(), Subject::default())
+            .await?;
+        let ids = inventory::lines(&out.stdout_text());
+        let images = if ids.is_empty() {
+            Vec::new()
+        } else {
+            let args = inventory::image_details(self.flavor, &ids);
+            let out = self.call(args, Subject::default()).await?;
+            inventory::parse_details(&out.stdout_text())
+                .map_err(|p| self.unreadable("image inspect", p))?
+        };
+        let out = self
+            .call(inventory::container_ids(), Subject::default())
+            .await?;
+        let containers = inventory::lines(&out.stdout_text());
+        let used_ids = if containers.is_empty() {
+            Default::default()
+        } else {
+            let out = self
+                .call(inventory::container_images(&containers), Subject::default())
+                .await?;
+            inventory::lines(&out.stdout_text())
+                .iter()
+                .map(|id| crate::runtime::inspect::image_id(id))
+                .collect()
+        };
+        Ok(ImageInventory { images, used_ids })
     }
 
     async fn data_root(&self) -> Result<PathBuf, RuntimeError> {
