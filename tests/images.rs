@@ -1,10 +1,10 @@
 //! Images on a device with little disk (issue 17), against the real engines: the
 //! free-space check before a pull on all four access paths, and pull progress events
-//! over SSE (and ctrmgrctl's drawing of them) for a multi-layer image of the local
+//! over SSE and MQTT (and ctrmgrctl's drawing of them) for a multi-layer image of the local
 //! registry, and pulls through `runtime.registry_auth_file` from a second registry with
 //! htpasswd auth, started by the test.
 
-use ctrmgr_testkit::common;
+use ctrmgr_testkit::{common, mqtt_support};
 
 use common::*;
 use serde_json::{json, Value};
@@ -556,5 +556,38 @@ fn prune_images_removes_a_dangling_image_and_keeps_one_a_stopped_container_uses(
         );
         engine(cli, &["rm", "-f", &container]);
         engine(cli, &["rmi", "-f", &used_tag, &newer_tag]);
+    }
+}
+
+#[test]
+fn pull_progress_events_over_mqtt() {
+    require_docker();
+    let broker = mqtt_support::Broker::start();
+    let agent = Agent::start(&mqtt_support::agent_mqtt_config(&broker, ""));
+    let client = mqtt_support::TestClient::connect(&broker);
+    let device = agent.device_id();
+    client.wait_status(&device, "online");
+    let events = format!("ctrmgr/{device}/events");
+    client.subscribe(&events);
+    let image = LayeredImage::push();
+    let reply = client.call(
+        &device,
+        &json!({"op": "pull", "runtime": "docker-api",
+                "args": {"image": image.reference, "progress": true}}),
+    );
+    assert_eq!(reply["ok"], true, "{reply}");
+    let finished = |m: &mqtt_support::Message| {
+        let e = m.json();
+        e["kind"] == "pull_progress"
+            && e["image"] == image.reference.as_str()
+            && e["total"].as_u64() > Some(0)
+            && e["current"] == e["total"]
+    };
+    let mut layers = std::collections::BTreeSet::new();
+    while layers.len() < 2 {
+        let Some(m) = client.next_on(&events, Duration::from_secs(10), finished) else {
+            panic!("only {} finished layers on {events}", layers.len());
+        };
+        layers.insert(m.json()["layer"].as_str().unwrap().to_owned());
     }
 }
