@@ -99,9 +99,15 @@ async fn run(
     let runtimes = build_runtimes(&config);
     let default_runtime = config.runtime.default;
     let policy = config.policy.clone();
+    let credentials = config
+        .runtime
+        .registry_credentials()
+        .map_err(|e| e.to_string())?;
     let service = Arc::new(
         ContainerService::new(store.clone(), runtimes, default_runtime, config.device_id())
-            .with_policy(policy),
+            .with_policy(policy)
+            .with_registry_credentials(credentials)
+            .with_gc_rules(config.images.rules()),
     );
     // An apply that a crash interrupted is finished or undone before anything else
     // touches the containers: the device runs one consistent generation.
@@ -129,6 +135,11 @@ async fn run(
         service.clone(),
         executor.clone(),
     ));
+    // The periodic image collection, when `images.gc_interval_s` is set.
+    let image_gc = config
+        .images
+        .interval()
+        .map(|every| executor.spawn(ctrmgr::core::image_gc_task::run(service.clone(), every)));
     let (trigger, shutdown) = Shutdown::new();
     let ctx = ctrmgr::api::ApiContext::new(service.clone(), shutdown.clone(), executor.clone());
     let transports = ctrmgr::api::transports::start(&ctx, &config).await?;
@@ -173,6 +184,9 @@ async fn run(
     // Closes the engines' event streams; no record is written after this.
     supervisor.cancel().await;
     reconciler.cancel().await;
+    if let Some(gc) = image_gc {
+        gc.cancel().await;
+    }
     if left > 0 {
         log::warn!("{left} requests still in flight after {DRAIN_LIMIT:?}; exiting anyway");
     }

@@ -1,8 +1,9 @@
-//! `ctrmgrctl pull` drawing `pull_progress` events, which the real agent does not
-//! publish yet (issue 17): a stand-in agent on loopback answers `GET /v1/events` with the
+//! `ctrmgrctl pull` drawing `pull_progress` events under a pseudo-terminal and into a
+//! pipe, with exact figures: a stand-in agent on loopback answers `GET /v1/events` with the
 //! documented events `{image, layer, current, total}` for two layers and the pull a
 //! moment later, so the bars (under a pseudo-terminal) and the plain lines (a pipe) are
-//! exercised end to end. tests/ctrmgrctl.rs runs the same verb against the real agent.
+//! exercised end to end. tests/ctrmgrctl.rs and tests/images.rs run the same verb against
+//! the real agent.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -18,6 +18,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/containers/{name}/stats", &["get"]),
     ("/v1/images", &["get"]),
     ("/v1/images/pull", &["post"]),
+    ("/v1/images/prune", &["post"]),
     ("/v1/images/{image}", &["delete"]),
     ("/v1/info", &["get"]),
     ("/v1/deployment", &["get", "put"]),
@@ -150,6 +151,17 @@ fn every_ref_resolves_to_a_component() {
         assert!(
             doc.pointer(&r[1..]).is_some(),
             "{r} does not resolve to a component"
+        );
+    }
+}
+
+#[test]
+fn ops_that_pull_document_insufficient_storage() {
+    let doc = doc();
+    for (path, method) in [("/v1/images/pull", "post"), ("/v1/execute", "post")] {
+        assert!(
+            doc["paths"][path][method]["responses"]["507"].is_object(),
+            "{method} {path}: no 507"
         );
     }
 }

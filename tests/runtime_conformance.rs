@@ -59,6 +59,7 @@ macro_rules! conformance_suite {
 
             conformance_suite!(@cases
                 version_answers,
+                data_root_is_the_engines,
                 create_start_inspect,
                 logs_show_output,
                 stop_reports_exit_code,
@@ -332,6 +333,22 @@ mod cases {
     pub async fn version_answers(ctx: Ctx) {
         let version = ctx.rt.version().await.expect("version");
         assert!(!version.is_empty());
+    }
+
+    /// The data root the free-space check measures is the one the engine's CLI reports.
+    pub async fn data_root_is_the_engines(ctx: Ctx) {
+        let root = ctx.rt.data_root().await.expect("data_root");
+        let format = if ctx.cli == "docker" {
+            "{{.DockerRootDir}}"
+        } else {
+            "{{.Store.GraphRoot}}"
+        };
+        let out = Command::new(ctx.cli)
+            .args(["info", "--format", format])
+            .output()
+            .expect("engine CLI");
+        let want = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        assert_eq!(root, std::path::PathBuf::from(want), "{}", ctx.label);
     }
 
     pub use super::paths::{across_access_paths, engine_error_carries_message};

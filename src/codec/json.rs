@@ -91,6 +91,8 @@ struct PullArgs {
     image: ImageRef,
     #[serde(default)]
     auth: Option<RegistryAuth>,
+    #[serde(default)]
+    progress: bool,
 }
 
 #[derive(Deserialize)]
@@ -115,6 +117,13 @@ struct ApplyArgs {
 
 fn yes() -> bool {
     true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PruneArgs {
+    #[serde(default)]
+    dry_run: bool,
 }
 
 pub use super::checks::MAX_TIMEOUT_S;
@@ -255,12 +264,24 @@ fn decode_args(op: Op, args: Map<String, Value>) -> Result<Command, FieldError> 
             name: from_args::<NameArgs>(args)?.name,
         },
         Op::Pull => {
-            let PullArgs { image, auth } = from_args(args)?;
-            Command::Pull { image, auth }
+            let PullArgs {
+                image,
+                auth,
+                progress,
+            } = from_args(args)?;
+            Command::Pull {
+                image,
+                auth,
+                progress,
+            }
         }
         Op::RemoveImage => {
             let ImageArgs { image, force } = from_args(args)?;
             Command::RemoveImage { image, force }
+        }
+        Op::PruneImages => {
+            let PruneArgs { dry_run } = from_args(args)?;
+            Command::PruneImages { dry_run }
         }
         Op::Images | Op::Info | Op::Deployment | Op::Rollback => {
             from_args::<NoArgs>(args)?;

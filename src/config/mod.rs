@@ -8,10 +8,18 @@ mod check;
 pub mod dbus;
 mod error;
 pub mod grpc;
+pub mod images;
 pub mod log;
 pub mod mqtt;
 pub mod mqueue;
 pub mod policy;
+#[cfg(any(
+    feature = "docker-cli",
+    feature = "docker-api",
+    feature = "podman-cli",
+    feature = "podman-api"
+))]
+pub mod registry_auth_file;
 pub mod rest;
 pub mod runtime;
 pub mod store;
@@ -46,6 +54,8 @@ pub struct Config {
     pub policy: Policy,
     /// `[mqtt]`
     pub mqtt: mqtt::MqttConfig,
+    /// `[images]`
+    pub images: images::ImagesConfig,
     /// `[dbus]`
     pub dbus: dbus::DbusConfig,
     /// `[mqueue]`
@@ -84,6 +94,7 @@ impl Config {
         self.mqtt.validate()?;
         self.dbus.validate()?;
         self.mqueue.validate()?;
+        self.images.validate()?;
         self.grpc.validate()
     }
 

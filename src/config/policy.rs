@@ -32,6 +32,8 @@ pub struct PolicyConfig {
     pub max_pids: u64,
     /// Most bytes of engine output one `logs` request reads (64 KiB to 64 MiB).
     pub max_log_bytes: u64,
+    /// Free bytes the engine's data root must have before a pull (0 = no check).
+    pub min_free_bytes: u64,
 }
 
 /// One `[[policy.mount_roots]]` entry.
@@ -59,6 +61,7 @@ impl Default for PolicyConfig {
             max_cpu_millis: 0,
             max_pids: 0,
             max_log_bytes: d.max_log_bytes,
+            min_free_bytes: d.min_free_bytes,
         }
     }
 }
@@ -108,6 +111,7 @@ impl PolicyConfig {
             max_cpu_millis: nonzero(self.max_cpu_millis),
             max_pids: nonzero(self.max_pids),
             max_log_bytes: self.max_log_bytes,
+            min_free_bytes: self.min_free_bytes,
         })
     }
 }

@@ -4,6 +4,7 @@
 use super::check::{invalid, parsed, parsed_list};
 use super::ConfigError;
 use crate::core::model::{RuntimeKind, Ulimit};
+use crate::core::registry_credentials::RegistryCredentials;
 use serde::{Deserialize, Deserializer};
 use std::path::PathBuf;
 
@@ -32,6 +33,9 @@ pub struct RuntimeConfig {
     /// `["nofile=1024:20000", "nproc=1024:1024"]` (like dockerd's `--default-ulimit`).
     #[serde(deserialize_with = "default_ulimits")]
     pub default_ulimits: Vec<Ulimit>,
+    /// Registry credentials in Docker's `config.json` format, used for pulls whose
+    /// request carries no `auth`.
+    pub registry_auth_file: Option<PathBuf>,
 }
 
 fn default_kind<'de, D: Deserializer<'de>>(d: D) -> Result<RuntimeKind, D::Error> {
@@ -53,12 +57,14 @@ impl Default for RuntimeConfig {
             call_timeout_s: 120,
             resync_interval_s: 300,
             default_ulimits: Vec::new(),
+            registry_auth_file: None,
         }
     }
 }
 
 impl RuntimeConfig {
-    /// Checks the keys the types do not: `call_timeout_s`, `resync_interval_s`.
+    /// Checks the keys the types do not: `call_timeout_s`, `resync_interval_s`, and that
+    /// `registry_auth_file` can be read (see [`Self::registry_credentials`]).
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.call_timeout_s == 0 {
             return Err(invalid("runtime.call_timeout_s", "must be at least 1"));
@@ -66,6 +72,30 @@ impl RuntimeConfig {
         if self.resync_interval_s == 0 {
             return Err(invalid("runtime.resync_interval_s", "must be at least 1"));
         }
-        Ok(())
+        self.registry_credentials().map(drop)
+    }
+
+    /// The credentials of `registry_auth_file`; none without the key.
+    pub fn registry_credentials(&self) -> Result<RegistryCredentials, ConfigError> {
+        match &self.registry_auth_file {
+            None => Ok(RegistryCredentials::default()),
+            #[cfg(any(
+                feature = "docker-cli",
+                feature = "docker-api",
+                feature = "podman-cli",
+                feature = "podman-api"
+            ))]
+            Some(path) => super::registry_auth_file::read(path),
+            #[cfg(not(any(
+                feature = "docker-cli",
+                feature = "docker-api",
+                feature = "podman-cli",
+                feature = "podman-api"
+            )))]
+            Some(_) => Err(invalid(
+                "runtime.registry_auth_file",
+                "this agent is built without any runtime to pull with",
+            )),
+        }
     }
 }

@@ -94,6 +94,8 @@ pub enum Command {
         image: ImageRef,
         /// Registry credentials.
         auth: Option<RegistryAuth>,
+        /// Publish `pull_progress` events while it runs.
+        progress: bool,
     },
     /// Images the engine has.
     Images,
@@ -117,6 +119,11 @@ pub enum Command {
     Deployment,
     /// Apply the previous generation's containers as a new generation.
     Rollback,
+    /// Remove images nothing uses (see [`crate::core::image_gc`]).
+    PruneImages {
+        /// Only say what would be removed.
+        dry_run: bool,
+    },
 }
 
 impl Command {
@@ -140,6 +147,7 @@ impl Command {
             Command::Apply { .. } => Op::Apply,
             Command::Deployment => Op::Deployment,
             Command::Rollback => Op::Rollback,
+            Command::PruneImages { .. } => Op::PruneImages,
         }
     }
 }

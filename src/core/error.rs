@@ -27,11 +27,13 @@ pub enum ErrorCode {
     StoreError,
     /// Anything else.
     Internal,
+    /// The engine's data root has less free space than `policy.min_free_bytes`.
+    InsufficientStorage,
 }
 
 impl ErrorCode {
     /// Every code, for exhaustive tests and metrics.
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::InvalidRequest,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
@@ -42,6 +44,7 @@ impl ErrorCode {
         ErrorCode::RuntimeUnavailable,
         ErrorCode::StoreError,
         ErrorCode::Internal,
+        ErrorCode::InsufficientStorage,
     ];
 
     /// The wire spelling, e.g. `not_found`.
@@ -57,6 +60,7 @@ impl ErrorCode {
             ErrorCode::RuntimeUnavailable => "runtime_unavailable",
             ErrorCode::StoreError => "store_error",
             ErrorCode::Internal => "internal",
+            ErrorCode::InsufficientStorage => "insufficient_storage",
         }
     }
 
@@ -322,6 +326,21 @@ pub enum CoreError {
         /// What no `tail` means.
         default: u32,
     },
+    /// The engine's data root has less free space than `policy.min_free_bytes`.
+    #[error(
+        "{runtime}: {root} has {free} bytes free, below policy.min_free_bytes = {required}; \
+         free space on the device (remove unused images: prune_images) or lower the setting"
+    )]
+    InsufficientStorage {
+        /// The access path.
+        runtime: &'static str,
+        /// The engine's data root.
+        root: String,
+        /// Bytes free there.
+        free: u64,
+        /// Bytes the policy requires.
+        required: u64,
+    },
 }
 
 impl CoreError {
@@ -339,6 +358,7 @@ impl CoreError {
                 ErrorCode::Conflict
             }
             CoreError::TailTooLarge { .. } => ErrorCode::InvalidRequest,
+            CoreError::InsufficientStorage { .. } => ErrorCode::InsufficientStorage,
         }
     }
 }

@@ -26,6 +26,10 @@ pub(crate) struct FakeEngine {
     pub(crate) stops: Mutex<Vec<String>>,
     /// Event streams handed out by the next `watch` calls, in order.
     streams: Mutex<Vec<smol::channel::Receiver<EngineEvent>>>,
+    /// What `image_inventory` answers.
+    pub(crate) inventory: Mutex<crate::core::image_gc::ImageInventory>,
+    /// References `remove_image` was called for, in order.
+    pub(crate) removed_images: Mutex<Vec<String>>,
 }
 
 impl FakeEngine {
@@ -47,6 +51,8 @@ impl FakeEngine {
             unavailable: AtomicBool::new(false),
             stops: Mutex::default(),
             streams: Mutex::default(),
+            inventory: Mutex::default(),
+            removed_images: Mutex::default(),
         })
     }
 
@@ -123,6 +129,9 @@ impl FakeEngine {
 impl Runtime for FakeEngine {
     fn kind(&self) -> RuntimeKind {
         self.kind
+    }
+    async fn data_root(&self) -> Result<std::path::PathBuf, RuntimeError> {
+        self.check().map(|()| std::env::temp_dir())
     }
     async fn version(&self) -> Result<String, RuntimeError> {
         self.check().map(|()| "1.0-fake".into())
@@ -208,8 +217,14 @@ impl Runtime for FakeEngine {
     async fn images(&self) -> Result<Vec<ImageInfo>, RuntimeError> {
         self.check().map(|()| Vec::new())
     }
-    async fn remove_image(&self, _: &ImageRef, _: bool) -> Result<(), RuntimeError> {
+    async fn remove_image(&self, image: &ImageRef, _: bool) -> Result<(), RuntimeError> {
+        self.check()?;
+        self.removed_images.lock().unwrap().push(image.to_string());
+        Ok(())
+    }
+    async fn image_inventory(&self) -> Result<crate::core::image_gc::ImageInventory, RuntimeError> {
         self.check()
+            .map(|()| self.inventory.lock().unwrap().clone())
     }
     async fn exec(
         &self,

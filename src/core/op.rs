@@ -40,11 +40,13 @@ pub enum Op {
     Deployment,
     /// `rollback`
     Rollback,
+    /// `prune_images`
+    PruneImages,
 }
 
 impl Op {
     /// Every op, in the contract's order.
-    pub const ALL: [Op; 17] = [
+    pub const ALL: [Op; 18] = [
         Op::Create,
         Op::Start,
         Op::Stop,
@@ -62,6 +64,7 @@ impl Op {
         Op::Apply,
         Op::Deployment,
         Op::Rollback,
+        Op::PruneImages,
     ];
 
     /// The op's name on the wire.
@@ -84,6 +87,7 @@ impl Op {
             Op::Apply => "apply",
             Op::Deployment => "deployment",
             Op::Rollback => "rollback",
+            Op::PruneImages => "prune_images",
         }
     }
 
@@ -117,7 +121,7 @@ mod tests {
         assert_eq!(
             Op::names(),
             "create, start, stop, restart, kill, remove, inspect, list, logs, stats, pull, \
-             images, remove_image, info, apply, deployment, rollback"
+             images, remove_image, info, apply, deployment, rollback, prune_images"
         );
     }
 }

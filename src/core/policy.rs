@@ -40,10 +40,15 @@ pub struct Policy {
     /// Most bytes of engine output one `logs` request reads (and so the largest logs
     /// reply); more is `too_large`.
     pub max_log_bytes: u64,
+    /// Free bytes the engine's data root must have before a pull starts (0 = no check).
+    pub min_free_bytes: u64,
 }
 
 /// `policy.max_log_bytes` when the config does not set it: 4 MiB.
 pub const DEFAULT_MAX_LOG_BYTES: u64 = 4 << 20;
+
+/// Default of [`Policy::min_free_bytes`]: 256 MiB.
+pub const DEFAULT_MIN_FREE_BYTES: u64 = 256 * 1024 * 1024;
 
 impl Default for Policy {
     fn default() -> Self {
@@ -58,6 +63,7 @@ impl Default for Policy {
             max_cpu_millis: None,
             max_pids: None,
             max_log_bytes: DEFAULT_MAX_LOG_BYTES,
+            min_free_bytes: DEFAULT_MIN_FREE_BYTES,
         }
     }
 }

@@ -139,6 +139,14 @@ pub enum OpResult {
     Info(Info),
     /// apply, deployment, rollback.
     Deployment(Box<DeploymentStatus>),
+    /// prune_images.
+    ImagesPruned {
+        /// References (or ids, for images without one) removed, or that a dry run would
+        /// remove.
+        removed: Vec<String>,
+        /// Bytes those images took.
+        reclaimed_bytes: u64,
+    },
 }
 
 /// The result of `info`.

@@ -33,7 +33,12 @@ fn args(command: &Command) -> Option<Value> {
         }
         Command::Kill { name, signal } => json!({"name": name, "signal": signal}),
         Command::Remove { name, force } => json!({"name": name, "force": force}),
-        Command::Pull { image, auth } => json!({"image": image, "auth": auth}),
+        Command::Pull {
+            image,
+            auth,
+            progress,
+        } => json!({"image": image, "auth": auth, "progress": progress}),
+        Command::PruneImages { dry_run } => json!({"dry_run": dry_run}),
         Command::RemoveImage { image, force } => json!({"image": image, "force": force}),
         Command::Apply { deployment, wait } => json!({"deployment": deployment, "wait": wait}),
         Command::Rollback => json!({}),

@@ -1,6 +1,7 @@
 //! The `Runtime` trait: one adapter per engine and access path, speaking domain types.
 
 use super::error::RuntimeError;
+use super::image_gc::ImageInventory;
 use super::model::{ContainerSpec, ContainerState, ImageInfo, RegistryAuth, RuntimeKind, Stats};
 use super::names::{ContainerName, ImageRef, SignalName};
 use super::since::Since;
@@ -54,6 +55,42 @@ pub type EngineEvents = std::pin::Pin<Box<dyn futures_lite::Stream<Item = Engine
 pub struct PulledImage {
     /// The image id.
     pub id: String,
+}
+
+/// How far one layer of a pull has got, as the engine reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerProgress {
+    /// The engine's short layer id (12 hex digits).
+    pub layer: String,
+    /// Bytes done.
+    pub current: u64,
+    /// Bytes in all, when the engine says.
+    pub total: Option<u64>,
+    /// Whether this is the layer's final state (downloaded, or already present).
+    pub done: bool,
+}
+
+/// Where an adapter hands a pull's [`LayerProgress`] as it reads it (from the blocking
+/// thread that reads the engine's stream: it must not block).
+#[derive(Clone)]
+pub struct ProgressSink(std::sync::Arc<dyn Fn(LayerProgress) + Send + Sync>);
+
+impl ProgressSink {
+    /// A sink calling `f` for each report.
+    pub fn new(f: impl Fn(LayerProgress) + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(f))
+    }
+
+    /// Hands one report on.
+    pub fn report(&self, progress: LayerProgress) {
+        (self.0)(progress);
+    }
+}
+
+impl std::fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressSink")
+    }
 }
 
 /// Options for reading logs.
@@ -127,6 +164,18 @@ pub trait Runtime: Send + Sync {
         image: &ImageRef,
         auth: Option<&RegistryAuth>,
     ) -> Result<PulledImage, RuntimeError>;
+    /// Pulls an image, handing each layer's progress to `progress` as the engine
+    /// reports it. The default pulls without reporting any (an access path whose engine
+    /// output has no progress to read).
+    async fn pull_with_progress(
+        &self,
+        image: &ImageRef,
+        auth: Option<&RegistryAuth>,
+        progress: ProgressSink,
+    ) -> Result<PulledImage, RuntimeError> {
+        drop(progress);
+        self.pull(image, auth).await
+    }
     /// Images the engine has.
     async fn images(&self) -> Result<Vec<ImageInfo>, RuntimeError>;
     /// Removes an image.
@@ -147,6 +196,23 @@ pub trait Runtime: Send + Sync {
         Err(RuntimeError::Unsupported {
             runtime: self.kind(),
             what: "changing the restart policy of an existing container".into(),
+        })
+    }
+    /// Where the engine keeps its images (Docker's `DockerRootDir`, Podman's
+    /// `store.graphRoot`), for the free-space check before a pull. The default is
+    /// `Unsupported`: the core then pulls without the check.
+    async fn data_root(&self) -> Result<std::path::PathBuf, RuntimeError> {
+        Err(RuntimeError::Unsupported {
+            runtime: self.kind(),
+            what: "reporting its data root".into(),
+        })
+    }
+    /// Every image with its creation time, and the images every container uses (any
+    /// container, managed or not), for `prune_images`. The default is `Unsupported`.
+    async fn image_inventory(&self) -> Result<ImageInventory, RuntimeError> {
+        Err(RuntimeError::Unsupported {
+            runtime: self.kind(),
+            what: "listing images with their users (prune_images)".into(),
         })
     }
     /// Opens the engine's stream of events of managed containers. The default is

@@ -6,12 +6,15 @@ use super::command::{Command, Request};
 use super::deployment::{Deployer, DeploymentStatus};
 use super::error::{CoreError, ErrorBody, ErrorCode};
 use super::events::{ContainerEvent, EventAction, EventBus};
+use super::image_gc::{GcRules, DEFAULT_GC_KEEP_PER_REPO, DEFAULT_GC_MIN_AGE_S};
 use super::locks::KeyedLocks;
 use super::model::{Container, ContainerState, Health, RuntimeKind};
 use super::names::ContainerName;
 use super::pending_creates::PendingCreates;
 use super::policy::Policy;
+use super::puller::Puller;
 use super::reconcile_live::LiveRecords;
+use super::registry_credentials::RegistryCredentials;
 use super::reply::{OpResult, Reply};
 use super::request_digest::request_digest;
 use super::runtime::Runtime;
@@ -26,10 +29,12 @@ pub struct ContainerService {
     pub(super) default_runtime: RuntimeKind,
     pub(super) device_id: String,
     pub(super) policy: Policy,
+    pub(super) credentials: RegistryCredentials,
+    pub(super) gc_rules: GcRules,
     names: Arc<KeyedLocks>,
     ids: KeyedLocks,
     events: Arc<EventBus>,
-    deployer: Option<Deployer>,
+    pub(super) deployer: Option<Deployer>,
     pub(super) pending_creates: PendingCreates,
     supervision: super::supervision::Counters,
     /// Which records the reconciler keeps live (`inspect` serves those from the store).
@@ -59,68 +64,54 @@ impl ContainerService {
             runtimes.into_iter().map(|r| (r.kind(), r)).collect();
         let names = Arc::new(KeyedLocks::default());
         let events = Arc::new(EventBus::default());
-        let deployer = Self::make_deployer(
-            &store,
-            &runtimes,
-            default_runtime,
-            &device_id,
-            &Policy::default(),
-            &names,
-            &events,
-        );
         Self {
             store,
             runtimes,
             default_runtime,
             device_id,
             policy: Policy::default(),
+            credentials: RegistryCredentials::default(),
+            gc_rules: GcRules {
+                min_age_s: DEFAULT_GC_MIN_AGE_S,
+                keep_per_repo: DEFAULT_GC_KEEP_PER_REPO,
+            },
             names,
             ids: KeyedLocks::default(),
             events,
-            deployer,
+            deployer: None,
             pending_creates: PendingCreates::default(),
             supervision: Default::default(),
             live: LiveRecords::default(),
         }
+        .with_deployer()
     }
 
     /// Replaces the default policy.
     pub fn with_policy(mut self, policy: Policy) -> Self {
-        self.deployer = Self::make_deployer(
-            &self.store,
-            &self.runtimes,
-            self.default_runtime,
-            &self.device_id,
-            &policy,
-            &self.names,
-            &self.events,
-        );
         self.policy = policy;
-        self
+        self.with_deployer()
     }
 
-    /// The deployer: deployments create their containers on the default runtime (the
-    /// first enabled one when the default is not).
-    fn make_deployer(
-        store: &Arc<dyn Store>,
-        runtimes: &BTreeMap<RuntimeKind, Arc<dyn Runtime>>,
-        default_runtime: RuntimeKind,
-        device_id: &str,
-        policy: &Policy,
-        names: &Arc<KeyedLocks>,
-        events: &Arc<EventBus>,
-    ) -> Option<Deployer> {
-        let rt = runtimes
-            .get(&default_runtime)
-            .or_else(|| runtimes.values().next())?;
-        Some(Deployer::new(
-            store.clone(),
-            rt.clone(),
-            device_id.to_owned(),
-            policy.clone(),
-            names.clone(),
-            events.clone(),
-        ))
+    /// (Re)makes the deployer from the policy and credentials as they are now:
+    /// deployments create their containers on the default runtime (the first enabled one
+    /// when the default is not).
+    fn with_deployer(mut self) -> Self {
+        self.deployer = self
+            .runtimes
+            .get(&self.default_runtime)
+            .or_else(|| self.runtimes.values().next())
+            .map(|rt| {
+                Deployer::new(
+                    self.store.clone(),
+                    rt.clone(),
+                    self.device_id.clone(),
+                    self.policy.clone(),
+                    self.puller(),
+                    self.names.clone(),
+                    self.events.clone(),
+                )
+            });
+        self
     }
 
     /// The deployer, or `runtime_unavailable` when no runtime is enabled.
@@ -137,6 +128,28 @@ impl ContainerService {
             Some(d) => d.recover().await,
             None => Ok(None),
         }
+    }
+
+    /// Gives pulls whose request carries no `auth` these credentials
+    /// (`runtime.registry_auth_file`).
+    pub fn with_registry_credentials(mut self, credentials: RegistryCredentials) -> Self {
+        self.credentials = credentials;
+        self.with_deployer()
+    }
+
+    /// How this service pulls (the `pull` op and deployments).
+    pub(super) fn puller(&self) -> Puller {
+        Puller {
+            min_free_bytes: self.policy.min_free_bytes,
+            credentials: self.credentials.clone(),
+            events: self.events.clone(),
+        }
+    }
+
+    /// Sets the rules of `prune_images` (`[images]`).
+    pub fn with_gc_rules(mut self, rules: GcRules) -> Self {
+        self.gc_rules = rules;
+        self
     }
 
     /// The store, for shutdown.
@@ -241,7 +254,11 @@ impl ContainerService {
             Command::List { all, label } => self.list(*all, label.as_ref()).await,
             Command::Logs { name, tail, since } => self.logs(rt, name, *tail, *since).await,
             Command::Stats { name } => self.stats(rt, name).await,
-            Command::Pull { image, auth } => self.pull(rt, image, auth.as_ref()).await,
+            Command::Pull {
+                image,
+                auth,
+                progress,
+            } => self.pull(rt, image, auth.as_ref(), *progress).await,
             Command::Images => self.images(rt).await,
             Command::RemoveImage { image, force } => self.remove_image(rt, image, *force).await,
             Command::Info => Ok(OpResult::Info(self.info().await)),
@@ -258,6 +275,7 @@ impl ContainerService {
                 let status = self.deployer()?.rollback().await?;
                 Ok(OpResult::Deployment(Box::new(status)))
             }
+            Command::PruneImages { dry_run } => self.prune_images(rt, *dry_run).await,
         }
     }
 

@@ -33,6 +33,11 @@ impl Since {
         })
     }
 
+    /// Whole seconds since the epoch.
+    pub fn unix_secs(&self) -> u64 {
+        self.secs
+    }
+
     /// `seconds.nanoseconds` since the epoch, the form the Docker and libpod APIs take.
     pub fn unix_query(&self) -> String {
         format!("{}.{:09}", self.secs, self.nanos)

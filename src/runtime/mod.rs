@@ -6,8 +6,9 @@
 //!   engine: [`docker_api`] (Docker Engine API) and [`podman_api`] (libpod). Its HTTP
 //!   over the unix socket is `engine_http`.
 //! - Shared by every path: `inspect` (the Docker-shaped inspect model), `engine_words`
-//!   (state words and error phrases), `event_lines` (event streams); by the REST paths:
-//!   `registry_auth`, `log_frames` (multiplexed logs). Every adapter creates containers
+//!   (state words and error phrases), `event_lines` (event streams), `registry_auth`
+//!   (registries of references); by the REST paths:
+//!   `log_frames` (multiplexed logs). Every adapter creates containers
 //!   with the engine's restart policy `no`: the agent supervises restarts itself.
 
 #[cfg(any(feature = "docker-cli", feature = "podman-cli"))]
@@ -43,7 +44,12 @@ pub(crate) mod inspect;
 pub(crate) mod log_frames;
 #[cfg(feature = "podman-api")]
 pub mod podman_api;
-#[cfg(any(feature = "docker-api", feature = "podman-api"))]
+#[cfg(any(
+    feature = "docker-cli",
+    feature = "podman-cli",
+    feature = "docker-api",
+    feature = "podman-api"
+))]
 pub(crate) mod registry_auth;
 // Also the transport of the ctrmgrctl client (feature `ctl`) to the agent's REST socket.
 #[cfg(any(feature = "docker-api", feature = "podman-api", feature = "ctl"))]

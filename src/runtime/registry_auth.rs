@@ -1,15 +1,19 @@
-//! Registry credentials as the engines' REST APIs take them: the `X-Registry-Auth`
-//! header (Docker and libpod read the same base64url JSON) naming the registry host of
-//! the image reference.
+//! Registries of image references: credentials as the engines' REST APIs take them
+//! (the `X-Registry-Auth` header: Docker and libpod read the same base64url JSON naming
+//! the registry host of the image reference), and which registries are on loopback (the
+//! podman paths skip TLS verification only for those).
 
-use crate::core::model::RegistryAuth;
 use crate::core::names::ImageRef;
-use base64::engine::general_purpose::URL_SAFE;
-use base64::Engine as _;
 
 /// The `X-Registry-Auth` header value for `auth` against the registry of `image`:
 /// base64 with the URL-safe alphabet and padding, as Docker decodes it.
-pub(crate) fn registry_auth_header(image: &ImageRef, auth: &RegistryAuth) -> String {
+#[cfg(any(feature = "docker-api", feature = "podman-api"))]
+pub(crate) fn registry_auth_header(
+    image: &ImageRef,
+    auth: &crate::core::model::RegistryAuth,
+) -> String {
+    use base64::engine::general_purpose::URL_SAFE;
+    use base64::Engine as _;
     let body = serde_json::json!({
         "username": auth.username,
         "password": auth.password,
@@ -26,9 +30,42 @@ pub(crate) fn registry_of(image: &str) -> &str {
     }
 }
 
+/// Whether a pull may skip TLS verification: only for a registry on the loopback
+/// interface (a local mirror or test registry, plain HTTP like Docker allows there);
+/// every other registry is verified.
+pub(crate) fn is_loopback_registry(image: &ImageRef) -> bool {
+    let host = registry_of(image.as_str());
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
+    matches!(host, "localhost" | "[::1]")
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::model::RegistryAuth;
+    use base64::engine::general_purpose::URL_SAFE;
+    use base64::Engine as _;
+
+    #[test]
+    fn tls_is_skipped_only_for_loopback_registries() {
+        let loopback = |s: &str| is_loopback_registry(&ImageRef::parse(s).unwrap());
+        assert!(loopback("127.0.0.1:5000/ctrmgr-test/busybox:latest"));
+        assert!(loopback("localhost:5000/a"));
+        assert!(loopback("localhost/a:1"));
+        assert!(!loopback("registry.example.com/a:1"));
+        assert!(!loopback("registry.example.com:5000/a:1"));
+        assert!(!loopback("busybox"));
+        assert!(!loopback("127.example.com/a"));
+    }
 
     #[test]
     fn base64url_matches_rfc4648_vectors() {

@@ -18,6 +18,7 @@ pub fn error_name(code: ErrorCode) -> &'static str {
         ErrorCode::RuntimeUnavailable => "io.ctrmgr.Agent1.Error.RuntimeUnavailable",
         ErrorCode::StoreError => "io.ctrmgr.Agent1.Error.StoreError",
         ErrorCode::Internal => "io.ctrmgr.Agent1.Error.Internal",
+        ErrorCode::InsufficientStorage => "io.ctrmgr.Agent1.Error.InsufficientStorage",
     }
 }
 

@@ -37,7 +37,7 @@ type Route = (
 );
 
 /// Every resource route of the contract.
-const ROUTES: [Route; 17] = {
+const ROUTES: [Route; 18] = {
     use Body::{None as NoBody, Optional, Required, RequiredAs};
     use Method::{Delete, Get, Post, Put};
     use StatusCode::{Created, Ok};
@@ -90,6 +90,14 @@ const ROUTES: [Route; 17] = {
         ),
         (Get, "/v1/images", Op::Images, None, NoBody, Ok),
         (Post, "/v1/images/pull", Op::Pull, None, Required, Ok),
+        (
+            Post,
+            "/v1/images/prune",
+            Op::PruneImages,
+            None,
+            Optional,
+            Ok,
+        ),
         (
             Delete,
             "/v1/images/*image",

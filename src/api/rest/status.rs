@@ -15,6 +15,7 @@ pub fn for_code(code: ErrorCode) -> StatusCode {
         ErrorCode::RuntimeError => StatusCode::BadGateway,
         ErrorCode::RuntimeUnavailable => StatusCode::ServiceUnavailable,
         ErrorCode::StoreError | ErrorCode::Internal => StatusCode::InternalServerError,
+        ErrorCode::InsufficientStorage => StatusCode::InsufficientStorage,
     }
 }
 
@@ -24,7 +25,7 @@ mod tests {
 
     #[test]
     fn matches_the_contract() {
-        let expected = [400, 403, 404, 409, 413, 501, 502, 503, 500, 500];
+        let expected = [400, 403, 404, 409, 413, 501, 502, 503, 500, 500, 507];
         for (code, want) in ErrorCode::ALL.iter().zip(expected) {
             assert_eq!(for_code(*code) as u16, want, "{code:?}");
         }

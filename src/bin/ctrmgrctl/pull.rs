@@ -1,9 +1,10 @@
 //! `pull` with progress: the pull runs on one thread while another reads the agent's
 //! event stream, subscribed before the pull is sent, for `pull_progress` events
 //! (`{image, layer, current, total}`, DESIGN.md "Images"). On a terminal they drive one
-//! bar per layer under a spinner; otherwise a plain line per finished layer. An agent
-//! that publishes no progress (the current one: issue 17) leaves the spinner, or the
-//! plain "pulling ..." line, until the result arrives.
+//! bar per layer under a spinner; otherwise a plain line per finished layer. A pull
+//! through an access path that reports no progress (the CLI paths: README, "Images"),
+//! or an older agent, leaves the spinner, or the plain "pulling ..." line, until the
+//! result arrives.
 
 use crate::args::PullArgs;
 use crate::client::Client;

@@ -248,12 +248,13 @@ fn simple_op() -> impl Strategy<Value = (String, Value, Op)> {
             json!({"name": n, "tail": t, "since": s}),
             Op::Logs(pb::LogsArgs { name: n, tail: t, since: s.map(str::to_owned) })
         )),
-        (image(), of(("[a-z]{1,8}", "[ -~]{1,12}"))).prop_map(move |(i, a)| op(
+        (image(), of(("[a-z]{1,8}", "[ -~]{1,12}")), any::<bool>()).prop_map(move |(i, a, p)| op(
             "pull",
-            json!({"image": i, "auth": a.as_ref().map(|(u, p)| json!({"username": u, "password": p}))}),
+            json!({"image": i, "auth": a.as_ref().map(|(u, p)| json!({"username": u, "password": p})), "progress": p}),
             Op::Pull(pb::PullArgs {
                 image: i,
-                auth: a.map(|(username, password)| pb::RegistryAuth { username, password })
+                auth: a.map(|(username, password)| pb::RegistryAuth { username, password }),
+                progress: p,
             })
         )),
         (image(), any::<bool>()).prop_map(move |(i, f)| op(
@@ -263,6 +264,11 @@ fn simple_op() -> impl Strategy<Value = (String, Value, Op)> {
         )),
         Just(op("images", json!({}), Op::Images(pb::ImagesArgs {}))),
         Just(op("info", json!({}), Op::Info(pb::InfoArgs {}))),
+        any::<bool>().prop_map(move |d| op(
+            "prune_images",
+            json!({"dry_run": d}),
+            Op::PruneImages(pb::PruneImagesArgs { dry_run: d })
+        )),
     ]
 }
 
@@ -389,6 +395,12 @@ fn reply() -> impl Strategy<Value = Reply> {
                     })
                     .collect(),
             })
+        }),
+        (vec(text(), 0..3), any::<u64>()).prop_map(|(removed, reclaimed_bytes)| {
+            OpResult::ImagesPruned {
+                removed,
+                reclaimed_bytes,
+            }
         }),
     ];
     let error = (0usize..ErrorCode::ALL.len(), text())

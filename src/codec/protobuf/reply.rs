@@ -70,6 +70,13 @@ fn result_to_wire(result: &OpResult) -> Wire {
         OpResult::ImageRemoved { image } => Wire::RemoveImage(pb::RemoveImageResult {
             image: image.to_string(),
         }),
+        OpResult::ImagesPruned {
+            removed,
+            reclaimed_bytes,
+        } => Wire::PruneImages(pb::PruneImagesResult {
+            removed: removed.clone(),
+            reclaimed_bytes: *reclaimed_bytes,
+        }),
         OpResult::Info(info) => Wire::Info(pb::InfoResult {
             version: info.version.clone(),
             device_id: info.device_id.clone(),
@@ -197,6 +204,10 @@ fn result_from_wire(result: Wire) -> Result<OpResult, FieldError> {
         },
         Wire::RemoveImage(r) => OpResult::ImageRemoved {
             image: parse_required("result", "image", r.image)?,
+        },
+        Wire::PruneImages(p) => OpResult::ImagesPruned {
+            removed: p.removed,
+            reclaimed_bytes: p.reclaimed_bytes,
         },
         Wire::Info(i) => OpResult::Info(Info {
             version: i.version,

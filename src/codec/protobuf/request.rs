@@ -125,6 +125,7 @@ fn command(op: WireOp) -> Result<Command, FieldError> {
                 username: auth.username,
                 password: auth.password,
             }),
+            progress: a.progress,
         },
         WireOp::Images(pb::ImagesArgs {}) => Command::Images,
         WireOp::RemoveImage(a) => Command::RemoveImage {
@@ -135,5 +136,6 @@ fn command(op: WireOp) -> Result<Command, FieldError> {
         WireOp::Apply(a) => super::deployment::apply_from_wire(a)?,
         WireOp::Deployment(pb::DeploymentArgs {}) => Command::Deployment,
         WireOp::Rollback(pb::RollbackArgs {}) => Command::Rollback,
+        WireOp::PruneImages(a) => Command::PruneImages { dry_run: a.dry_run },
     })
 }

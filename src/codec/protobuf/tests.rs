@@ -141,6 +141,7 @@ fn refuses_bad_arguments_as_json_does() {
             Op::Pull(pb::PullArgs {
                 image: "UPPER".into(),
                 auth: None,
+                progress: false,
             }),
         ),
     ];

@@ -12,7 +12,9 @@ use crate::core::clock;
 use crate::core::error::CoreError;
 use crate::core::events::{DeploymentEvent, EventBus};
 use crate::core::locks::KeyedLocks;
+use crate::core::names::ImageRef;
 use crate::core::policy::Policy;
+use crate::core::puller::Puller;
 use crate::core::runtime::Runtime;
 use crate::core::store::Store;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -29,6 +31,8 @@ pub(super) struct Inner {
     pub(super) rt: Arc<dyn Runtime>,
     pub(super) device_id: String,
     pub(super) policy: Policy,
+    /// How its pulls run (free space, credentials, progress), as the `pull` op's.
+    pub(super) pull: Puller,
     pub(super) names: Arc<KeyedLocks>,
     pub(super) events: Arc<EventBus>,
     /// Held by the apply (or recovery) under way.
@@ -52,6 +56,7 @@ impl Deployer {
         rt: Arc<dyn Runtime>,
         device_id: String,
         policy: Policy,
+        pull: Puller,
         names: Arc<KeyedLocks>,
         events: Arc<EventBus>,
     ) -> Self {
@@ -61,6 +66,7 @@ impl Deployer {
                 rt,
                 device_id,
                 policy,
+                pull,
                 names,
                 events,
                 busy: Arc::new(smol::lock::Mutex::new(())),
@@ -126,6 +132,22 @@ impl Deployer {
         let mut status = journal.status.unwrap_or_else(never_applied);
         status.in_progress = self.inner.live().map(Box::new);
         Ok(status)
+    }
+
+    /// The images the current and previous generation name (and the one being applied):
+    /// `prune_images` keeps them.
+    pub async fn named_images(&self) -> Result<Vec<ImageRef>, CoreError> {
+        let journal = journal::load(&*self.inner.store).await?;
+        let applying = journal.in_progress.as_ref().map(|ip| &ip.deployment);
+        Ok([
+            journal.committed.as_ref(),
+            journal.previous.as_ref(),
+            applying,
+        ]
+        .into_iter()
+        .flatten()
+        .flat_map(|d| d.containers.iter().map(|c| c.spec.image.clone()))
+        .collect())
     }
 
     /// `rollback`: applies the previous committed generation's containers and policy

@@ -118,8 +118,8 @@ async fn pull_missing(inner: &Inner, journal: &mut Journal, plan: &Plan) -> Resu
     set_phase(inner, journal, Phase::Pulling).await;
     for image in missing {
         let pulled = inner
-            .rt
-            .pull(image, None)
+            .pull
+            .pull(&inner.rt, image, None, true)
             .await
             .map_err(|e| format!("pulling '{image}' failed: {e}"))?;
         if let Some(ip) = journal.in_progress.as_mut() {

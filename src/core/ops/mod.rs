@@ -7,6 +7,7 @@ mod inspect;
 mod kill;
 mod list;
 mod logs;
+mod prune_images;
 mod pull;
 mod remove;
 mod remove_image;

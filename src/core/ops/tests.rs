@@ -573,3 +573,58 @@ fn a_record_that_cannot_be_written_undoes_the_create() {
         );
     });
 }
+
+#[test]
+fn prune_images_dry_run_removes_nothing_and_used_images_stay() {
+    use crate::core::image_gc::{GcRules, ImageInventory, StoredImage};
+    let f = fixture();
+    let service = f.service.with_gc_rules(GcRules {
+        min_age_s: 0,
+        keep_per_repo: 0,
+    });
+    let image = |id: &str, tags: &[&str]| StoredImage {
+        id: id.into(),
+        tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+        size_bytes: 100,
+        created_unix: 0,
+    };
+    *f.docker_api.inventory.lock().unwrap() = ImageInventory {
+        images: vec![
+            image("sha256:aa", &[]),
+            image(
+                "sha256:cc",
+                &["127.0.0.1:5000/app:0", "127.0.0.1:5000/old:0"],
+            ),
+            image("sha256:dd", &["busybox:1"]),
+        ],
+        used_ids: ["sha256:dd".to_owned()].into(),
+    };
+    let prune = |dry_run| match run(service.execute(req(Command::PruneImages { dry_run }))).outcome
+    {
+        Outcome::Ok { result, .. } => result,
+        other => panic!("prune_images failed: {other:?}"),
+    };
+    let want = vec![
+        "sha256:aa".to_owned(),
+        "127.0.0.1:5000/app:0".to_owned(),
+        "127.0.0.1:5000/old:0".to_owned(),
+    ];
+    let dry = prune(true);
+    assert_eq!(
+        dry,
+        OpResult::ImagesPruned {
+            removed: want.clone(),
+            reclaimed_bytes: 200
+        }
+    );
+    assert!(f.docker_api.removed_images.lock().unwrap().is_empty());
+    let done = prune(false);
+    assert_eq!(
+        done,
+        OpResult::ImagesPruned {
+            removed: want.clone(),
+            reclaimed_bytes: 200
+        }
+    );
+    assert_eq!(*f.docker_api.removed_images.lock().unwrap(), want);
+}

@@ -9,6 +9,7 @@ use super::CliFlavor;
 use crate::core::model::{ContainerSpec, Ulimit};
 use crate::core::names::{ContainerName, ImageRef, SignalName};
 use crate::core::runtime::{LogOptions, MANAGED_LABEL};
+use crate::runtime::registry_auth::is_loopback_registry;
 
 /// Go template for one docker `stats` line: `CPUPerc|MemUsage|PIDs` (none contains `|`).
 pub const STATS_FORMAT: &str = "{{.CPUPerc}}|{{.MemUsage}}|{{.PIDs}}";
@@ -33,6 +34,16 @@ pub fn version(flavor: CliFlavor) -> Vec<String> {
         CliFlavor::Podman => "--format={{.Client.Version}}",
     };
     strings(&["version", format])
+}
+
+/// `info --format=...`: the engine's data root (Docker's `DockerRootDir`, Podman's
+/// `store.graphRoot`).
+pub fn data_root(flavor: CliFlavor) -> Vec<String> {
+    let format = match flavor {
+        CliFlavor::Docker => "--format={{.DockerRootDir}}",
+        CliFlavor::Podman => "--format={{.Store.GraphRoot}}",
+    };
+    strings(&["info", format])
 }
 
 /// `create --pull=never [options] -- IMAGE [CMD...]`, with one `--ulimit` for each of
@@ -250,12 +261,17 @@ pub fn stats(name: &ContainerName, flavor: CliFlavor) -> Vec<String> {
     )
 }
 
-/// `pull --quiet [--authfile=PATH] -- REF`. Docker takes credentials from the
-/// `DOCKER_CONFIG` directory instead (set in the environment by the caller).
-pub fn pull(image: &ImageRef, authfile: Option<&str>) -> Vec<String> {
+/// `pull --quiet [--authfile=PATH] [--tls-verify=false] -- REF`. Docker takes
+/// credentials from the `DOCKER_CONFIG` directory instead (set in the environment by the
+/// caller) and decides TLS itself (loopback registries may speak plain HTTP); podman is
+/// told so for a loopback registry only, as the libpod path does.
+pub fn pull(image: &ImageRef, authfile: Option<&str>, flavor: CliFlavor) -> Vec<String> {
     let mut a = strings(&["pull", "--quiet"]);
     if let Some(f) = authfile {
         a.push(format!("--authfile={f}"));
+    }
+    if flavor == CliFlavor::Podman && is_loopback_registry(image) {
+        a.push("--tls-verify=false".to_owned());
     }
     a.push("--".to_owned());
     a.push(image.to_string());
@@ -297,6 +313,18 @@ mod tests {
     };
     use crate::core::names::AbsPath;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn data_root_asks_each_engine_for_its_own_field() {
+        assert_eq!(
+            data_root(CliFlavor::Docker),
+            ["info", "--format={{.DockerRootDir}}"]
+        );
+        assert_eq!(
+            data_root(CliFlavor::Podman),
+            ["info", "--format={{.Store.GraphRoot}}"]
+        );
+    }
 
     fn minimal(name: &str) -> ContainerSpec {
         ContainerSpec {
@@ -573,9 +601,27 @@ mod tests {
             ]
         );
         let i = ImageRef::parse("busybox:1").unwrap();
-        assert_eq!(pull(&i, None), ["pull", "--quiet", "--", "busybox:1"]);
         assert_eq!(
-            pull(&i, Some("/tmp/a/auth.json")),
+            pull(&i, None, CliFlavor::Podman),
+            ["pull", "--quiet", "--", "busybox:1"]
+        );
+        let local = ImageRef::parse("127.0.0.1:5001/a:1").unwrap();
+        assert_eq!(
+            pull(&local, None, CliFlavor::Podman),
+            [
+                "pull",
+                "--quiet",
+                "--tls-verify=false",
+                "--",
+                "127.0.0.1:5001/a:1"
+            ]
+        );
+        assert_eq!(
+            pull(&local, None, CliFlavor::Docker),
+            ["pull", "--quiet", "--", "127.0.0.1:5001/a:1"]
+        );
+        assert_eq!(
+            pull(&i, Some("/tmp/a/auth.json"), CliFlavor::Podman),
             [
                 "pull",
                 "--quiet",

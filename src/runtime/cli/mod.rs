@@ -10,11 +10,13 @@ mod auth;
 mod classify;
 mod events;
 mod flavor;
+mod inventory;
 mod parse;
 mod podman_logs;
 pub mod process;
 
 use crate::core::error::{Cause, RuntimeError};
+use crate::core::image_gc::ImageInventory;
 use crate::core::model::{ContainerSpec, ImageInfo, RegistryAuth, RuntimeKind, Stats, Ulimit};
 use crate::core::names::{ContainerName, ImageRef, SignalName};
 use crate::core::runtime::{EngineContainer, EngineEvents, LogOptions, PulledImage, Runtime};
@@ -425,13 +427,17 @@ impl Runtime for CliRuntime {
             }
         };
         let (args, env) = match (&creds, self.flavor) {
-            (None, _) => (argv::pull(image, None), Vec::new()),
+            (None, flavor) => (argv::pull(image, None, flavor), Vec::new()),
             (Some(d), CliFlavor::Docker) => (
-                argv::pull(image, None),
+                argv::pull(image, None, CliFlavor::Docker),
                 vec![("DOCKER_CONFIG".to_owned(), d.dir().display().to_string())],
             ),
             (Some(d), CliFlavor::Podman) => (
-                argv::pull(image, Some(&d.file().display().to_string())),
+                argv::pull(
+                    image,
+                    Some(&d.file().display().to_string()),
+                    CliFlavor::Podman,
+                ),
                 Vec::new(),
             ),
         };
@@ -448,6 +454,48 @@ impl Runtime for CliRuntime {
         Ok(PulledImage {
             id: parse::image_id(id),
         })
+    }
+
+    async fn image_inventory(&self) -> Result<ImageInventory, RuntimeError> {
+        let out = self
+            .call(inventory::image_ids(), Subject::default())
+            .await?;
+        let ids = inventory::lines(&out.stdout_text());
+        let images = if ids.is_empty() {
+            Vec::new()
+        } else {
+            let args = inventory::image_details(self.flavor, &ids);
+            let out = self.call(args, Subject::default()).await?;
+            inventory::parse_details(&out.stdout_text())
+                .map_err(|p| self.unreadable("image inspect", p))?
+        };
+        let out = self
+            .call(inventory::container_ids(), Subject::default())
+            .await?;
+        let containers = inventory::lines(&out.stdout_text());
+        let used_ids = if containers.is_empty() {
+            Default::default()
+        } else {
+            let out = self
+                .call(inventory::container_images(&containers), Subject::default())
+                .await?;
+            inventory::lines(&out.stdout_text())
+                .iter()
+                .map(|id| crate::runtime::inspect::image_id(id))
+                .collect()
+        };
+        Ok(ImageInventory { images, used_ids })
+    }
+
+    async fn data_root(&self) -> Result<PathBuf, RuntimeError> {
+        let out = self
+            .call(argv::data_root(self.flavor), Subject::default())
+            .await?;
+        let text = out.stdout_text();
+        parse::last_line(&text)
+            .filter(|root| root.starts_with('/'))
+            .map(PathBuf::from)
+            .ok_or_else(|| self.unreadable("info", parse::OutputError::Nothing("data root")))
     }
 
     async fn images(&self) -> Result<Vec<ImageInfo>, RuntimeError> {

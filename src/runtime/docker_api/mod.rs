@@ -63,6 +63,7 @@ impl Dialect for Docker {
     const API_NAME: &'static str = "";
     const STOP_TIMEOUT_KEY: &'static str = "t";
     const UPDATES_RESTART_POLICY: bool = true;
+    const DATA_ROOT_POINTER: &'static str = "/DockerRootDir";
 
     fn negotiate(&self, body: &[u8]) -> Result<Negotiated, RuntimeError> {
         let version = parse::parse_version(body).map_err(|e| bad_reply(Self::KIND, e))?;

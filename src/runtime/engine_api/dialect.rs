@@ -90,6 +90,9 @@ pub(crate) trait Dialect: std::fmt::Debug + Send + Sync + 'static {
     /// Whether `POST /containers/{name}/update` can set the restart policy (Docker; the
     /// libpod API of Podman 4 updates resources only).
     const UPDATES_RESTART_POLICY: bool;
+    /// Where the info call's reply names the data root, as a JSON pointer
+    /// (`/DockerRootDir`, `/store/graphRoot`).
+    const DATA_ROOT_POINTER: &'static str;
 
     /// Reads the version call's body: the prefix to use, or `Unsupported` for an engine
     /// too old.

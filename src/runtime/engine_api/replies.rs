@@ -2,13 +2,14 @@
 //! inspect and list, images, an image's id, a created container's id. An `Err` is a
 //! [`ReplyError`] saying what was wrong with the reply.
 
+use crate::core::image_gc::StoredImage;
 use crate::core::model::ImageInfo;
 use crate::core::runtime::EngineContainer;
 use crate::runtime::engine_words::{container_state, keeps_exit_code};
 use crate::runtime::inspect::{image_id, Inspected};
 use crate::runtime::log_frames::FrameError;
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What was wrong with an engine's reply.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,14 @@ pub(crate) enum ReplyError {
         /// e.g. `GET /exec/{id}/json`.
         call: String,
     },
+    /// A field the reply must have is missing or not an absolute path.
+    #[error("{call}: no {what} (an absolute path) in the reply")]
+    Missing {
+        /// e.g. `GET /info`.
+        call: String,
+        /// The field, e.g. `store.graphRoot`.
+        what: String,
+    },
     /// A log body that is not a valid multiplexed stream.
     #[error(transparent)]
     Logs(#[from] FrameError),
@@ -63,6 +72,23 @@ pub(crate) fn from_json<'a, T: Deserialize<'a>>(
         call: call.to_owned(),
         source,
     })
+}
+
+/// The data root the info call's reply names at `pointer` (an absolute path).
+pub(crate) fn parse_data_root(
+    body: &[u8],
+    call: &str,
+    pointer: &str,
+) -> Result<std::path::PathBuf, ReplyError> {
+    let info: serde_json::Value = from_json(body, call)?;
+    info.pointer(pointer)
+        .and_then(serde_json::Value::as_str)
+        .filter(|root| root.starts_with('/'))
+        .map(std::path::PathBuf::from)
+        .ok_or_else(|| ReplyError::Missing {
+            call: call.to_owned(),
+            what: pointer.trim_start_matches('/').replace('/', "."),
+        })
 }
 
 /// One inspected container (`GET .../containers/{name}/json`) and whether it has a TTY
@@ -150,6 +176,52 @@ pub(crate) fn parse_images(body: &[u8], call: &str) -> Result<Vec<ImageInfo>, Re
                 .collect(),
             size_bytes: i.size,
         })
+        .collect())
+}
+
+/// Every image of a `GET .../images/json` body with its creation time.
+pub(crate) fn parse_stored_images(body: &[u8], call: &str) -> Result<Vec<StoredImage>, ReplyError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Dto {
+        #[serde(flatten)]
+        image: ImageDto,
+        #[serde(default)]
+        created: i64,
+    }
+    let items: Vec<Dto> = from_json(body, call)?;
+    Ok(items
+        .into_iter()
+        .map(|d| StoredImage {
+            id: image_id(&d.image.id),
+            tags: d
+                .image
+                .repo_tags
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|t| !t.starts_with("<none>"))
+                .collect(),
+            size_bytes: d.image.size,
+            created_unix: d.created,
+        })
+        .collect())
+}
+
+/// The image ids of a `GET .../containers/json?all=true` body.
+pub(crate) fn parse_container_image_ids(
+    body: &[u8],
+    call: &str,
+) -> Result<BTreeSet<String>, ReplyError> {
+    #[derive(Deserialize)]
+    struct Dto {
+        #[serde(rename = "ImageID", default)]
+        image_id: String,
+    }
+    let items: Vec<Dto> = from_json(body, call)?;
+    Ok(items
+        .into_iter()
+        .filter(|d| !d.image_id.is_empty())
+        .map(|d| image_id(&d.image_id))
         .collect())
 }
 

@@ -6,9 +6,12 @@ use super::{
     prefix, request, timeout_query, Dialect, EngineApi,
 };
 use crate::core::error::RuntimeError;
+use crate::core::image_gc::ImageInventory;
 use crate::core::model::{ContainerSpec, ImageInfo, RegistryAuth, RuntimeKind, Stats};
 use crate::core::names::{ContainerName, ImageRef, SignalName};
-use crate::core::runtime::{EngineContainer, EngineEvents, LogOptions, PulledImage, Runtime};
+use crate::core::runtime::{
+    EngineContainer, EngineEvents, LogOptions, ProgressSink, PulledImage, Runtime,
+};
 use crate::runtime::engine_http::{
     bool_str, container_path, image_path, path_and_query, pull_outcome, ReadMode,
 };
@@ -145,21 +148,16 @@ impl<D: Dialect> Runtime for EngineApi<D> {
         image_ref: &ImageRef,
         auth: Option<&RegistryAuth>,
     ) -> Result<PulledImage, RuntimeError> {
-        let mut req = request(self, "POST", &self.dialect.pull_path(image_ref)).await?;
-        req.registry_auth = auth.map(|a| registry_auth_header(image_ref, a));
-        req.read = ReadMode::PullProgress;
-        let reply = self.client.send(req).await?;
-        pull_outcome(D::KIND, image_ref, &reply)?;
-        let reply = call(
-            self,
-            "GET",
-            &image_path(image_ref, "/json"),
-            image(image_ref),
-        )
-        .await?;
-        let call = call_name::<D>("GET", "/images/{name}/json");
-        let id = replies::parse_id(&reply.body, &call).map_err(|e| bad_reply(D::KIND, e))?;
-        Ok(PulledImage { id: image_id(&id) })
+        pull_reporting(self, image_ref, auth, None).await
+    }
+
+    async fn pull_with_progress(
+        &self,
+        image_ref: &ImageRef,
+        auth: Option<&RegistryAuth>,
+        progress: ProgressSink,
+    ) -> Result<PulledImage, RuntimeError> {
+        pull_reporting(self, image_ref, auth, Some(progress)).await
     }
 
     async fn images(&self) -> Result<Vec<ImageInfo>, RuntimeError> {
@@ -197,6 +195,28 @@ impl<D: Dialect> Runtime for EngineApi<D> {
         self.dialect.classify(reply, container(name)).map(drop)
     }
 
+    async fn image_inventory(&self) -> Result<ImageInventory, RuntimeError> {
+        let reply = call(self, "GET", "/images/json", || "the image list".into()).await?;
+        let images =
+            replies::parse_stored_images(&reply.body, &call_name::<D>("GET", "/images/json"))
+                .map_err(|e| bad_reply(D::KIND, e))?;
+        let path = path_and_query("/containers/json", &[("all", bool_str(true))]);
+        let reply = call(self, "GET", &path, || "the container list".into()).await?;
+        let used_ids = replies::parse_container_image_ids(
+            &reply.body,
+            &call_name::<D>("GET", "/containers/json"),
+        )
+        .map_err(|e| bad_reply(D::KIND, e))?;
+        Ok(ImageInventory { images, used_ids })
+    }
+
+    async fn data_root(&self) -> Result<std::path::PathBuf, RuntimeError> {
+        let reply = call(self, "GET", "/info", || "the info endpoint".into()).await?;
+        let call = call_name::<D>("GET", "/info");
+        replies::parse_data_root(&reply.body, &call, D::DATA_ROOT_POINTER)
+            .map_err(|e| bad_reply(D::KIND, e))
+    }
+
     async fn watch(&self) -> Result<EngineEvents, RuntimeError> {
         let filters = serde_json::json!({
             "type": ["container"],
@@ -206,4 +226,30 @@ impl<D: Dialect> Runtime for EngineApi<D> {
         let path = path_and_query(&format!("{}/events", prefix(self).await?), &query);
         self.client.watch(path).await
     }
+}
+
+/// A pull, reading the engine's progress stream into `progress` when given, then the
+/// pulled image's id.
+async fn pull_reporting<D: Dialect>(
+    api: &EngineApi<D>,
+    image_ref: &ImageRef,
+    auth: Option<&RegistryAuth>,
+    progress: Option<ProgressSink>,
+) -> Result<PulledImage, RuntimeError> {
+    let mut req = request(api, "POST", &api.dialect.pull_path(image_ref)).await?;
+    req.registry_auth = auth.map(|a| registry_auth_header(image_ref, a));
+    req.read = ReadMode::PullProgress;
+    req.progress = progress;
+    let reply = api.client.send(req).await?;
+    pull_outcome(D::KIND, image_ref, &reply)?;
+    let reply = call(
+        api,
+        "GET",
+        &image_path(image_ref, "/json"),
+        image(image_ref),
+    )
+    .await?;
+    let call = call_name::<D>("GET", "/images/{name}/json");
+    let id = replies::parse_id(&reply.body, &call).map_err(|e| bad_reply(D::KIND, e))?;
+    Ok(PulledImage { id: image_id(&id) })
 }

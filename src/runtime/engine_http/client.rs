@@ -2,6 +2,7 @@
 //! request runs on `smol`'s blocking pool, so the executor never waits on the socket.
 
 use super::errors::transport_error;
+use super::progress::LayerTracker;
 use super::pull::pull_line_error;
 use super::wire::{EngineReply, EngineRequest, ReadMode};
 use crate::core::error::RuntimeError;
@@ -62,6 +63,7 @@ impl SocketClient {
             body: None,
             registry_auth: None,
             read: ReadMode::Full,
+            progress: None,
             timeout: self.call_timeout,
             max_body: BODY_LIMIT,
         }
@@ -105,11 +107,15 @@ fn exchange(agent: &ureq::Agent, req: &EngineRequest) -> Result<EngineReply, ure
     let body = response.body_mut();
     if matches!(req.read, ReadMode::PullProgress) && (200..300).contains(&status) {
         let mut stream_error = None;
+        let mut layers = LayerTracker::default();
         let reader = std::io::BufReader::new(body.as_reader());
         for line in reader.lines() {
             let line = line?;
             if stream_error.is_none() {
                 stream_error = pull_line_error(&line);
+            }
+            if let Some(sink) = &req.progress {
+                layers.read(&line).into_iter().for_each(|p| sink.report(p));
             }
         }
         return Ok(EngineReply {

@@ -2,13 +2,14 @@
 //! and libpod adapters, one idea per file: the request and reply types ([`wire`]), the
 //! blocking ureq client on `smol`'s blocking pool ([`client`]), the async event stream
 //! reader on the executor ([`events`], [`stream_body`]), replies and transport failures
-//! as `RuntimeError`s ([`errors`]), a pull's progress stream ([`pull`]), URL building
+//! as `RuntimeError`s ([`errors`]), a pull's outcome ([`pull`]) and its layers' progress ([`progress`]), URL building
 //! ([`url`]) and the unix socket connector (`crate::runtime::unix_socket`, shared with
 //! ctrmgrctl).
 
 mod client;
 mod errors;
 mod events;
+mod progress;
 mod pull;
 mod stream_body;
 mod url;

@@ -1,5 +1,6 @@
 //! The request and reply of one exchange with an engine's REST API.
 
+use crate::core::runtime::ProgressSink;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -25,6 +26,8 @@ pub(crate) struct EngineRequest {
     pub(crate) registry_auth: Option<String>,
     /// How to read the reply.
     pub(crate) read: ReadMode,
+    /// Where a pull's layer progress goes, when the caller wants it.
+    pub(crate) progress: Option<ProgressSink>,
     /// Limit on the whole call, or for a pull (which may run long) on each read.
     pub(crate) timeout: Duration,
     /// Most bytes of reply body read into memory; more is [`RuntimeError::TooLarge`].

@@ -17,7 +17,7 @@ use crate::runtime::engine_api::{
     bad_reply, with_dialect, CreateCall, Dialect, EngineApi, Negotiated, ReplyError,
 };
 use crate::runtime::engine_http::{bool_str, path_and_query, EngineReply};
-use crate::runtime::registry_auth::registry_of;
+use crate::runtime::registry_auth::is_loopback_registry;
 use std::path::Path;
 use std::time::Duration;
 
@@ -44,24 +44,6 @@ impl EngineApi<Podman> {
     }
 }
 
-/// Whether a pull may skip TLS verification: only for a registry on the loopback
-/// interface (a local mirror or test registry, plain HTTP like Docker allows there);
-/// every other registry is verified.
-fn is_loopback_registry(image: &ImageRef) -> bool {
-    let host = registry_of(image.as_str());
-    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
-        if port.bytes().all(|b| b.is_ascii_digit()) {
-            h
-        } else {
-            host
-        }
-    });
-    matches!(host, "localhost" | "[::1]")
-        || host
-            .parse::<std::net::Ipv4Addr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
 impl Dialect for Podman {
     const KIND: RuntimeKind = RuntimeKind::PodmanApi;
     const START_HINT: &'static str = "is `podman system service` running?";
@@ -69,6 +51,7 @@ impl Dialect for Podman {
     const API_NAME: &'static str = "/libpod";
     const STOP_TIMEOUT_KEY: &'static str = "timeout";
     const UPDATES_RESTART_POLICY: bool = false;
+    const DATA_ROOT_POINTER: &'static str = "/store/graphRoot";
 
     fn negotiate(&self, body: &[u8]) -> Result<Negotiated, RuntimeError> {
         let version = parse::parse_version(body).map_err(|e| bad_reply(Self::KIND, e))?;
@@ -139,18 +122,6 @@ mod tests {
     use super::*;
     use crate::core::runtime::Runtime;
     use crate::runtime::engine_api::is_negotiated;
-
-    #[test]
-    fn tls_is_skipped_only_for_loopback_registries() {
-        let loopback = |s: &str| is_loopback_registry(&ImageRef::parse(s).unwrap());
-        assert!(loopback("127.0.0.1:5000/ctrmgr-test/busybox:latest"));
-        assert!(loopback("localhost:5000/a"));
-        assert!(loopback("localhost/a:1"));
-        assert!(!loopback("registry.example.com/a:1"));
-        assert!(!loopback("registry.example.com:5000/a:1"));
-        assert!(!loopback("busybox"));
-        assert!(!loopback("127.example.com/a"));
-    }
 
     #[test]
     fn unreachable_socket_is_unavailable_with_a_hint() {

@@ -92,6 +92,21 @@ pub fn envelopes(existing: &str) -> Vec<(String, Value, &'static str)> {
             "invalid_request",
         ),
         (
+            "prune_images dry_run wrong type",
+            json!({"op": "prune_images", "args": {"dry_run": "yes"}}),
+            "invalid_request",
+        ),
+        (
+            "prune_images unknown field",
+            json!({"op": "prune_images", "args": {"all": true}}),
+            "invalid_request",
+        ),
+        (
+            "pull progress wrong type",
+            json!({"op": "pull", "args": {"image": IMAGE, "progress": 1}}),
+            "invalid_request",
+        ),
+        (
             "unknown spec field",
             json!({"op": "create", "args": {"name": "x", "image": IMAGE, "cap_add": ["ALL"]}}),
             "invalid_request",

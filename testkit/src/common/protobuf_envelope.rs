@@ -86,7 +86,7 @@ fn op_args(op: &str, args: &Value) -> Option<Op> {
             })
         }
         "pull" => {
-            let a = object(args, &["image", "auth"])?;
+            let a = object(args, &["image", "auth", "progress"])?;
             let auth = match a.get("auth") {
                 None => None,
                 Some(v) => {
@@ -100,6 +100,7 @@ fn op_args(op: &str, args: &Value) -> Option<Op> {
             Op::Pull(pb::PullArgs {
                 image: string(a, "image")?,
                 auth,
+                progress: boolean(a, "progress")?,
             })
         }
         "remove_image" => {
@@ -126,6 +127,12 @@ fn op_args(op: &str, args: &Value) -> Option<Op> {
             Op::Rollback(pb::RollbackArgs {})
         }
         "apply" => Op::Apply(apply_args(args)?),
+        "prune_images" => {
+            let a = object(args, &["dry_run"])?;
+            Op::PruneImages(pb::PruneImagesArgs {
+                dry_run: boolean(a, "dry_run")?,
+            })
+        }
         _ => return None,
     })
 }

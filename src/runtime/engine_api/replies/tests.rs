@@ -158,3 +158,24 @@ fn bad_reply_keeps_its_source() {
     assert!(source.source().is_some(), "the JSON error is kept under it");
     assert_eq!(err.clone(), err);
 }
+
+#[test]
+fn data_roots_of_both_engines() {
+    let docker = bytes(json!({"DockerRootDir": "/var/lib/docker", "Images": 3}));
+    assert_eq!(
+        parse_data_root(&docker, "GET /info", "/DockerRootDir").unwrap(),
+        std::path::PathBuf::from("/var/lib/docker")
+    );
+    let podman = bytes(json!({"store": {"graphRoot": "/var/lib/containers/storage"}}));
+    assert_eq!(
+        parse_data_root(&podman, "GET /libpod/info", "/store/graphRoot").unwrap(),
+        std::path::PathBuf::from("/var/lib/containers/storage")
+    );
+    let err = parse_data_root(b"{}", "GET /libpod/info", "/store/graphRoot").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "GET /libpod/info: no store.graphRoot (an absolute path) in the reply"
+    );
+    let relative = bytes(json!({"DockerRootDir": "docker"}));
+    assert!(parse_data_root(&relative, "GET /info", "/DockerRootDir").is_err());
+}
