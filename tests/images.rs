@@ -134,6 +134,7 @@ fn sse_events(agent: &Agent) -> Arc<Mutex<Vec<Value>>> {
         .into();
     let mut res = http
         .get(format!("{}/v1/events", agent.url))
+        .header("Authorization", agent.bearer())
         .call()
         .expect("GET /v1/events");
     assert_eq!(res.status().as_u16(), 200);
@@ -224,10 +225,11 @@ fn ctrmgrctl_pull_prints_each_finished_layer() {
     require_docker();
     let agent = Agent::start("");
     let image = LayeredImage::push();
+    let socket = format!("unix://{}", agent.dir.join("api.sock").display());
     let out = Command::new(env!("CARGO_BIN_EXE_ctrmgrctl"))
         .env_remove("CTRMGR_HOST")
         .env_remove("CTRMGR_TOKEN_FILE")
-        .args(["--host", &agent.url, "pull", &image.reference])
+        .args(["--host", &socket, "pull", &image.reference])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

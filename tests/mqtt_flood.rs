@@ -92,7 +92,11 @@ fn metrics(agent: &Agent) -> (u16, String) {
         .http_status_as_error(false)
         .build()
         .into();
-    let mut res = http.get(format!("{}/metrics", agent.url)).call().unwrap();
+    let mut res = http
+        .get(format!("{}/metrics", agent.url))
+        .header("Authorization", agent.bearer())
+        .call()
+        .unwrap();
     (
         res.status().as_u16(),
         res.body_mut().read_to_string().unwrap(),

@@ -18,9 +18,10 @@ fn client() -> ureq::Agent {
         .into()
 }
 
-fn post(http: &ureq::Agent, url: &str, body: &Value) -> (u16, Value) {
+fn post(http: &ureq::Agent, bearer: &str, url: &str, body: &Value) -> (u16, Value) {
     let mut res = http
         .post(url)
+        .header("Authorization", bearer)
         .header("Content-Type", "application/json")
         .send(body.to_string().as_bytes())
         .unwrap_or_else(|e| panic!("POST {url}: {e}"));
@@ -29,9 +30,10 @@ fn post(http: &ureq::Agent, url: &str, body: &Value) -> (u16, Value) {
     (status, serde_json::from_str(&text).unwrap())
 }
 
-fn get(http: &ureq::Agent, url: &str) -> (u16, Value) {
+fn get(http: &ureq::Agent, bearer: &str, url: &str) -> (u16, Value) {
     let mut res = http
         .get(url)
+        .header("Authorization", bearer)
         .call()
         .unwrap_or_else(|e| panic!("GET {url}: {e}"));
     let status = res.status().as_u16();
@@ -57,7 +59,9 @@ fn sigterm_during_a_slow_stop_finishes_it_then_exits_0() {
     start_stubborn(&agent, &name);
     let url = format!("{}/v1/containers/{name}/stop", agent.url);
     let started = Instant::now();
-    let stopping = std::thread::spawn(move || post(&client(), &url, &json!({"timeout_s": 4})));
+    let bearer = agent.bearer();
+    let stopping =
+        std::thread::spawn(move || post(&client(), &bearer, &url, &json!({"timeout_s": 4})));
     std::thread::sleep(Duration::from_secs(1));
     let exit = agent.stop();
     let (status, reply) = stopping.join().expect("the stop request's reply");
@@ -129,7 +133,11 @@ fn idle_and_slow_connections_do_not_starve_new_clients_or_engine_calls() {
     // machine may be loaded); well under rest.request_timeout_s, when the stalled bodies
     // would be cut off anyway.
     let asked = Instant::now();
-    let (status, listed) = get(&http, &format!("{}/v1/containers", agent.url));
+    let (status, listed) = get(
+        &http,
+        &agent.bearer(),
+        &format!("{}/v1/containers", agent.url),
+    );
     assert_eq!(status, 200, "{listed}\n{}", agent.log());
     assert!(
         asked.elapsed() < Duration::from_secs(4),
@@ -141,17 +149,19 @@ fn idle_and_slow_connections_do_not_starve_new_clients_or_engine_calls() {
     let name = unique("nofile");
     let (status, reply) = post(
         &http,
+        &agent.bearer(),
         &format!("{}/v1/containers?runtime=docker", agent.url),
         &json!({"name": name, "image": IMAGE, "cmd": ["sleep", "60"], "start": true}),
     );
     assert_eq!(status, 201, "{reply}\n{}", agent.log());
     let (status, reply) = get(
         &http,
+        &agent.bearer(),
         &format!("{}/v1/containers/{name}?runtime=docker-api", agent.url),
     );
     assert_eq!(status, 200, "{reply}");
     assert_eq!(reply["result"]["state"], "running");
-    let (_, metrics) = metrics_text(&http, &agent.url);
+    let (_, metrics) = metrics_text(&http, &agent);
     assert!(
         metrics.contains("ctrmgr_rest_connections_evicted "),
         "{metrics}"
@@ -175,8 +185,12 @@ fn idle_and_slow_connections_do_not_starve_new_clients_or_engine_calls() {
     assert!(agent.stop().success());
 }
 
-fn metrics_text(http: &ureq::Agent, url: &str) -> (u16, String) {
-    let mut res = http.get(format!("{url}/metrics")).call().unwrap();
+fn metrics_text(http: &ureq::Agent, agent: &Agent) -> (u16, String) {
+    let mut res = http
+        .get(format!("{}/metrics", agent.url))
+        .header("Authorization", agent.bearer())
+        .call()
+        .unwrap();
     (
         res.status().as_u16(),
         res.body_mut().read_to_string().unwrap(),
@@ -189,8 +203,11 @@ fn event_streams_have_their_own_small_pool() {
     let address = agent.url.trim_start_matches("http://").to_owned();
     let open_stream = || {
         let mut s = TcpStream::connect(&address).unwrap();
-        s.write_all(b"GET /v1/events HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            .unwrap();
+        let head = format!(
+            "GET /v1/events HTTP/1.1\r\nHost: localhost\r\nAuthorization: {}\r\n\r\n",
+            agent.bearer()
+        );
+        s.write_all(head.as_bytes()).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let mut head = [0u8; 12];
         s.read_exact(&mut head).unwrap();
@@ -203,6 +220,10 @@ fn event_streams_have_their_own_small_pool() {
     let (_third, status) = open_stream();
     assert_eq!(status, "HTTP/1.1 503", "the pool is full");
     // Open streams hold no in-flight permit (max_in_flight = 1): requests still run.
-    let (status, info) = get(&client(), &format!("{}/v1/info", agent.url));
+    let (status, info) = get(
+        &client(),
+        &agent.bearer(),
+        &format!("{}/v1/info", agent.url),
+    );
     assert_eq!(status, 200, "{info}");
 }

@@ -55,6 +55,7 @@ impl Events {
             .into();
         let mut res = http
             .get(format!("{}/v1/events", agent.url))
+            .header("Authorization", agent.bearer())
             .call()
             .expect("GET /v1/events");
         assert_eq!(res.status().as_u16(), 200);
@@ -160,6 +161,7 @@ fn run(agent: &Agent, runtime: &str, name: &str, cmd: &[&str], extra: Value) -> 
 /// The text of `GET /metrics`.
 fn metrics(agent: &Agent) -> String {
     ureq::get(format!("{}/metrics", agent.url))
+        .header("Authorization", agent.bearer())
         .call()
         .expect("GET /metrics")
         .body_mut()
