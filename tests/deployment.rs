@@ -487,3 +487,47 @@ fn verification_waits_for_the_health_check_and_rolls_back_an_unhealthy_generatio
     assert_eq!(engine.state(&name), Some((first, true)));
     engine.clean(&[&name]);
 }
+
+/// A deployment-owned container removed behind the agent's back is created again from
+/// the committed generation (declared means it runs); the generation stays the same and
+/// a next generation with the same content touches nothing.
+#[test]
+fn a_container_removed_behind_the_agents_back_is_created_again() {
+    require_docker();
+    let engine = DOCKER_API;
+    let agent = Agent::start(&engine.agent_config());
+    let (a, b) = (unique("dep-lost"), unique("dep-kept"));
+    let dep = deployment(1, vec![sleeper(&a, 0, "1"), sleeper(&b, 0, "1")]);
+    let r = apply(&agent, &dep);
+    assert_eq!(phase(&r), "done", "{r}");
+    let (first, _) = engine.state(&a).unwrap();
+    let (kept, _) = engine.state(&b).unwrap();
+    engine.clean(&[&a]);
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let again = loop {
+        if let Some((id, true)) = engine.state(&a) {
+            break id;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "'{a}' was not created again:\n{}",
+            agent.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_ne!(again, first);
+    assert_eq!(
+        engine.state(&b),
+        Some((kept, true)),
+        "the other one is untouched"
+    );
+    let (_, r) = agent.get("/v1/deployment");
+    assert_eq!(r["result"]["generation"], 1, "{r}");
+    let unchanged = deployment(2, vec![sleeper(&a, 0, "1"), sleeper(&b, 0, "1")]);
+    let r = apply(&agent, &unchanged);
+    assert_eq!(phase(&r), "done", "{r}");
+    assert_eq!(action(&r, &a), "none", "{r}");
+    assert_eq!(engine.state(&a), Some((again, true)));
+    engine.clean(&[&a, &b]);
+}

@@ -36,7 +36,7 @@ pub(super) struct Inner {
     pub(super) names: Arc<KeyedLocks>,
     pub(super) events: Arc<EventBus>,
     /// Held by the apply (or recovery) under way.
-    busy: Arc<smol::lock::Mutex<()>>,
+    pub(super) busy: Arc<smol::lock::Mutex<()>>,
     /// The status of the apply under way, for `deployment`.
     live: Mutex<Option<DeploymentStatus>>,
 }

@@ -6,6 +6,7 @@ mod deployer;
 pub mod journal;
 pub mod plan;
 mod recover;
+mod repair;
 mod run;
 pub mod spec_hash;
 mod status;

@@ -14,6 +14,7 @@
 use super::health::Tracker;
 use super::probe::Prober;
 use super::restart::{unix_ms, Due};
+use crate::core::deployment::plan::owner_generation;
 use crate::core::error::{CoreError, RuntimeError};
 use crate::core::events::Event;
 use crate::core::model::{ContainerState, Health, Intent, RestartKind};
@@ -193,6 +194,10 @@ impl Supervisor {
                 return;
             }
         };
+        if record.state == ContainerState::Missing && owner_generation(&record).is_some() {
+            self.recreate_lost(name.clone());
+            return;
+        }
         if record.needs_restart() {
             start_once(&self.restarting, &name, || {
                 let (me, name) = (self.clone(), name.clone());
@@ -210,6 +215,21 @@ impl Supervisor {
                     .spawn(async move { me.health_loop(name).await })
             });
         }
+    }
+
+    /// Has the deployer create a lost deployment-owned container again, on its own task
+    /// (it may pull and wait for the engine).
+    fn recreate_lost(self: &Arc<Self>, name: ContainerName) {
+        let Some(deployer) = self.service.deployer.clone() else {
+            return;
+        };
+        self.executor
+            .spawn(async move {
+                if let Err(e) = deployer.recreate_lost(&name).await {
+                    log::warn!("deployment: lost container '{name}' not created again: {e}");
+                }
+            })
+            .detach();
     }
 
     /// Waits out the back-off and restarts, as long as the container needs it.
