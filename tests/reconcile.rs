@@ -8,11 +8,10 @@
 use ctrmgr_testkit::common;
 
 use common::private_dockerd::PrivateDockerd;
+use common::sse::SseEvents;
 use common::{docker, require_docker, unique, Agent, IMAGE};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long the agent may take to notice what an engine did.
@@ -87,40 +86,14 @@ impl Drop for Cleanup {
 
 /// A client of `GET /v1/events` reading in a thread; keeps every event it received.
 struct EventClient {
-    events: Arc<Mutex<Vec<Value>>>,
+    events: SseEvents,
 }
 
 impl EventClient {
     fn connect(agent: &Agent) -> EventClient {
-        let http: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let mut res = http
-            .get(format!("{}/v1/events", agent.url))
-            .header("Authorization", agent.bearer())
-            .call()
-            .expect("GET /v1/events");
-        assert_eq!(res.status().as_u16(), 200);
-        let content_type = res.headers()["content-type"].to_str().unwrap().to_owned();
-        assert!(
-            content_type.starts_with("text/event-stream"),
-            "{content_type}"
-        );
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let sink = events.clone();
-        std::thread::spawn(move || {
-            let reader = BufReader::new(res.body_mut().as_reader());
-            for line in reader.lines() {
-                let Ok(line) = line else { break };
-                if let Some(json) = line.strip_prefix("data: ") {
-                    sink.lock()
-                        .unwrap()
-                        .push(serde_json::from_str(json).unwrap());
-                }
-            }
-        });
-        EventClient { events }
+        EventClient {
+            events: SseEvents::connect(agent),
+        }
     }
 
     /// Waits for an event about `name` with `action`.
@@ -129,18 +102,16 @@ impl EventClient {
         loop {
             let found = self
                 .events
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|e| e["name"] == name && e["action"] == action)
-                .cloned();
+                .all()
+                .into_iter()
+                .find(|e| e["name"] == name && e["action"] == action);
             if let Some(e) = found {
                 return e;
             }
             assert!(
                 Instant::now() < deadline,
                 "no '{action}' event for '{name}'; received: {:?}\n{}",
-                self.events.lock().unwrap(),
+                self.events.all(),
                 agent.log()
             );
             std::thread::sleep(Duration::from_millis(100));

@@ -10,11 +10,10 @@
 use ctrmgr_testkit::common;
 
 use common::private_dockerd::PrivateDockerd;
+use common::sse::SseEvents;
 use common::{code, docker, unique, Agent, IMAGE};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a test waits for something the agent should do.
@@ -45,43 +44,20 @@ impl Drop for Cleanup {
 
 /// A client of `GET /v1/events` reading in a thread; keeps every event with the instant
 /// it arrived.
-struct Events(Arc<Mutex<Vec<(Instant, Value)>>>);
+struct Events(SseEvents);
 
 impl Events {
     fn connect(agent: &Agent) -> Events {
-        let http: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let mut res = http
-            .get(format!("{}/v1/events", agent.url))
-            .header("Authorization", agent.bearer())
-            .call()
-            .expect("GET /v1/events");
-        assert_eq!(res.status().as_u16(), 200);
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let sink = events.clone();
-        std::thread::spawn(move || {
-            let reader = BufReader::new(res.body_mut().as_reader());
-            for line in reader.lines() {
-                let Ok(line) = line else { break };
-                if let Some(json) = line.strip_prefix("data: ") {
-                    let event: Value = serde_json::from_str(json).unwrap();
-                    sink.lock().unwrap().push((Instant::now(), event));
-                }
-            }
-        });
-        Events(events)
+        Events(SseEvents::connect(agent))
     }
 
     /// When each `action` event of `name` arrived.
     fn times(&self, name: &str, action: &str) -> Vec<Instant> {
         self.0
-            .lock()
-            .unwrap()
-            .iter()
+            .timed()
+            .into_iter()
             .filter(|(_, e)| e["name"] == name && e["action"] == action)
-            .map(|(t, _)| *t)
+            .map(|(t, _)| t)
             .collect()
     }
 
@@ -97,12 +73,7 @@ impl Events {
                 Instant::now() < deadline,
                 "{} of {n} '{action}' events for '{name}'; events: {:?}\n{}",
                 times.len(),
-                self.0
-                    .lock()
-                    .unwrap()
-                    .iter()
-                    .map(|e| &e.1)
-                    .collect::<Vec<_>>(),
+                self.0.all(),
                 agent.log()
             );
             std::thread::sleep(Duration::from_millis(100));

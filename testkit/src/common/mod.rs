@@ -6,6 +6,7 @@ pub mod contract;
 pub mod hostile;
 pub mod private_dockerd;
 pub mod protobuf_envelope;
+pub mod sse;
 
 use serde_json::Value;
 use std::io::Read;
