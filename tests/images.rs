@@ -667,3 +667,52 @@ fn a_registry_that_stalls_mid_pull_costs_the_call_timeout_and_leaves_no_image() 
     let _ = registry.kill();
     let _ = registry.wait();
 }
+
+/// `prune_images` keeps an image that only the previous deployment names (what
+/// `rollback` would need), and removes it once no generation it keeps names it.
+#[test]
+fn prune_images_keeps_the_images_of_the_previous_deployment() {
+    require_docker();
+    let agent = Agent::start(
+        "[images]\ngc_min_age_s = 0\ngc_keep_per_repo = 1\n[runtime]\ndefault = \"docker-api\"\n",
+    );
+    let repo = format!("ctrmgr-test/{}", unique("gcdep"));
+    let (deployed, newest) = (format!("{repo}:1"), format!("{repo}:2"));
+    build("docker", Some(&deployed));
+    std::thread::sleep(Duration::from_millis(1100));
+    build("docker", Some(&newest));
+    let dangling = build("docker", None);
+    let (old, steady) = (unique("gc-old"), unique("gc-steady"));
+    let sleeper = |name: &str, image: &str| json!({"name": name, "image": image, "cmd": ["sleep", "3600"], "network": "none"});
+    let apply = |generation: u64, containers: Vec<Value>| {
+        let (_, r) = agent.execute(&json!({"op": "apply", "args": {"deployment": {
+            "generation": generation, "containers": containers,
+            "policy": {"healthy_window_s": 1}}}}));
+        assert_eq!(r["result"]["phase"], "done", "{r}");
+    };
+    let prune = || {
+        let (_, r) = agent.execute(&json!({"op": "prune_images", "args": {}}));
+        assert_eq!(r["ok"], true, "{r}");
+        r["result"]["removed"].to_string()
+    };
+    apply(1, vec![sleeper(&old, &deployed), sleeper(&steady, IMAGE)]);
+    // Generation 2 drops the container: its image is unused, but generation 1 (the
+    // previous one) names it.
+    apply(2, vec![sleeper(&steady, IMAGE)]);
+    assert!(!docker_has(&old), "generation 2 removed it");
+    let removed = prune();
+    assert!(removed.contains(&dangling), "{removed}");
+    assert!(!removed.contains(&deployed), "{removed}");
+    assert!(engine_has_image("docker", &deployed));
+    // Generation 3: now neither the committed nor the previous generation names it.
+    apply(3, vec![sleeper(&steady, REGISTRY_IMAGE)]);
+    let removed = prune();
+    assert!(removed.contains(&deployed), "{removed}");
+    assert!(!engine_has_image("docker", &deployed));
+    assert!(
+        engine_has_image("docker", &newest),
+        "the newest of its repository stays"
+    );
+    docker_rm(&steady);
+    engine("docker", &["rmi", "-f", &newest]);
+}
