@@ -531,3 +531,61 @@ fn a_container_removed_behind_the_agents_back_is_created_again() {
     assert_eq!(engine.state(&a), Some((again, true)));
     engine.clean(&[&a, &b]);
 }
+
+/// Groups run in `order`, lower first, whatever order the deployment lists them in: each
+/// container of a later group is created after every container of an earlier one has
+/// started (the engine's own timestamps).
+#[test]
+fn order_groups_start_lower_first() {
+    require_docker();
+    let engine = DOCKER_API;
+    let agent = Agent::start(&engine.agent_config());
+    let names = [
+        unique("ord-late"),
+        unique("ord-first"),
+        unique("ord-middle"),
+    ];
+    let orders = [2, 0, 1];
+    let containers = names
+        .iter()
+        .zip(orders)
+        .map(|(n, o)| sleeper(n, o, "1"))
+        .collect();
+    let r = apply(&agent, &deployment(1, containers));
+    assert_eq!(phase(&r), "done", "{r}");
+    let times = |name: &str| {
+        let out = Command::new("docker")
+            .args([
+                "container",
+                "inspect",
+                "--format",
+                "{{.Created}} {{.State.StartedAt}}",
+                "--",
+                name,
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let (created, started) = text.split_once(' ').unwrap();
+        (fixed_width(created), fixed_width(started))
+    };
+    let (first, middle, late) = (times(&names[1]), times(&names[2]), times(&names[0]));
+    assert!(
+        first.1 < middle.0,
+        "order 0 started before order 1 was created"
+    );
+    assert!(
+        middle.1 < late.0,
+        "order 1 started before order 2 was created"
+    );
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    engine.clean(&refs);
+}
+
+/// An engine timestamp (`2026-12-07T10:00:01.5Z`, Go trims trailing zeros) with its
+/// fraction padded to 9 digits, so that text order is time order.
+fn fixed_width(time: &str) -> String {
+    let time = time.trim_end_matches('Z');
+    let (whole, fraction) = time.split_once('.').unwrap_or((time, ""));
+    format!("{whole}.{fraction:0<9}Z")
+}
