@@ -8,6 +8,7 @@
 
 use ctrmgr_testkit::{common, mqtt_support};
 
+use common::stalling_registry::StallingRegistry;
 use common::{code, require_docker, unique, Agent, REGISTRY_IMAGE};
 use mqtt_support::{agent_mqtt_config, Broker, TestClient};
 use serde_json::{json, Value};
@@ -287,11 +288,13 @@ fn bad_deployments_change_nothing() {
     engine.clean(&[&own]);
 }
 
-/// `kill -9` of the agent once an apply of a changed container reaches `at` (switching:
-/// while the old container is being stopped; verifying: the new one runs, the old one
+/// `kill -9` of the agent once an apply of a changed container reaches `at` (pulling:
+/// its new image hangs in a stalling registry; switching: while the old container is
+/// being stopped; verifying: the new one runs, the old one
 /// is parked): on restart the previous generation runs again (same id), one container
 /// per name, and the status says so.
 fn kill9_at(at: &str) {
+    let registry = StallingRegistry::start();
     require_docker();
     let engine = DOCKER_API;
     let dir = tempfile::tempdir().unwrap();
@@ -304,6 +307,10 @@ fn kill9_at(at: &str) {
 
     let mut gen2 = deployment(2, vec![sleeper(&a, 0, "2")]);
     gen2["policy"]["healthy_window_s"] = json!(60);
+    if at == "pulling" {
+        // An image whose pull hangs, so the kill lands while it runs.
+        gen2["containers"][0]["image"] = json!(registry.image());
+    }
     let (_, r) =
         agent.execute(&json!({"op": "apply", "args": {"deployment": gen2, "wait": false}}));
     assert_eq!(phase(&r), "pending", "{r}");
@@ -333,6 +340,11 @@ fn kill9_at(at: &str) {
     let (_, r) = agent.get(&format!("/v1/containers/{a}"));
     assert_eq!(r["result"]["state"], "running", "{r}");
     engine.clean(&[&a]);
+}
+
+#[test]
+fn kill9_while_pulling_converges_on_restart() {
+    kill9_at("pulling");
 }
 
 #[test]

@@ -7,6 +7,7 @@
 use ctrmgr_testkit::{common, mqtt_support};
 
 use common::sse::SseEvents;
+use common::stalling_registry::StallingRegistry;
 use common::*;
 use serde_json::{json, Value};
 use std::process::Command;
@@ -568,87 +569,16 @@ fn pull_progress_events_over_mqtt() {
     }
 }
 
-/// A registry on loopback that serves a manifest and its config, then sends the first
-/// bytes of the only layer and stalls. Python's standard library, no registry code.
-const STALLING_REGISTRY: &str = r#"
-import hashlib, http.server, json, time
-config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
-                     "rootfs": {"type": "layers", "diff_ids": ["sha256:" + "0" * 64]}}).encode()
-config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
-layer_size, layer_digest = 10_000_000, "sha256:" + "ab" * 32
-manifest = json.dumps({
-    "schemaVersion": 2,
-    "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-    "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
-               "size": len(config), "digest": config_digest},
-    "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                "size": layer_size, "digest": layer_digest}]}).encode()
-manifest_digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
-
-class Registry(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *args):
-        pass
-    def do_HEAD(self):
-        self.answer(False)
-    def do_GET(self):
-        self.answer(True)
-    def answer(self, with_body):
-        path = self.path.split("?")[0]
-        if path.endswith(layer_digest):
-            self.send_response(200)
-            self.send_header("Content-Length", str(layer_size))
-            self.send_header("Content-Type", "application/octet-stream")
-            self.end_headers()
-            self.wfile.write(b"\x1f\x8b" + b"\0" * 4096)
-            self.wfile.flush()
-            time.sleep(3600)
-            return
-        if path == "/v2/":
-            body, kind = b"{}", "application/json"
-        elif "/manifests/" in path:
-            body, kind = manifest, "application/vnd.docker.distribution.manifest.v2+json"
-        elif path.endswith(config_digest):
-            body, kind = config, "application/octet-stream"
-        else:
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Docker-Content-Digest", manifest_digest)
-        self.end_headers()
-        if with_body:
-            self.wfile.write(body)
-
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Registry)
-print(server.server_address[1], flush=True)
-server.serve_forever()
-"#;
-
 /// A registry that stalls mid-pull: the pull ends within `runtime.call_timeout_s` with
 /// an error (no hang), the agent goes on answering, and the partial image is not
 /// present afterwards, on both API paths.
 #[test]
 fn a_registry_that_stalls_mid_pull_costs_the_call_timeout_and_leaves_no_image() {
     require_docker();
-    let mut registry = Command::new("python3")
-        .arg("-c")
-        .arg(STALLING_REGISTRY)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 for the stalling registry");
-    let mut port = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(registry.stdout.take().unwrap()),
-        &mut port,
-    )
-    .unwrap();
+    let registry = StallingRegistry::start();
     let agent = Agent::start("[runtime]\ncall_timeout_s = 5\n");
     for runtime in ["docker-api", "podman-api"] {
-        let image = format!("127.0.0.1:{}/stall/app:{}", port.trim(), unique("t"));
+        let image = registry.image();
         let (_, r) = agent.execute(&json!({
             "op": "pull", "runtime": runtime, "args": {"image": image}
         }));
@@ -664,8 +594,6 @@ fn a_registry_that_stalls_mid_pull_costs_the_call_timeout_and_leaves_no_image() 
     }
     let (status, info) = agent.execute(&json!({"op": "info"}));
     assert_eq!(status, 200, "{info}");
-    let _ = registry.kill();
-    let _ = registry.wait();
 }
 
 /// `prune_images` keeps an image that only the previous deployment names (what
