@@ -8,6 +8,7 @@
 
 use ctrmgr_testkit::{common, mqtt_support};
 
+use common::stalling_registry::StallingRegistry;
 use common::{code, require_docker, unique, Agent, REGISTRY_IMAGE};
 use mqtt_support::{agent_mqtt_config, Broker, TestClient};
 use serde_json::{json, Value};
@@ -287,11 +288,13 @@ fn bad_deployments_change_nothing() {
     engine.clean(&[&own]);
 }
 
-/// `kill -9` of the agent once an apply of a changed container reaches `at` (switching:
-/// while the old container is being stopped; verifying: the new one runs, the old one
+/// `kill -9` of the agent once an apply of a changed container reaches `at` (pulling:
+/// its new image hangs in a stalling registry; switching: while the old container is
+/// being stopped; verifying: the new one runs, the old one
 /// is parked): on restart the previous generation runs again (same id), one container
 /// per name, and the status says so.
 fn kill9_at(at: &str) {
+    let registry = StallingRegistry::start();
     require_docker();
     let engine = DOCKER_API;
     let dir = tempfile::tempdir().unwrap();
@@ -304,6 +307,10 @@ fn kill9_at(at: &str) {
 
     let mut gen2 = deployment(2, vec![sleeper(&a, 0, "2")]);
     gen2["policy"]["healthy_window_s"] = json!(60);
+    if at == "pulling" {
+        // An image whose pull hangs, so the kill lands while it runs.
+        gen2["containers"][0]["image"] = json!(registry.image());
+    }
     let (_, r) =
         agent.execute(&json!({"op": "apply", "args": {"deployment": gen2, "wait": false}}));
     assert_eq!(phase(&r), "pending", "{r}");
@@ -333,6 +340,11 @@ fn kill9_at(at: &str) {
     let (_, r) = agent.get(&format!("/v1/containers/{a}"));
     assert_eq!(r["result"]["state"], "running", "{r}");
     engine.clean(&[&a]);
+}
+
+#[test]
+fn kill9_while_pulling_converges_on_restart() {
+    kill9_at("pulling");
 }
 
 #[test]
@@ -530,4 +542,62 @@ fn a_container_removed_behind_the_agents_back_is_created_again() {
     assert_eq!(action(&r, &a), "none", "{r}");
     assert_eq!(engine.state(&a), Some((again, true)));
     engine.clean(&[&a, &b]);
+}
+
+/// Groups run in `order`, lower first, whatever order the deployment lists them in: each
+/// container of a later group is created after every container of an earlier one has
+/// started (the engine's own timestamps).
+#[test]
+fn order_groups_start_lower_first() {
+    require_docker();
+    let engine = DOCKER_API;
+    let agent = Agent::start(&engine.agent_config());
+    let names = [
+        unique("ord-late"),
+        unique("ord-first"),
+        unique("ord-middle"),
+    ];
+    let orders = [2, 0, 1];
+    let containers = names
+        .iter()
+        .zip(orders)
+        .map(|(n, o)| sleeper(n, o, "1"))
+        .collect();
+    let r = apply(&agent, &deployment(1, containers));
+    assert_eq!(phase(&r), "done", "{r}");
+    let times = |name: &str| {
+        let out = Command::new("docker")
+            .args([
+                "container",
+                "inspect",
+                "--format",
+                "{{.Created}} {{.State.StartedAt}}",
+                "--",
+                name,
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let (created, started) = text.split_once(' ').unwrap();
+        (fixed_width(created), fixed_width(started))
+    };
+    let (first, middle, late) = (times(&names[1]), times(&names[2]), times(&names[0]));
+    assert!(
+        first.1 < middle.0,
+        "order 0 started before order 1 was created"
+    );
+    assert!(
+        middle.1 < late.0,
+        "order 1 started before order 2 was created"
+    );
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    engine.clean(&refs);
+}
+
+/// An engine timestamp (`2026-12-07T10:00:01.5Z`, Go trims trailing zeros) with its
+/// fraction padded to 9 digits, so that text order is time order.
+fn fixed_width(time: &str) -> String {
+    let time = time.trim_end_matches('Z');
+    let (whole, fraction) = time.split_once('.').unwrap_or((time, ""));
+    format!("{whole}.{fraction:0<9}Z")
 }

@@ -7,6 +7,7 @@
 use ctrmgr_testkit::{common, mqtt_support};
 
 use common::sse::SseEvents;
+use common::stalling_registry::StallingRegistry;
 use common::*;
 use serde_json::{json, Value};
 use std::process::Command;
@@ -568,87 +569,16 @@ fn pull_progress_events_over_mqtt() {
     }
 }
 
-/// A registry on loopback that serves a manifest and its config, then sends the first
-/// bytes of the only layer and stalls. Python's standard library, no registry code.
-const STALLING_REGISTRY: &str = r#"
-import hashlib, http.server, json, time
-config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
-                     "rootfs": {"type": "layers", "diff_ids": ["sha256:" + "0" * 64]}}).encode()
-config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
-layer_size, layer_digest = 10_000_000, "sha256:" + "ab" * 32
-manifest = json.dumps({
-    "schemaVersion": 2,
-    "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-    "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
-               "size": len(config), "digest": config_digest},
-    "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                "size": layer_size, "digest": layer_digest}]}).encode()
-manifest_digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
-
-class Registry(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *args):
-        pass
-    def do_HEAD(self):
-        self.answer(False)
-    def do_GET(self):
-        self.answer(True)
-    def answer(self, with_body):
-        path = self.path.split("?")[0]
-        if path.endswith(layer_digest):
-            self.send_response(200)
-            self.send_header("Content-Length", str(layer_size))
-            self.send_header("Content-Type", "application/octet-stream")
-            self.end_headers()
-            self.wfile.write(b"\x1f\x8b" + b"\0" * 4096)
-            self.wfile.flush()
-            time.sleep(3600)
-            return
-        if path == "/v2/":
-            body, kind = b"{}", "application/json"
-        elif "/manifests/" in path:
-            body, kind = manifest, "application/vnd.docker.distribution.manifest.v2+json"
-        elif path.endswith(config_digest):
-            body, kind = config, "application/octet-stream"
-        else:
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Docker-Content-Digest", manifest_digest)
-        self.end_headers()
-        if with_body:
-            self.wfile.write(body)
-
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Registry)
-print(server.server_address[1], flush=True)
-server.serve_forever()
-"#;
-
 /// A registry that stalls mid-pull: the pull ends within `runtime.call_timeout_s` with
 /// an error (no hang), the agent goes on answering, and the partial image is not
 /// present afterwards, on both API paths.
 #[test]
 fn a_registry_that_stalls_mid_pull_costs_the_call_timeout_and_leaves_no_image() {
     require_docker();
-    let mut registry = Command::new("python3")
-        .arg("-c")
-        .arg(STALLING_REGISTRY)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 for the stalling registry");
-    let mut port = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(registry.stdout.take().unwrap()),
-        &mut port,
-    )
-    .unwrap();
+    let registry = StallingRegistry::start();
     let agent = Agent::start("[runtime]\ncall_timeout_s = 5\n");
     for runtime in ["docker-api", "podman-api"] {
-        let image = format!("127.0.0.1:{}/stall/app:{}", port.trim(), unique("t"));
+        let image = registry.image();
         let (_, r) = agent.execute(&json!({
             "op": "pull", "runtime": runtime, "args": {"image": image}
         }));
@@ -664,6 +594,53 @@ fn a_registry_that_stalls_mid_pull_costs_the_call_timeout_and_leaves_no_image() 
     }
     let (status, info) = agent.execute(&json!({"op": "info"}));
     assert_eq!(status, 200, "{info}");
-    let _ = registry.kill();
-    let _ = registry.wait();
+}
+
+/// `prune_images` keeps an image that only the previous deployment names (what
+/// `rollback` would need), and removes it once no generation it keeps names it.
+#[test]
+fn prune_images_keeps_the_images_of_the_previous_deployment() {
+    require_docker();
+    let agent = Agent::start(
+        "[images]\ngc_min_age_s = 0\ngc_keep_per_repo = 1\n[runtime]\ndefault = \"docker-api\"\n",
+    );
+    let repo = format!("ctrmgr-test/{}", unique("gcdep"));
+    let (deployed, newest) = (format!("{repo}:1"), format!("{repo}:2"));
+    build("docker", Some(&deployed));
+    std::thread::sleep(Duration::from_millis(1100));
+    build("docker", Some(&newest));
+    let dangling = build("docker", None);
+    let (old, steady) = (unique("gc-old"), unique("gc-steady"));
+    let sleeper = |name: &str, image: &str| json!({"name": name, "image": image, "cmd": ["sleep", "3600"], "network": "none"});
+    let apply = |generation: u64, containers: Vec<Value>| {
+        let (_, r) = agent.execute(&json!({"op": "apply", "args": {"deployment": {
+            "generation": generation, "containers": containers,
+            "policy": {"healthy_window_s": 1}}}}));
+        assert_eq!(r["result"]["phase"], "done", "{r}");
+    };
+    let prune = || {
+        let (_, r) = agent.execute(&json!({"op": "prune_images", "args": {}}));
+        assert_eq!(r["ok"], true, "{r}");
+        r["result"]["removed"].to_string()
+    };
+    apply(1, vec![sleeper(&old, &deployed), sleeper(&steady, IMAGE)]);
+    // Generation 2 drops the container: its image is unused, but generation 1 (the
+    // previous one) names it.
+    apply(2, vec![sleeper(&steady, IMAGE)]);
+    assert!(!docker_has(&old), "generation 2 removed it");
+    let removed = prune();
+    assert!(removed.contains(&dangling), "{removed}");
+    assert!(!removed.contains(&deployed), "{removed}");
+    assert!(engine_has_image("docker", &deployed));
+    // Generation 3: now neither the committed nor the previous generation names it.
+    apply(3, vec![sleeper(&steady, REGISTRY_IMAGE)]);
+    let removed = prune();
+    assert!(removed.contains(&deployed), "{removed}");
+    assert!(!engine_has_image("docker", &deployed));
+    assert!(
+        engine_has_image("docker", &newest),
+        "the newest of its repository stays"
+    );
+    docker_rm(&steady);
+    engine("docker", &["rmi", "-f", &newest]);
 }

@@ -7,6 +7,7 @@ pub mod hostile;
 pub mod private_dockerd;
 pub mod protobuf_envelope;
 pub mod sse;
+pub mod stalling_registry;
 
 use serde_json::Value;
 use std::io::Read;
