@@ -471,9 +471,16 @@ fn build(cli: &str, tag: Option<&str>) -> String {
     }
 }
 
+/// Held by each test that prunes: a prune removes every dangling image of the engine,
+/// the other prune test's too.
+static PRUNING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn prune_images_removes_a_dangling_image_and_keeps_one_a_stopped_container_uses() {
     require_docker();
+    let _alone = PRUNING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     // Old enough at once, and one image kept per repository: the shared test images
     // (each alone in its repository) are never candidates.
     let agent = Agent::start("[images]\ngc_min_age_s = 0\ngc_keep_per_repo = 1\n");
@@ -601,6 +608,9 @@ fn a_registry_that_stalls_mid_pull_costs_the_call_timeout_and_leaves_no_image() 
 #[test]
 fn prune_images_keeps_the_images_of_the_previous_deployment() {
     require_docker();
+    let _alone = PRUNING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let agent = Agent::start(
         "[images]\ngc_min_age_s = 0\ngc_keep_per_repo = 1\n[runtime]\ndefault = \"docker-api\"\n",
     );

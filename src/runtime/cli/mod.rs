@@ -41,6 +41,9 @@ pub struct CliRuntime {
     runner: Arc<dyn ProcessRunner>,
 }
 
+/// Reads of the image inventory before a change that keeps happening is an error.
+const INVENTORY_ATTEMPTS: u32 = 3;
+
 impl CliRuntime {
     /// Time allowed for one CLI call.
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -170,6 +173,38 @@ impl CliRuntime {
     }
 
     /// A `BadReply` error for output of `sub` this adapter cannot read.
+    /// One read of the images and of the images containers use (see `image_inventory`).
+    async fn inventory_once(&self) -> Result<ImageInventory, RuntimeError> {
+        let out = self
+            .call(inventory::image_ids(), Subject::default())
+            .await?;
+        let ids = inventory::lines(&out.stdout_text());
+        let images = if ids.is_empty() {
+            Vec::new()
+        } else {
+            let args = inventory::image_details(self.flavor, &ids);
+            let out = self.call(args, Subject::default()).await?;
+            inventory::parse_details(&out.stdout_text())
+                .map_err(|p| self.unreadable("image inspect", p))?
+        };
+        let out = self
+            .call(inventory::container_ids(), Subject::default())
+            .await?;
+        let containers = inventory::lines(&out.stdout_text());
+        let used_ids = if containers.is_empty() {
+            Default::default()
+        } else {
+            let out = self
+                .call(inventory::container_images(&containers), Subject::default())
+                .await?;
+            inventory::lines(&out.stdout_text())
+                .iter()
+                .map(|id| crate::runtime::inspect::image_id(id))
+                .collect()
+        };
+        Ok(ImageInventory { images, used_ids })
+    }
+
     fn unreadable(&self, sub: &str, problem: parse::OutputError) -> RuntimeError {
         RuntimeError::BadReply {
             runtime: self.flavor.kind(),
@@ -457,34 +492,25 @@ impl Runtime for CliRuntime {
     }
 
     async fn image_inventory(&self) -> Result<ImageInventory, RuntimeError> {
-        let out = self
-            .call(inventory::image_ids(), Subject::default())
-            .await?;
-        let ids = inventory::lines(&out.stdout_text());
-        let images = if ids.is_empty() {
-            Vec::new()
-        } else {
-            let args = inventory::image_details(self.flavor, &ids);
-            let out = self.call(args, Subject::default()).await?;
-            inventory::parse_details(&out.stdout_text())
-                .map_err(|p| self.unreadable("image inspect", p))?
-        };
-        let out = self
-            .call(inventory::container_ids(), Subject::default())
-            .await?;
-        let containers = inventory::lines(&out.stdout_text());
-        let used_ids = if containers.is_empty() {
-            Default::default()
-        } else {
-            let out = self
-                .call(inventory::container_images(&containers), Subject::default())
-                .await?;
-            inventory::lines(&out.stdout_text())
-                .iter()
-                .map(|id| crate::runtime::inspect::image_id(id))
-                .collect()
-        };
-        Ok(ImageInventory { images, used_ids })
+        // The CLI lists ids, then inspects them in one call: an image or container that
+        // another client removes in between fails that inspect as a whole. List again
+        // (a few times) rather than fail the run.
+        let mut attempt = 1;
+        loop {
+            match self.inventory_once().await {
+                Err(e)
+                    if attempt < INVENTORY_ATTEMPTS
+                        && !matches!(e, RuntimeError::Unavailable { .. }) =>
+                {
+                    log::debug!(
+                        "{}: image inventory changed while read ({e}); reading again",
+                        self.flavor.kind()
+                    );
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn data_root(&self) -> Result<PathBuf, RuntimeError> {
