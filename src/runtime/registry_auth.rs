@@ -32,7 +32,9 @@ pub(crate) fn registry_of(image: &str) -> &str {
 
 /// Whether a pull may skip TLS verification: only for a registry on the loopback
 /// interface (a local mirror or test registry, plain HTTP like Docker allows there);
-/// every other registry is verified.
+/// every other registry is verified. Podman's paths use it (the libpod API and the
+/// CLI's podman flavour); Docker's engine decides this itself.
+#[cfg(any(feature = "docker-cli", feature = "podman-cli", feature = "podman-api"))]
 pub(crate) fn is_loopback_registry(image: &ImageRef) -> bool {
     let host = registry_of(image.as_str());
     let host = host.rsplit_once(':').map_or(host, |(h, port)| {
@@ -56,6 +58,7 @@ mod tests {
     use base64::Engine as _;
 
     #[test]
+    #[cfg(any(feature = "docker-cli", feature = "podman-cli", feature = "podman-api"))]
     fn tls_is_skipped_only_for_loopback_registries() {
         let loopback = |s: &str| is_loopback_registry(&ImageRef::parse(s).unwrap());
         assert!(loopback("127.0.0.1:5000/ctrmgr-test/busybox:latest"));
