@@ -73,7 +73,7 @@ fn a_qos0_flood_neither_stops_keep_alives_nor_later_qos1_requests() {
     let reply = client.call(&device, &json!({"id": "after-flood", "op": "list"}));
     assert_eq!(reply["ok"], true, "{reply}");
     assert_eq!(reply["id"], "after-flood");
-    let (_, text) = metrics(&agent);
+    let text = agent.metrics();
     let dropped = gauge(&text, "ctrmgr_mqtt_qos0_dropped");
     let answered = text
         .lines()
@@ -85,22 +85,6 @@ fn a_qos0_flood_neither_stops_keep_alives_nor_later_qos1_requests() {
         answered + dropped <= BURST as u64 && answered > 0,
         "{answered} answered, {dropped} dropped"
     );
-}
-
-fn metrics(agent: &Agent) -> (u16, String) {
-    let http: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut res = http
-        .get(format!("{}/metrics", agent.url))
-        .header("Authorization", agent.bearer())
-        .call()
-        .unwrap();
-    (
-        res.status().as_u16(),
-        res.body_mut().read_to_string().unwrap(),
-    )
 }
 
 /// A gauge's value in the Prometheus text; panics when it is missing.

@@ -161,7 +161,7 @@ fn idle_and_slow_connections_do_not_starve_new_clients_or_engine_calls() {
     );
     assert_eq!(status, 200, "{reply}");
     assert_eq!(reply["result"]["state"], "running");
-    let (_, metrics) = metrics_text(&http, &agent);
+    let metrics = agent.metrics();
     assert!(
         metrics.contains("ctrmgr_rest_connections_evicted "),
         "{metrics}"
@@ -183,18 +183,6 @@ fn idle_and_slow_connections_do_not_starve_new_clients_or_engine_calls() {
     let (status, _) = agent.delete(&format!("/v1/containers/{name}?force=true"));
     assert_eq!(status, 200);
     assert!(agent.stop().success());
-}
-
-fn metrics_text(http: &ureq::Agent, agent: &Agent) -> (u16, String) {
-    let mut res = http
-        .get(format!("{}/metrics", agent.url))
-        .header("Authorization", agent.bearer())
-        .call()
-        .unwrap();
-    (
-        res.status().as_u16(),
-        res.body_mut().read_to_string().unwrap(),
-    )
 }
 
 #[test]

@@ -129,17 +129,6 @@ fn run(agent: &Agent, runtime: &str, name: &str, cmd: &[&str], extra: Value) -> 
     body["result"].clone()
 }
 
-/// The text of `GET /metrics`.
-fn metrics(agent: &Agent) -> String {
-    ureq::get(format!("{}/metrics", agent.url))
-        .header("Authorization", agent.bearer())
-        .call()
-        .expect("GET /metrics")
-        .body_mut()
-        .read_to_string()
-        .unwrap()
-}
-
 /// The engine's own restart policy of `name`.
 fn engine_policy(runtime: &str, name: &str) -> String {
     let out = Command::new(cli(runtime))
@@ -193,7 +182,7 @@ fn crash_loop(runtime: &'static str) {
     assert_eq!(r["last_exit_code"], 3, "{r}");
     assert_eq!(engine_policy(runtime, &name), "no");
     let line = format!("ctrmgr_container_restarts_total{{name=\"{name}\"}} ");
-    let text = metrics(&agent);
+    let text = agent.metrics();
     assert!(text.contains(&line), "{text}");
 }
 
@@ -430,7 +419,7 @@ fn http_and_tcp_checks_on_docker() {
     );
     assert!(events.times(&closed, "restarting").is_empty());
     let line = format!("ctrmgr_health_probe_failures_total{{name=\"{closed}\"}} ");
-    let text = metrics(&agent);
+    let text = agent.metrics();
     assert!(text.contains(&line), "{text}");
 }
 

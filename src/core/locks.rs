@@ -18,16 +18,18 @@ pub struct KeyGuard<'a> {
 }
 
 impl KeyedLocks {
+    /// The mutex of `key`, made when missing.
+    fn mutex(&self, key: &str) -> Arc<smol::lock::Mutex<()>> {
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.entry(key.to_owned()).or_default().clone()
+    }
+
     /// Waits for and takes the lock of `key`.
     pub async fn lock(&self, key: &str) -> KeyGuard<'_> {
-        let m = {
-            let mut map = self
-                .map
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            map.entry(key.to_owned()).or_default().clone()
-        };
-        let guard = m.lock_arc().await;
+        let guard = self.mutex(key).lock_arc().await;
         KeyGuard {
             locks: self,
             key: key.to_owned(),
@@ -37,14 +39,7 @@ impl KeyedLocks {
 
     /// Takes the lock of `key` if nobody holds it, without waiting.
     pub fn try_lock(&self, key: &str) -> Option<KeyGuard<'_>> {
-        let m = {
-            let mut map = self
-                .map
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            map.entry(key.to_owned()).or_default().clone()
-        };
-        let guard = m.try_lock_arc()?;
+        let guard = self.mutex(key).try_lock_arc()?;
         Some(KeyGuard {
             locks: self,
             key: key.to_owned(),

@@ -290,6 +290,13 @@ impl Agent {
         format!("Bearer {}", self.token)
     }
 
+    /// The text of `GET /metrics` (with the token).
+    pub fn metrics(&self) -> String {
+        let (status, text) = self.get_raw("/metrics").expect("GET /metrics");
+        assert_eq!(status, 200, "GET /metrics: {text}");
+        text
+    }
+
     fn get_raw(&self, path: &str) -> Result<(u16, String), ureq::Error> {
         let mut res = self
             .http
