@@ -62,7 +62,10 @@ fn offline_boot(engine: Engine) {
     let image = registry.image(&format!("ctrmgr-test/busybox:{}", unique("offline")));
     registry.push_from_docker(IMAGE, &image);
     engine.forget_image(&image);
-    assert!(!engine.has_image(&image), "{image} must be pulled by the agent");
+    assert!(
+        !engine.has_image(&image),
+        "{image} must be pulled by the agent"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let mut agent = Agent::start_in(dir.path(), &engine.agent_config());
@@ -91,7 +94,11 @@ fn offline_boot(engine: Engine) {
     assert_eq!(engine.state(&a), Some((id_a.clone(), false)));
 
     let agent = Agent::start_in(dir.path(), &engine.agent_config());
-    assert_eq!(wait_running(&engine, &agent, &a), id_a, "a is started again");
+    assert_eq!(
+        wait_running(&engine, &agent, &a),
+        id_a,
+        "a is started again"
+    );
     wait_running(&engine, &agent, &b);
     for name in [&a, &b] {
         assert_eq!(count_named(&engine, name), 1, "one '{name}'");

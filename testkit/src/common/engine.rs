@@ -38,7 +38,10 @@ pub const PODMAN_API: Engine = Engine {
 impl Engine {
     /// A private dockerd (see [`super::private_dockerd`]) reached through `runtime`
     /// (`docker-api` or `docker`).
-    pub fn private_dockerd(dockerd: &super::private_dockerd::PrivateDockerd, runtime: &'static str) -> Engine {
+    pub fn private_dockerd(
+        dockerd: &super::private_dockerd::PrivateDockerd,
+        runtime: &'static str,
+    ) -> Engine {
         Engine {
             cli: "docker",
             runtime,
