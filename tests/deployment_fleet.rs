@@ -51,11 +51,13 @@ fn count_named(engine: &Engine, name: &str) -> usize {
     String::from_utf8_lossy(&out.stdout).lines().count()
 }
 
-/// Applies two containers whose image only a private registry holds (the engine pulls
-/// it), kills the registry and the agent (`kill -9`), stops both containers and removes
-/// one (a power cycle), and starts the agent again with the registry still down: the
-/// committed generation runs again from the local image, one container per name, and
-/// the status is the same generation, `done`.
+/// Applies three containers whose image only a private registry holds (the engine
+/// pulls it) and has a client `stop` one, kills the registry and the agent (`kill -9`),
+/// stops the others and removes one (a power cycle), and starts the agent again with
+/// the registry still down: the committed generation runs again from the local image
+/// (the stopped one started with its engine id, the removed one created again), the
+/// client's stop is still respected, one container per name, and the status is the
+/// same generation, `done`.
 fn offline_boot(engine: Engine) {
     require_docker();
     let mut registry = PrivateRegistry::start();
@@ -69,7 +71,7 @@ fn offline_boot(engine: Engine) {
 
     let dir = tempfile::tempdir().unwrap();
     let mut agent = Agent::start_in(dir.path(), &engine.agent_config());
-    let (a, b) = (unique("off-a"), unique("off-b"));
+    let (a, b, kept) = (unique("off-a"), unique("off-b"), unique("off-stopped"));
     let with_image = |mut c: Value| {
         c["image"] = json!(image);
         c
@@ -79,12 +81,16 @@ fn offline_boot(engine: Engine) {
         vec![
             with_image(sleeper(&a, 0, "1")),
             with_image(sleeper(&b, 1, "1")),
+            with_image(sleeper(&kept, 1, "1")),
         ],
     );
     let r = apply(&agent, &gen1);
     assert_eq!(phase(&r), "done", "{r}\n{}", agent.log());
     assert!(engine.has_image(&image), "the apply pulled {image}");
     let (id_a, _) = engine.state(&a).unwrap();
+    let (_, r) = agent.execute(&json!({"op": "stop", "args": {"name": kept, "timeout_s": 1}}));
+    assert_eq!(r["ok"], true, "{r}");
+    let (id_kept, _) = engine.state(&kept).unwrap();
 
     registry.stop();
     agent.kill9();
@@ -106,12 +112,17 @@ fn offline_boot(engine: Engine) {
         let (_, r) = agent.get(&format!("/v1/containers/{name}"));
         assert_eq!(r["result"]["state"], "running", "{r}");
     }
+    assert_eq!(
+        engine.state(&kept),
+        Some((id_kept, false)),
+        "the client's stop is respected on boot"
+    );
     let (_, r) = agent.get("/v1/deployment");
     assert_eq!(r["result"]["generation"], 1, "{r}");
     assert_eq!(r["result"]["phase"], "done", "{r}");
     assert!(r["result"]["in_progress"].is_null(), "{r}");
     assert!(!registry.answers(), "the registry stayed down throughout");
-    engine.clean(&[&a, &b]);
+    engine.clean(&[&a, &b, &kept]);
     engine.forget_image(&image);
 }
 
