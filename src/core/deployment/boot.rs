@@ -10,9 +10,8 @@ use super::deployer::Inner;
 use super::journal::Journal;
 use super::plan::owner_generation;
 use super::types::Desired;
-use crate::core::clock;
 use crate::core::error::{CoreError, RuntimeError};
-use crate::core::events::{ContainerEvent, EventAction};
+use crate::core::events::EventAction;
 use crate::core::model::{ContainerState, Intent};
 use crate::core::names::ContainerName;
 
@@ -70,11 +69,8 @@ impl Inner {
         record.state = ContainerState::Running;
         record.exit_code = None;
         record.started_by_client();
-        record.updated_at = clock::now_rfc3339();
-        self.store.put_container(&record).await?;
         // The supervisor learns of the run here (its restarts and health checks).
-        self.events
-            .publish(ContainerEvent::of(EventAction::Start, &record));
+        self.save(record, EventAction::Start).await?;
         Ok(true)
     }
 }
