@@ -6,106 +6,16 @@
 //! a `kill -9` of the agent mid-apply is undone on restart, and a retained MQTT desired
 //! message is applied by an agent that starts afterwards.
 
-use ctrmgr_testkit::{common, mqtt_support};
+use ctrmgr_testkit::{common, deployment_support, mqtt_support};
 
+use common::engine::{Engine, DOCKER_API, DOCKER_CLI, PODMAN_API};
 use common::stalling_registry::StallingRegistry;
 use common::{code, require_docker, unique, Agent, REGISTRY_IMAGE};
+use deployment_support::{action, apply, deployment, phase, retain, sleeper};
 use mqtt_support::{agent_mqtt_config, Broker, TestClient};
 use serde_json::{json, Value};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// One engine, inspected by its CLI, reached by the agent through `runtime`.
-#[derive(Clone, Copy)]
-struct Engine {
-    cli: &'static str,
-    runtime: &'static str,
-}
-
-impl Engine {
-    /// `inspect` of a container: its id and whether it runs; `None` when absent.
-    fn state(self, name: &str) -> Option<(String, bool)> {
-        let out = Command::new(self.cli)
-            .args([
-                "container",
-                "inspect",
-                "--format",
-                "{{.Id}} {{.State.Running}}",
-                "--",
-                name,
-            ])
-            .output()
-            .unwrap();
-        if !out.status.success() {
-            return None;
-        }
-        let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-        let (id, running) = text.split_once(' ')?;
-        Some((id.to_owned(), running == "true"))
-    }
-
-    /// Removes the named containers and their parked copies.
-    fn clean(self, names: &[&str]) {
-        for n in names {
-            for name in [n.to_string(), format!("{n}.ctrmgr-old")] {
-                let _ = Command::new(self.cli)
-                    .args(["rm", "-f", "--", &name])
-                    .output();
-            }
-        }
-    }
-
-    fn agent_config(self) -> String {
-        format!("[runtime]\ndefault = \"{}\"\n", self.runtime)
-    }
-}
-
-const DOCKER_API: Engine = Engine {
-    cli: "docker",
-    runtime: "docker-api",
-};
-const DOCKER_CLI: Engine = Engine {
-    cli: "docker",
-    runtime: "docker",
-};
-const PODMAN_API: Engine = Engine {
-    cli: "podman",
-    runtime: "podman-api",
-};
-
-/// A long-running container of a deployment.
-fn sleeper(name: &str, order: u32, env: &str) -> Value {
-    json!({"name": name, "image": REGISTRY_IMAGE, "cmd": ["sleep", "3600"],
-           "env": {"V": env}, "order": order})
-}
-
-fn deployment(generation: u64, containers: Vec<Value>) -> Value {
-    json!({"generation": generation, "containers": containers,
-           "policy": {"on_failure": "rollback", "healthy_window_s": 1}})
-}
-
-/// Applies and returns the reply (status 200 expected for every contract reply).
-fn apply(agent: &Agent, dep: &Value) -> Value {
-    let (_, reply) = agent.execute(&json!({"op": "apply", "args": {"deployment": dep}}));
-    reply
-}
-
-fn phase(reply: &Value) -> &str {
-    reply["result"]["phase"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no phase: {reply}"))
-}
-
-/// The action the status reports for `name`.
-fn action<'a>(reply: &'a Value, name: &str) -> &'a str {
-    reply["result"]["containers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .and_then(|c| c["action"].as_str())
-        .unwrap_or_else(|| panic!("no line for {name}: {reply}"))
-}
 
 fn lifecycle(engine: Engine) {
     require_docker();
@@ -355,19 +265,6 @@ fn kill9_while_switching_converges_on_restart() {
 #[test]
 fn kill9_while_verifying_converges_on_restart() {
     kill9_at("verifying");
-}
-
-/// Publishes `payload` retained on `topic` (empty: clears it) with mosquitto_pub.
-fn retain(broker: &Broker, topic: &str, payload: &str) {
-    let port = broker.port.to_string();
-    let mut args = vec!["-h", "127.0.0.1", "-p", &port, "-q", "1", "-r", "-t", topic];
-    if payload.is_empty() {
-        args.push("-n");
-    } else {
-        args.extend(["-m", payload]);
-    }
-    let out = Command::new("mosquitto_pub").args(&args).output().unwrap();
-    assert!(out.status.success(), "mosquitto_pub: {out:?}");
 }
 
 /// A retained desired message published before the agent starts is applied when it

@@ -29,6 +29,7 @@ mod reconcile_live;
 mod reconcile_queue;
 pub mod reconcile_records;
 pub mod reconciler_task;
+mod record_save;
 pub mod registry_credentials;
 pub mod reply;
 pub mod request_digest;

@@ -5,10 +5,10 @@ use super::clock;
 use super::command::{Command, Request};
 use super::deployment::{Deployer, DeploymentStatus};
 use super::error::{CoreError, ErrorBody, ErrorCode};
-use super::events::{ContainerEvent, EventAction, EventBus};
+use super::events::{EventAction, EventBus};
 use super::image_gc::{GcRules, DEFAULT_GC_KEEP_PER_REPO, DEFAULT_GC_MIN_AGE_S};
 use super::locks::KeyedLocks;
-use super::model::{Container, ContainerState, Health, RuntimeKind};
+use super::model::{Container, ContainerState, RuntimeKind};
 use super::names::ContainerName;
 use super::pending_creates::PendingCreates;
 use super::policy::Policy;
@@ -366,19 +366,10 @@ impl ContainerService {
     /// the health of a container that no longer runs) and publishes the change.
     pub(super) async fn save(
         &self,
-        mut record: Container,
+        record: Container,
         action: EventAction,
     ) -> Result<Container, CoreError> {
-        record.updated_at = clock::now_rfc3339();
-        if record.exit_code.is_some() {
-            record.last_exit_code = record.exit_code;
-        }
-        if !record.state.is_active() {
-            record.health = Health::None;
-        }
-        self.store.put_container(&record).await?;
-        self.events.publish(ContainerEvent::of(action, &record));
-        Ok(record)
+        super::record_save::save_record(&*self.store, &self.events, record, action).await
     }
 
     /// Marks a record `missing` after the engine said the container is gone, then

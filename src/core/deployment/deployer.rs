@@ -169,14 +169,27 @@ impl Deployer {
     }
 
     /// On start: finishes or undoes an apply that a crash interrupted, so the device
-    /// runs exactly one consistent generation. Returns its status when there was one.
+    /// runs exactly one consistent generation, then boots that generation (starts its
+    /// `running` containers that a power cycle stopped; no pull). Returns the
+    /// interrupted apply's status when there was one.
     pub async fn recover(&self) -> Result<Option<DeploymentStatus>, CoreError> {
         let _busy = self.inner.busy.lock_arc().await;
         let journal = journal::load(&*self.inner.store).await?;
-        if journal.in_progress.is_none() {
-            return Ok(None);
+        let ended = if journal.in_progress.is_some() {
+            Some(super::recover::resume(&self.inner, journal).await)
+        } else {
+            None
+        };
+        let journal = journal::load(&*self.inner.store).await?;
+        let started = self.inner.boot(&journal).await;
+        if !started.is_empty() {
+            let names: Vec<&str> = started.iter().map(|n| n.as_str()).collect();
+            log::warn!(
+                "deployment: started the committed generation's stopped containers on boot: {}",
+                names.join(", ")
+            );
         }
-        Ok(Some(super::recover::resume(&self.inner, journal).await))
+        Ok(ended)
     }
 
     fn answer_while_busy(&self, dep: &Deployment) -> Result<DeploymentStatus, CoreError> {

@@ -2,6 +2,7 @@
 //! containers; the agent plans it against the device, pulls, switches group by group,
 //! verifies, and commits or rolls back, journaling every step in the store.
 
+mod boot;
 mod deployer;
 pub mod journal;
 pub mod plan;

@@ -2,6 +2,8 @@
 //! (undo, for a rollback or after a crash) and to the end (removing what a verified
 //! generation left behind). Undo and finish tolerate steps that were journaled but not,
 //! or only partly, carried out: the journal is written before the engine is touched.
+//! Records are written through the core's save path (`record_save`), as the ops write
+//! theirs, so each change is a container event the supervisor and subscribers see.
 
 use super::deployer::Inner;
 use super::journal::{Kept, Step};
@@ -11,9 +13,10 @@ use super::types::Desired;
 use super::PARKED_SUFFIX;
 use crate::core::clock;
 use crate::core::error::{CoreError, RuntimeError};
-use crate::core::events::{ContainerEvent, EventAction};
+use crate::core::events::EventAction;
 use crate::core::model::{Container, ContainerState, Health, Intent, Supervision};
 use crate::core::names::ContainerName;
+use crate::core::record_save::{delete_record, save_record};
 use crate::core::runtime::DEVICE_LABEL;
 
 /// Where the old container of `name` waits while its replacement is verified.
@@ -58,7 +61,7 @@ impl Inner {
             Desired::Running => Intent::Running,
             Desired::Stopped => Intent::Stopped,
         };
-        let mut record = Container {
+        let record = Container {
             name: spec.name.clone(),
             runtime: self.rt.kind(),
             id: id.clone(),
@@ -78,18 +81,14 @@ impl Inner {
                 ..Default::default()
             },
         };
-        self.store.put_container(&record).await?;
-        self.events
-            .publish(ContainerEvent::of(EventAction::Create, &record));
+        let mut record = self.save(record, EventAction::Create).await?;
         if intent == Intent::Running {
             self.rt.start(&record.name).await?;
             record.state = ContainerState::Running;
             record.started_by_client();
-            self.store.put_container(&record).await?;
             // The supervisor learns of the container here (its restarts and health
             // checks), as the transports' clients do.
-            self.events
-                .publish(ContainerEvent::of(EventAction::Start, &record));
+            self.save(record, EventAction::Start).await?;
         }
         Ok(id)
     }
@@ -119,8 +118,12 @@ impl Inner {
             Intent::Stopped
         };
         self.refresh(&mut record).await;
-        self.store.put_container(&record).await?;
-        Ok(record.id)
+        let action = if running {
+            EventAction::Start
+        } else {
+            EventAction::Stop
+        };
+        Ok(self.save(record, action).await?.id)
     }
 
     /// Reads the engine's state into a record (left as it is when the engine cannot say).
@@ -134,7 +137,23 @@ impl Inner {
             Err(RuntimeError::NotFound { .. }) => record.state = ContainerState::Missing,
             Err(e) => log::warn!("deployment: cannot inspect '{}': {e}", record.name),
         }
-        record.updated_at = clock::now_rfc3339();
+    }
+
+    /// Saves a record and publishes `action` (the service's save path).
+    pub(super) async fn save(
+        &self,
+        record: Container,
+        action: EventAction,
+    ) -> Result<Container, CoreError> {
+        save_record(&*self.store, &self.events, record, action).await
+    }
+
+    /// Deletes the record of a container removed from the engine and publishes it.
+    async fn delete(&self, name: &ContainerName) -> Result<(), CoreError> {
+        match self.store.get_container(name).await? {
+            Some(record) => delete_record(&*self.store, &self.events, record).await,
+            None => Ok(()),
+        }
     }
 
     /// Undoes one begun step; errors are returned for the status message, and the next
@@ -144,7 +163,7 @@ impl Inner {
             Step::Created { name } => {
                 let _lock = self.names.lock(name.as_str()).await;
                 gone_ok(self.rt.remove(name, true).await)?;
-                self.store.delete_container(name).await?;
+                self.delete(name).await?;
             }
             Step::Replaced { name, parked, old } => {
                 let _lock = self.names.lock(name.as_str()).await;
@@ -176,7 +195,12 @@ impl Inner {
             self.rt.start(&record.name).await?;
         }
         self.refresh(&mut record).await;
-        self.store.put_container(&record).await?;
+        let action = if record.state == ContainerState::Running {
+            EventAction::Start
+        } else {
+            EventAction::Stop
+        };
+        self.save(record, action).await?;
         Ok(())
     }
 
@@ -189,7 +213,7 @@ impl Inner {
                 let name = &old.record.name;
                 let _lock = self.names.lock(name.as_str()).await;
                 gone_ok(self.rt.remove(name, true).await)?;
-                self.store.delete_container(name).await?;
+                self.delete(name).await?;
             }
             Step::Created { .. } | Step::Started { .. } | Step::Stopped { .. } => {}
         }

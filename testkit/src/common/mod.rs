@@ -3,8 +3,10 @@
 //! fails loudly when they are not.
 
 pub mod contract;
+pub mod engine;
 pub mod hostile;
 pub mod private_dockerd;
+pub mod private_registry;
 pub mod protobuf_envelope;
 pub mod sse;
 pub mod stalling_registry;
