@@ -23,8 +23,10 @@ use std::time::Duration;
 /// How long a pool thread waits for a job before it exits.
 pub const IDLE_EXIT: Duration = Duration::from_secs(1);
 
-/// The most pool threads at once (smol's blocking pool allowed 500).
-pub const MAX_THREADS: usize = 64;
+/// The most pool threads at once: smol's blocking pool's limit, so that no call waits
+/// behind others more than it did there (engine calls such as `stop` or `pull` may
+/// take long; concurrency is bounded before this by the transports' `max_in_flight`).
+pub const MAX_THREADS: usize = 500;
 
 /// The pool threads' name in `/proc/PID/task/*/comm`.
 pub const THREAD_NAME: &str = "ctrmgr-io";

@@ -4,7 +4,8 @@
 //! reconcile, and returns to it once a burst of ops on every transport and every runtime
 //! access path (container lifecycles on docker-api, docker, podman-api and podman) is
 //! over: no thread of smol's blocking pool (`blocking-N`), no second `async-io` (async-io
-//! 1, which async-h1's header timer would start), one tokio thread for MQTT and gRPC.
+//! 1, which async-h1's header timer would start), no `async-global-executor-N` (where
+//! async-h1 would answer `Expect: 100-continue`), one tokio thread for MQTT and gRPC.
 //! Thread names come from `/proc/PID/task/*/comm`; the test asserts names, not times.
 //!
 //! `ctrmgr-io` (the engine-call and commit threads, `src/offload.rs`) is left out of the
@@ -106,6 +107,25 @@ fn lifecycle(client: &dyn ContractClient, format: Format, runtime: &str) {
     );
 }
 
+/// A REST request with `Expect: 100-continue` gets `100 Continue`, then its reply.
+fn expect_continue(agent: &Agent) {
+    let port: u16 = agent.url.rsplit(':').next().unwrap().parse().unwrap();
+    let body = json!({"op": "info"}).to_string();
+    let request = format!(
+        "POST /v1/execute HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
+         Expect: 100-continue\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        agent.token,
+        body.len()
+    );
+    let reply = common::read_tcp(port, request.as_bytes());
+    assert!(
+        reply.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"),
+        "{reply}"
+    );
+    assert!(reply.contains(r#""ok":true"#), "{reply}");
+}
+
 #[test]
 fn every_transport_on_returns_to_the_named_idle_threads() {
     require_docker();
@@ -125,6 +145,7 @@ fn every_transport_on_returns_to_the_named_idle_threads() {
     assert_settles_to_idle(&agent, "after start-up");
 
     let rest = RestClient(&agent);
+    expect_continue(&agent);
     for runtime in ["docker-api", "docker", "podman-api", "podman"] {
         lifecycle(&rest, Format::Json, runtime);
     }

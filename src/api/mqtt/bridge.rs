@@ -133,12 +133,19 @@ impl Bridge {
     /// moment, then ends the task and waits for it.
     pub async fn stop(self) -> Result<(), MqttError> {
         let Bridge {
-            events, stop, done, ..
+            events,
+            stop,
+            done,
+            _thread: thread,
+            ..
         } = self;
         // A task waiting to forward an event sees the channel closed and moves on.
         drop(events);
         stop.close();
-        done.await.ok_or(MqttError::ThreadPanicked)
+        let ended = done.await;
+        // Only now may the tokio thread end (once gRPC lets go of it too).
+        drop(thread);
+        ended.ok_or(MqttError::ThreadPanicked)
     }
 }
 

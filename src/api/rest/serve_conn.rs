@@ -5,11 +5,12 @@
 //! `Connection: close`.
 
 use super::connections::{Conn, Guarded};
+use super::head::{HeadReader, CONTINUE};
 use super::RestState;
 use crate::core::error::{ErrorBody, ErrorCode};
 use crate::core::reply::Reply;
 use async_h1::server::{decode, Encoder};
-use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use smol::lock::SemaphoreGuardArc;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -27,8 +28,9 @@ where
     // The connection's event-stream slot, held until it closes once it streamed events.
     let stream_slot: Arc<Mutex<Option<SemaphoreGuardArc>>> = Arc::default();
     let endpoint = |req: Request| respond(app.clone(), stream_slot.clone(), req);
+    let mut stream = HeadReader::new(stream);
     loop {
-        let one = async { Some(serve_one(&stream, &endpoint).await) };
+        let one = async { Some(serve_one(&mut stream, &endpoint).await) };
         let closed = async {
             conn.closed().await;
             None
@@ -54,13 +56,20 @@ where
 /// async-io 1's reactor thread (a second `async-io` thread, for good). The [`Guarded`]
 /// stream already bounds both waits that timer covered: for a request to begin
 /// (`rest.idle_timeout_s`) and for all of it to arrive (`rest.request_timeout_s`). No
-/// protocol upgrade is answered (the API has none), so none is handled.
-async fn serve_one<S, F, Fut>(io: &Guarded<S>, endpoint: &F) -> tide::http::Result<bool>
+/// protocol upgrade is answered (the API has none), so none is handled. `Expect:
+/// 100-continue` is answered here too (see [`super::head`]).
+async fn serve_one<S, F, Fut>(
+    io: &mut HeadReader<Guarded<S>>,
+    endpoint: &F,
+) -> tide::http::Result<bool>
 where
     S: AsyncRead + AsyncWrite + Clone + Send + Sync + Unpin + 'static,
     F: Fn(Request) -> Fut,
     Fut: Future<Output = tide::http::Result<Response>>,
 {
+    if io.read_head().await? {
+        io.write_all(CONTINUE).await?;
+    }
     let Some((req, mut body)) = decode(io.clone()).await? else {
         return Ok(false);
     };
