@@ -19,8 +19,8 @@ use crate::config::grpc::GrpcConfig;
 use std::sync::Arc;
 
 /// Binds the configured listeners (errors name the key) and starts serving them on the
-/// `ctrmgr-tokio` thread. The returned future ends once shutdown has started and every connection has
-/// finished; it then removes the socket file.
+/// `ctrmgr-tokio` thread. The returned future ends once shutdown has started and every
+/// connection has finished; it then removes the socket file.
 pub fn start(ctx: &ApiContext, config: &GrpcConfig) -> Result<Serving, String> {
     let token = config.bearer_token().map_err(|e| e.to_string())?;
     let mut bound = Vec::new();

@@ -1,8 +1,9 @@
 //! The tokio side of the MQTT transport: one task on the agent's tokio thread
 //! (`ctrmgr-tokio`, shared with gRPC: [`crate::api::tokio_thread`]) only polls rumqttc's
 //! `EventLoop` (connect, keep-alive, reconnect with capped exponential back-off) and
-//! forwards what the smol side needs over a channel. Publishing and subscribing happen on the smol side through
-//! the `AsyncClient`, whose request channel works from any executor.
+//! forwards what the smol side needs over a channel. Publishing and subscribing happen
+//! on the smol side through the `AsyncClient`, whose request channel works from any
+//! executor.
 //!
 //! The event loop never waits for the smol side: if it did, it would stop sending
 //! keep-alives and reading PUBACKs, and a burst of requests could cost the connection.

@@ -1,6 +1,7 @@
 //! One REST connection's request loop: HTTP/1.1 keep-alive with `async_h1`'s parser and
-//! encoder (without its header timer: [`serve_one`]), each request body read (bounded by `rest.max_body_bytes` and `rest.request_timeout_s`) before it
-//! takes one of the `rest.max_in_flight` permits, event streams in their own pool
+//! encoder (without its header timer: [`serve_one`]), each request body read (bounded
+//! by `rest.max_body_bytes` and `rest.request_timeout_s`) before it takes one of the
+//! `rest.max_in_flight` permits, event streams in their own pool
 //! (`rest.max_event_streams`), and at shutdown the reply in flight finished and marked
 //! `Connection: close`.
 
