@@ -45,7 +45,14 @@ impl<S: AsyncRead + Unpin> HeadReader<S> {
     /// there was one.
     pub(super) async fn read_head(&mut self) -> io::Result<bool> {
         let mut chunk = [0u8; 1024];
-        while head_end(&self.ahead()).is_none() && self.ahead().len() < MAX_HEAD {
+        loop {
+            let read_enough = {
+                let ahead = self.ahead();
+                head_end(&ahead).is_some() || ahead.len() >= MAX_HEAD
+            };
+            if read_enough {
+                break;
+            }
             let n = self.inner.read(&mut chunk).await?;
             if n == 0 {
                 break;
