@@ -8,6 +8,7 @@ pub mod codec;
 pub mod config;
 pub mod core;
 pub mod logging;
+pub mod offload;
 pub mod runtime;
 pub mod signals;
 pub mod store;

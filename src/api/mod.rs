@@ -17,6 +17,8 @@ pub mod pipeline;
 #[cfg(feature = "rest")]
 pub mod rest;
 pub mod shutdown;
+#[cfg(any(feature = "mqtt", feature = "grpc"))]
+pub mod tokio_thread;
 pub mod transports;
 
 use crate::core::service::ContainerService;

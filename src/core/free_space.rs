@@ -30,7 +30,7 @@ pub async fn ensure_free_space(rt: &dyn Runtime, min_free_bytes: u64) -> Result<
         Err(e) => return Err(e.into()),
     };
     let stat_root = root.clone();
-    let free = match smol::unblock(move || free_bytes(&stat_root)).await {
+    let free = match crate::offload::run(move || free_bytes(&stat_root)).await {
         Ok(free) => free,
         Err(e) => {
             log::warn!(

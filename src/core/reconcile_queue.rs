@@ -11,10 +11,10 @@ use super::service::ContainerService;
 use std::sync::{Arc, PoisonError};
 
 /// Reconciles running at once against one engine (engine calls, not names waiting).
-/// One: the API paths' calls each hold a thread of smol's blocking pool, and that pool
-/// (blocking 1.7) keeps every thread it ever started, so the engine calls' peak
-/// concurrency is the agent's idle thread count for good. Names waiting for their lock
-/// hold no permit, so one is enough to keep a long op from stalling the others.
+/// One: the API paths' calls each hold a `ctrmgr-io` thread ([`crate::offload`]) while
+/// they run, so a start-up reconcile of many names starts one thread per engine, not
+/// one per name. Names waiting for their lock hold no permit, so one is enough to keep
+/// a long op from stalling the others.
 pub const CONCURRENT_RECONCILES: usize = 1;
 
 /// The names of one engine waiting for or under reconcile; its work runs on `executor`,

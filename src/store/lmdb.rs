@@ -16,8 +16,9 @@
 //! # Implementation
 //! Every write is one LMDB transaction, committed with LMDB's default (durable) sync
 //! flags, so a record survives a restart and a `kill -9`. Writes wait on LMDB's writer
-//! lock and on `fsync`, so they run on the `blocking` thread pool through
-//! [`smol::unblock`]; reads are short memory-mapped lookups and run on the caller's task.
+//! lock and on `fsync`, so they run on a `ctrmgr-io` thread ([`crate::offload::run`],
+//! which leaves none behind at idle); reads are short memory-mapped lookups and run on
+//! the caller's task.
 
 use super::{closed_error, reply_expired};
 use crate::core::clock::unix_now;
@@ -235,7 +236,7 @@ impl LmdbStore {
         run().map_err(|e| e.into_store_error(key, false))
     }
 
-    /// Runs `f` in a write transaction on the blocking pool and commits it. If the map
+    /// Runs `f` in a write transaction on a `ctrmgr-io` thread and commits it. If the map
     /// is full, drops the oldest half of the reply cache and runs `f` once more.
     async fn write<T: Send + 'static>(
         &self,
@@ -243,7 +244,7 @@ impl LmdbStore {
         f: impl Fn(&Lmdb, &mut RwTxn<'_>) -> Result<T, Fail> + Send + 'static,
     ) -> Result<T, StoreError> {
         let db = self.handle(key, true)?;
-        let result = smol::unblock(move || {
+        let result = crate::offload::run(move || {
             let attempt = || {
                 let mut wtxn = db.env.write_txn()?;
                 let out = f(&db, &mut wtxn)?;
@@ -493,7 +494,7 @@ impl Store for LmdbStore {
             return Ok(());
         };
         // The environment closes when the last in-flight write drops its handle.
-        smol::unblock(move || db.env.force_sync())
+        crate::offload::run(move || db.env.force_sync())
             .await
             .map_err(|e| StoreError::Write {
                 backend: BACKEND,

@@ -51,7 +51,7 @@ PACKAGECONFIG[mqtt] = "--features mqtt,,,,mosquitto,"
 PACKAGECONFIG[dbus] = "--features dbus,,,dbus,,"
 PACKAGECONFIG[mqueue] = "--features mqueue,,,,,"
 PACKAGECONFIG[protobuf] = "--features protobuf,,,,,"
-# The gRPC server (tonic + hyper HTTP/2 on one tokio thread, ctrmgr-grpc): +347 KiB of a
+# The gRPC server (tonic + hyper HTTP/2 on the tokio thread it shares with MQTT, ctrmgr-tokio): +347 KiB of a
 # 4.7 MiB stripped x86_64 agent, +0.3 MiB idle RSS. On by default, like every transport,
 # because it is small against the 8 MiB budget and other services on the device reach
 # for gRPC; drop it from PACKAGECONFIG on a board that has no gRPC client.

@@ -46,7 +46,7 @@ pub async fn connect(
             source,
         },
     };
-    let builder = builder(config).map_err(failed)?;
+    let builder = builder(config).await.map_err(failed)?;
     builder
         .internal_executor(false)
         .name(BUS_NAME)
@@ -66,13 +66,24 @@ pub async fn connect(
 }
 
 /// The builder for the configured bus (`DBUS_SYSTEM_BUS_ADDRESS` and
-/// `DBUS_SESSION_BUS_ADDRESS` are honoured by zbus).
-fn builder(config: &DbusConfig) -> zbus::Result<Builder<'static>> {
-    match config.bus_choice() {
-        BusChoice::System => Builder::system(),
-        BusChoice::Session => Builder::session(),
-        BusChoice::Address(address) => Builder::address(address),
+/// `DBUS_SESSION_BUS_ADDRESS` are honoured, as zbus does). A bus on a unix socket file
+/// (the usual case) is connected here, with async-io's non-blocking connect on the
+/// executor: zbus would connect it on a thread of smol's blocking pool (`blocking-N`),
+/// which never exits once started. Other transports are left to zbus.
+async fn builder(config: &DbusConfig) -> zbus::Result<Builder<'static>> {
+    use zbus::address::transport::{Transport, UnixSocket};
+    let address = match config.bus_choice() {
+        BusChoice::System => zbus::Address::system()?,
+        BusChoice::Session => zbus::Address::session()?,
+        BusChoice::Address(address) => zbus::Address::try_from(address)?,
+    };
+    if let Transport::Unix(unix) = address.transport() {
+        if let UnixSocket::File(path) = unix.path() {
+            let stream = async_io::Async::<std::os::unix::net::UnixStream>::connect(path).await?;
+            return Ok(Builder::unix_stream(stream.into_inner()?));
+        }
     }
+    Builder::address(address)
 }
 
 /// Checks that the address in the config is one zbus understands (at start, so a typo

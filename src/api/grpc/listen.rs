@@ -1,7 +1,7 @@
 //! The tokio side: accept loops for the bound listeners and one HTTP/2 connection task
-//! per caller (hyper), on the `ctrmgr-grpc` thread's current-thread runtime. At
+//! per caller (hyper), on the `ctrmgr-tokio` thread's current-thread runtime. At
 //! shutdown the loops stop accepting, each connection gets a GOAWAY and finishes its
-//! calls in flight (Watch streams end by themselves), and the thread ends.
+//! calls in flight (Watch streams end by themselves), and [`serve`] returns.
 
 use super::service::{Access, Agent, Shared};
 use crate::api::access::PeerRules;

@@ -1,8 +1,7 @@
 //! The gRPC transport (`ctrmgr.v1.Agent`: Execute and Watch). tonic's server core and
-//! hyper's HTTP/2 run on a current-thread tokio runtime in one named thread,
-//! `ctrmgr-grpc`; the core still runs on the smol executor (Execute spawns the shared
-//! pipeline there and awaits it; Watch reads the core's event channel). Its own thread
-//! rather than MQTT's: see the README, "gRPC".
+//! hyper's HTTP/2 run on the agent's one tokio thread, `ctrmgr-tokio` (shared with MQTT:
+//! [`crate::api::tokio_thread`]); the core still runs on the smol executor (Execute
+//! spawns the shared pipeline there and awaits it; Watch reads the core's event channel).
 
 mod codec;
 mod execute;
@@ -13,14 +12,15 @@ mod watch;
 use crate::api::access::PeerRules;
 use crate::api::metrics::Transport;
 use crate::api::pipeline::Limit;
+use crate::api::tokio_thread::TokioThread;
 use crate::api::transports::Serving;
 use crate::api::ApiContext;
 use crate::config::grpc::GrpcConfig;
 use std::sync::Arc;
 
-/// Binds the configured listeners (errors name the key) and starts the `ctrmgr-grpc`
-/// thread. The returned future ends once shutdown has started and every connection has
-/// finished; it then removes the socket file.
+/// Binds the configured listeners (errors name the key) and starts serving them on the
+/// `ctrmgr-tokio` thread. The returned future ends once shutdown has started and every
+/// connection has finished; it then removes the socket file.
 pub fn start(ctx: &ApiContext, config: &GrpcConfig) -> Result<Serving, String> {
     let token = config.bearer_token().map_err(|e| e.to_string())?;
     let mut bound = Vec::new();
@@ -61,24 +61,17 @@ pub fn start(ctx: &ApiContext, config: &GrpcConfig) -> Result<Serving, String> {
         permits: Arc::new(smol::lock::Semaphore::new(config.max_in_flight)),
         max_in_flight: config.max_in_flight,
     });
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()
-        .map_err(|e| format!("gRPC: cannot start its tokio runtime: {e}"))?;
-    let thread = std::thread::Builder::new()
-        .name("ctrmgr-grpc".into())
-        .spawn(move || runtime.block_on(listen::serve(bound, shared)))
-        .map_err(|e| format!("gRPC: cannot start thread ctrmgr-grpc: {e}"))?;
-    let shutdown = ctx.shutdown.clone();
+    let thread = TokioThread::acquire()
+        .map_err(|e| format!("gRPC: cannot start the tokio thread ctrmgr-tokio: {e}"))?;
+    let served = thread.spawn(listen::serve(bound, shared));
     let socket = config.unix_socket.clone();
     Ok(Box::pin(async move {
-        // Joining only after shutdown starts: no blocking-pool thread waits all along.
-        shutdown.wait().await;
-        let joined = smol::unblock(move || thread.join()).await;
+        let served = served.await;
+        // The tokio thread ends once MQTT lets go of it too.
+        drop(thread);
         if let Some(path) = socket {
             let _ = std::fs::remove_file(path);
         }
-        joined.map_err(|_| "its thread ctrmgr-grpc panicked".to_owned())
+        served.ok_or_else(|| "its server task panicked (see the log above)".to_owned())
     }))
 }

@@ -1,8 +1,9 @@
-//! The tokio side of the MQTT transport: one named OS thread (`ctrmgr-mqtt`) runs a
-//! current-thread tokio runtime that only polls rumqttc's `EventLoop` (connect,
-//! keep-alive, reconnect with capped exponential back-off) and forwards what the smol
-//! side needs over a channel. Publishing and subscribing happen on the smol side through
-//! the `AsyncClient`, whose request channel works from any executor.
+//! The tokio side of the MQTT transport: one task on the agent's tokio thread
+//! (`ctrmgr-tokio`, shared with gRPC: [`crate::api::tokio_thread`]) only polls rumqttc's
+//! `EventLoop` (connect, keep-alive, reconnect with capped exponential back-off) and
+//! forwards what the smol side needs over a channel. Publishing and subscribing happen
+//! on the smol side through the `AsyncClient`, whose request channel works from any
+//! executor.
 //!
 //! The event loop never waits for the smol side: if it did, it would stop sending
 //! keep-alives and reading PUBACKs, and a burst of requests could cost the connection.
@@ -12,10 +13,13 @@
 //! `mqtt.max_queued_qos0` waiting ones, further ones are dropped and counted.
 
 use super::MqttError;
+use crate::api::tokio_thread::TokioThread;
 use rumqttc::v5::mqttbytes::v5::{Packet, Publish};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{Event, EventLoop};
 use rumqttc::Outgoing;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,8 +84,7 @@ impl Qos0Queue {
 /// Longest wait for the final `offline` publish and DISCONNECT to be written at stop.
 const FLUSH_LIMIT: Duration = Duration::from_secs(3);
 
-/// The running event-loop thread.
-#[derive(Debug)]
+/// The running event-loop task.
 pub(super) struct Bridge {
     /// What the event loop forwards: unbounded, as the event loop never waits; QoS 1
     /// requests are bounded by Receive Maximum, QoS 0 ones by `mqtt.max_queued_qos0`.
@@ -89,11 +92,20 @@ pub(super) struct Bridge {
     /// The QoS 0 bound and its drop count.
     pub qos0: Arc<Qos0Queue>,
     stop: smol::channel::Sender<()>,
-    thread: std::thread::JoinHandle<()>,
+    /// Ends when the event-loop task has ended (`None`: it panicked).
+    done: Pin<Box<dyn Future<Output = Option<()>> + Send>>,
+    /// Keeps the tokio thread running while the task may run.
+    _thread: Arc<TokioThread>,
+}
+
+impl std::fmt::Debug for Bridge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bridge").field("qos0", &self.qos0).finish()
+    }
 }
 
 impl Bridge {
-    /// Starts the thread. `broker` only names the broker in log messages; at most
+    /// Starts the task. `broker` only names the broker in log messages; at most
     /// `max_queued_qos0` QoS 0 requests wait for the smol side.
     pub fn start(
         eventloop: EventLoop,
@@ -105,50 +117,36 @@ impl Bridge {
         let qos0 = Arc::new(Qos0Queue::new(max_queued_qos0));
         let queue = qos0.clone();
         let (stop, stop_rx) = smol::channel::bounded(1);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .enable_time()
-            // Only a host-name lookup uses the blocking pool: one short-lived thread.
-            .max_blocking_threads(1)
-            .thread_name("ctrmgr-mqtt-dns")
-            .build()
-            .map_err(MqttError::Thread)?;
-        let thread = std::thread::Builder::new()
-            .name("ctrmgr-mqtt".into())
-            .spawn(move || {
-                runtime.block_on(poll_loop(
-                    eventloop,
-                    tx,
-                    &queue,
-                    stop_rx,
-                    broker,
-                    max_backoff,
-                ));
-            })
-            .map_err(MqttError::Thread)?;
+        let thread = TokioThread::acquire().map_err(MqttError::Thread)?;
+        let done = thread.spawn(async move {
+            poll_loop(eventloop, tx, &queue, stop_rx, broker, max_backoff).await;
+        });
         Ok(Bridge {
             events,
             qos0,
             stop,
-            thread,
+            done: Box::pin(done),
+            _thread: thread,
         })
     }
 
     /// Lets the event loop write what is queued (the `offline` status, DISCONNECT) for a
-    /// moment, then ends the thread and waits for it.
+    /// moment, then ends the task and waits for it.
     pub async fn stop(self) -> Result<(), MqttError> {
         let Bridge {
             events,
             stop,
-            thread,
+            done,
+            _thread: thread,
             ..
         } = self;
-        // A thread waiting to forward an event sees the channel closed and moves on.
+        // A task waiting to forward an event sees the channel closed and moves on.
         drop(events);
         stop.close();
-        smol::unblock(move || thread.join())
-            .await
-            .map_err(|_| MqttError::ThreadPanicked)
+        let ended = done.await;
+        // Only now may the tokio thread end (once gRPC lets go of it too).
+        drop(thread);
+        ended.ok_or(MqttError::ThreadPanicked)
     }
 }
 

@@ -20,12 +20,12 @@
 //!
 //! # Implementation
 //!
-//! rumqttc's `EventLoop` needs tokio: it runs on a current-thread tokio runtime in one
-//! named thread, `ctrmgr-mqtt`, which only polls it and forwards incoming messages over a
-//! channel (see `bridge`). Everything else (decoding, the core, publishing through the
-//! `AsyncClient`) runs on the agent's smol executor. Resolving a broker host name uses
-//! tokio's blocking pool: one short-lived thread, `ctrmgr-mqtt-dns`, per connect attempt
-//! by name (none for an IP address).
+//! rumqttc's `EventLoop` needs tokio: one task polls it on the agent's tokio thread,
+//! `ctrmgr-tokio` (shared with gRPC, [`crate::api::tokio_thread`]), and forwards incoming
+//! messages over a channel (see `bridge`). Everything else (decoding, the core,
+//! publishing through the `AsyncClient`) runs on the agent's smol executor. Resolving a
+//! broker host name uses tokio's blocking pool: one short-lived thread, `ctrmgr-dns`,
+//! per connect attempt by name (none for an IP address).
 
 mod bridge;
 mod desired;
@@ -83,16 +83,16 @@ pub enum MqttError {
     /// The TLS settings do not make a usable configuration.
     #[error("mqtt.tls: {0}")]
     Tls(String),
-    /// The event-loop thread or its runtime could not be created.
-    #[error("cannot start the MQTT thread: {0}")]
+    /// The tokio thread (`ctrmgr-tokio`) or its runtime could not be created.
+    #[error("cannot start the tokio thread ctrmgr-tokio for MQTT: {0}")]
     Thread(std::io::Error),
-    /// The event-loop thread panicked.
-    #[error("the MQTT thread ended with a panic (see the log above)")]
+    /// The event-loop task panicked.
+    #[error("the MQTT event loop ended with a panic (see the log above)")]
     ThreadPanicked,
 }
 
 /// Serves MQTT until `ctx.shutdown` fires, then finishes running requests, publishes
-/// `offline`, disconnects and joins its thread. Starts even when the broker is down,
+/// `offline`, disconnects and waits for its event-loop task. Starts even when the broker is down,
 /// and connects when it comes up.
 pub async fn serve(ctx: ApiContext, config: MqttConfig) -> Result<(), MqttError> {
     let device = ctx.service.device_id().to_owned();

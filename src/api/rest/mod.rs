@@ -6,6 +6,7 @@ pub mod auth;
 mod connections;
 mod events;
 mod execute;
+mod head;
 mod listen;
 mod resources;
 mod serve_conn;

@@ -449,7 +449,7 @@ impl Runtime for CliRuntime {
             None => None,
             Some(a) => {
                 let (flavor, image, a) = (self.flavor, image.clone(), a.clone());
-                let dir = smol::unblock(move || auth::AuthDir::create(flavor, &image, &a))
+                let dir = crate::offload::run(move || auth::AuthDir::create(flavor, &image, &a))
                     .await
                     .map_err(|e| RuntimeError::Engine {
                         runtime: self.flavor.kind(),

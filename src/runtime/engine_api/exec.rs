@@ -2,7 +2,7 @@
 //! instance (`POST /containers/{name}/exec`), start it attached (`POST /exec/{id}/start`,
 //! which answers when the command ends: libpod 4 does not support detached starts), then
 //! read its exit code (`GET /exec/{id}/json`). The start call is bounded by the caller's
-//! timeout, so a hung command holds a blocking-pool thread for that long at most.
+//! timeout, so a hung command holds a `ctrmgr-io` thread for that long at most.
 
 use super::replies::{from_json, parse_id, ReplyError};
 use super::{bad_reply, call, call_name, container, request, Dialect, EngineApi};

@@ -6,7 +6,7 @@
 //!
 //! # Implementation
 //! Requests go through a blocking ureq agent ([`crate::runtime::engine_http`]) on
-//! `smol`'s blocking pool, so the executor never waits on the socket. The version call
+//! the `ctrmgr-io` threads ([`crate::offload`]), so the executor never waits on the socket. The version call
 //! is made on first use and its outcome (the path prefix) cached only after success, so
 //! an engine that comes up later is used as soon as it answers.
 //!

@@ -1,5 +1,6 @@
 //! A blocking ureq agent bound to one engine socket, called from async code: each
-//! request runs on `smol`'s blocking pool, so the executor never waits on the socket.
+//! request runs on a `ctrmgr-io` thread ([`crate::offload`]), so the executor never waits
+//! on the socket.
 
 use super::errors::transport_error;
 use super::progress::LayerTracker;
@@ -69,12 +70,12 @@ impl SocketClient {
         }
     }
 
-    /// Sends `req` exactly as given on the blocking pool.
+    /// Sends `req` exactly as given, on a `ctrmgr-io` thread.
     pub(crate) async fn send(&self, req: EngineRequest) -> Result<EngineReply, RuntimeError> {
         let agent = self.agent.clone();
         let socket = self.socket.clone();
         let (runtime, hint) = (self.runtime, self.start_hint);
-        smol::unblock(move || {
+        crate::offload::run(move || {
             exchange(&agent, &req).map_err(|e| transport_error(runtime, hint, &socket, e))
         })
         .await
