@@ -35,7 +35,8 @@ fn lifecycle(engine: Engine) {
     // The same generation again: its status, nothing touched.
     let r = apply(&agent, &gen1);
     assert_eq!(phase(&r), "done", "{r}");
-    // A higher generation with the same content: every action none, same ids, fast.
+    // A higher generation with the same content: every action none, same ids (no
+    // engine call; scripts/bench_deploy.py measures how long it takes).
     let started = Instant::now();
     let r = apply(
         &agent,
@@ -44,10 +45,6 @@ fn lifecycle(engine: Engine) {
     let took = started.elapsed();
     assert_eq!(phase(&r), "done", "{r}");
     assert_eq!((action(&r, &a), action(&r, &b)), ("none", "none"), "{r}");
-    assert!(
-        took < Duration::from_millis(900),
-        "unchanged re-apply took {took:?}"
-    );
     eprintln!(
         "{}: unchanged re-apply of 2 containers (one HTTP round trip) took {took:?}",
         engine.runtime
@@ -497,4 +494,57 @@ fn fixed_width(time: &str) -> String {
     let time = time.trim_end_matches('Z');
     let (whole, fraction) = time.split_once('.').unwrap_or((time, ""));
     format!("{whole}.{fraction:0<9}Z")
+}
+
+/// A group is replaced several containers at a time: when one of them cannot start, the
+/// others (created beside it, finished or not) are removed and the whole previous
+/// generation runs again with the same ids, nothing parked left behind.
+fn a_failed_start_rolls_back_the_whole_group(engine: Engine) {
+    require_docker();
+    let agent = Agent::start(&engine.agent_config());
+    let names: Vec<String> = (0..3).map(|i| unique(&format!("dep-g{i}"))).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    engine.clean(&refs);
+    let gen1 = deployment(1, names.iter().map(|n| sleeper(n, 0, "1")).collect());
+    let r = apply(&agent, &gen1);
+    assert_eq!(phase(&r), "done", "{r}");
+    let before: Vec<String> = names.iter().map(|n| engine.state(n).unwrap().0).collect();
+
+    let mut containers: Vec<Value> = names.iter().map(|n| sleeper(n, 0, "2")).collect();
+    containers[1]["cmd"] = json!(["/no/such/binary"]);
+    let r = apply(&agent, &deployment(2, containers));
+    assert_eq!(phase(&r), "rolled_back", "{r}");
+    assert!(
+        r["result"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains(&names[1]),
+        "the message names the container that failed: {r}"
+    );
+    for (name, id) in names.iter().zip(&before) {
+        let (now, running) = engine.state(name).expect("the old container is back");
+        assert_eq!(
+            &now, id,
+            "{name}: the previous generation's container, same id"
+        );
+        assert!(running, "{name} runs again");
+        assert!(
+            engine.state(&format!("{name}.ctrmgr-old")).is_none(),
+            "{name}: nothing parked left"
+        );
+    }
+    let (_, r) = agent.get("/v1/deployment");
+    assert_eq!(r["result"]["phase"], "rolled_back", "{r}");
+    assert!(r["result"]["in_progress"].is_null(), "{r}");
+    engine.clean(&refs);
+}
+
+#[test]
+fn a_failed_start_rolls_back_the_whole_group_docker_api() {
+    a_failed_start_rolls_back_the_whole_group(DOCKER_API);
+}
+
+#[test]
+fn a_failed_start_rolls_back_the_whole_group_podman_api() {
+    a_failed_start_rolls_back_the_whole_group(PODMAN_API);
 }

@@ -14,6 +14,7 @@ use crate::core::clock;
 use crate::core::error::CoreError;
 use crate::core::model::ImageInfo;
 use crate::core::names::ImageRef;
+use futures_util::stream::{self, StreamExt};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -133,24 +134,41 @@ async fn pull_missing(inner: &Inner, journal: &mut Journal, plan: &Plan) -> Resu
     Ok(())
 }
 
-/// Journals a step before it is carried out.
-async fn begin(inner: &Inner, journal: &mut Journal, step: Step, name: &str, action: Action) {
+/// Journals steps (in one write) before they are carried out, and announces each.
+async fn begin(inner: &Inner, journal: &mut Journal, steps: Vec<(Step, &str, Action)>) {
+    if steps.is_empty() {
+        return;
+    }
     if let Some(ip) = journal.in_progress.as_mut() {
-        ip.steps.push(step);
         let generation = ip.status.generation;
+        let announced: Vec<_> = steps.iter().map(|(_, n, a)| (*n, *a)).collect();
+        ip.steps.extend(steps.into_iter().map(|(s, _, _)| s));
         save(inner, journal).await;
-        inner.publish(generation, Phase::Switching, Some((name, action.as_str())));
+        for (name, action) in announced {
+            inner.publish(generation, Phase::Switching, Some((name, action.as_str())));
+        }
     }
 }
 
-/// Stops dropped containers, then replaces changed ones group by group. Returns the
-/// containers to verify.
+/// How many containers of one `order` group are replaced at once. The engines create
+/// and start containers side by side (dockerd measured 2-3x faster with 4 in flight than
+/// one by one); more mostly queues inside the engine.
+const GROUP_CONCURRENCY: usize = 4;
+
+/// Stops dropped containers, then replaces changed ones group by group: every step of a
+/// group is journaled in one write, then carried out up to [`GROUP_CONCURRENCY`] at a
+/// time. Returns the containers to verify.
 async fn switch(inner: &Inner, journal: &mut Journal, plan: &Plan) -> Result<Vec<Watched>, String> {
     let generation = journal_dep(journal).generation;
     for old in &plan.dropped {
         let kept = Kept::of(old);
         let step = Step::Dropped { old: kept.clone() };
-        begin(inner, journal, step, old.name.as_str(), Action::Remove).await;
+        begin(
+            inner,
+            journal,
+            vec![(step, old.name.as_str(), Action::Remove)],
+        )
+        .await;
         let _lock = inner.names.lock(old.name.as_str()).await;
         inner
             .set_running(&kept, false)
@@ -159,32 +177,52 @@ async fn switch(inner: &Inner, journal: &mut Journal, plan: &Plan) -> Result<Vec
     }
     let mut watched = Vec::new();
     for order in plan.groups() {
-        for p in plan.items.iter().filter(|p| p.item.order == order) {
-            if let Some(w) = step(inner, journal, p, generation).await.map_err(|e| {
-                format!(
-                    "{} of container '{}' failed: {e}",
-                    p.action.as_str(),
-                    p.item.spec.name
-                )
-            })? {
-                watched.push(w);
+        let group: Vec<(&Planned, Step)> = plan
+            .items
+            .iter()
+            .filter(|p| p.item.order == order)
+            .filter_map(|p| step_of(p).map(|s| (p, s)))
+            .collect();
+        let begun = group
+            .iter()
+            .map(|(p, s)| (s.clone(), p.item.spec.name.as_str(), p.action))
+            .collect();
+        begin(inner, journal, begun).await;
+        // The futures are made before they are streamed: a closure inside the stream's
+        // type would make the apply task's future not provably `Send`.
+        let work: Vec<_> = group
+            .into_iter()
+            .enumerate()
+            .map(|(i, (p, s))| async move { (i, p, carry_out(inner, p, &s, generation).await) })
+            .collect();
+        let mut results: Vec<_> = stream::iter(work)
+            .buffer_unordered(GROUP_CONCURRENCY)
+            .collect()
+            .await;
+        results.sort_by_key(|(i, _, _)| *i);
+        for (_, p, result) in results {
+            match result {
+                Ok(Some(w)) => watched.push(w),
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(format!(
+                        "{} of container '{}' failed: {e}",
+                        p.action.as_str(),
+                        p.item.spec.name
+                    ))
+                }
             }
         }
     }
     Ok(watched)
 }
 
-/// Carries out one container's action; returns it when it must be verified.
-async fn step(
-    inner: &Inner,
-    journal: &mut Journal,
-    p: &Planned,
-    generation: u64,
-) -> Result<Option<Watched>, CoreError> {
+/// The journal step of one container's action; `None` when there is nothing to do.
+fn step_of(p: &Planned) -> Option<Step> {
     let name = &p.item.spec.name;
     let old = p.existing.as_ref().map(Kept::of);
-    let step = match (p.action, old) {
-        (Action::None | Action::Remove, _) => return Ok(None),
+    Some(match (p.action, old) {
+        (Action::None | Action::Remove, _) => return None,
         (Action::Create, _) | (_, None) => Step::Created { name: name.clone() },
         (Action::Recreate, Some(old)) => Step::Replaced {
             name: name.clone(),
@@ -193,10 +231,19 @@ async fn step(
         },
         (Action::Start, Some(old)) => Step::Started { old },
         (Action::Stop, Some(old)) => Step::Stopped { old },
-    };
-    begin(inner, journal, step.clone(), name.as_str(), p.action).await;
+    })
+}
+
+/// Carries out one journaled step; returns the container when it must be verified.
+async fn carry_out(
+    inner: &Inner,
+    p: &Planned,
+    step: &Step,
+    generation: u64,
+) -> Result<Option<Watched>, CoreError> {
+    let name = &p.item.spec.name;
     let _lock = inner.names.lock(name.as_str()).await;
-    let id = match &step {
+    let id = match step {
         Step::Created { .. } => inner.create_new(p, generation).await?,
         Step::Replaced { .. } => {
             inner.park(name).await?;
