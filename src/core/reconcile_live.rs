@@ -2,7 +2,7 @@
 //! engine's event stream, has queued everything the stream's opening may have missed,
 //! and has no reconcile queued or running for a name, that name's record is what the
 //! engine last said, so `inspect` serves it without asking the engine (within the
-//! engine's event latency; every op refreshes its own record before it replies).
+//! engine's event latency; every op leaves its own record true before it replies).
 
 use super::model::Engine;
 use super::names::ContainerName;
@@ -53,12 +53,18 @@ impl LiveRecords {
         }
     }
 
+    /// Whether `engine`'s event stream is followed and caught up: every change of its
+    /// containers from now on reaches the reconciler.
+    pub(crate) fn is_followed(&self, engine: Engine) -> bool {
+        self.of(engine).caught_up.load(Ordering::Acquire)
+    }
+
     /// Whether the record of `name` in `engine` is live: the engine is followed and
     /// caught up, and no reconcile of `name` is queued or running.
     pub(crate) fn is_live(&self, engine: Engine, name: &ContainerName) -> bool {
-        let live = self.of(engine);
-        live.caught_up.load(Ordering::Acquire)
-            && !live
+        self.is_followed(engine)
+            && !self
+                .of(engine)
                 .pending
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)

@@ -95,30 +95,30 @@ async fn work(
     name: ContainerName,
 ) {
     loop {
+        // Neither is held while waiting for the other: a name waiting for a long op
+        // holds no permit, and a name waiting for a permit holds no lock (a client's op
+        // on it goes first).
+        let (lock, _permit) = loop {
+            let permit = permits.acquire().await;
+            if let Some(lock) = service.try_lock_name(&name) {
+                break (lock, permit);
+            }
+            drop(permit);
+            drop(service.lock_name(&name).await);
+        };
+        // Events from now on are not covered by the inspect below: they ask again.
+        if let Some(again) = pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(&name)
         {
-            // Neither is held while waiting for the other: a name waiting for a long op
-            // holds no permit, and a name waiting for a permit holds no lock (a client's
-            // op on it goes first).
-            let (lock, _permit) = loop {
-                let permit = permits.acquire().await;
-                if let Some(lock) = service.try_lock_name(&name) {
-                    break (lock, permit);
-                }
-                drop(permit);
-                drop(service.lock_name(&name).await);
-            };
-            // Events from now on are not covered by the inspect below: they ask again.
-            if let Some(again) = pending
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get_mut(&name)
-            {
-                *again = false;
-            }
-            if let Err(e) = service.reconcile_locked(rt, &name, &lock).await {
-                log::warn!("container '{name}' not reconciled: {e}");
-            }
+            *again = false;
         }
+        if let Err(e) = service.reconcile_locked(rt, &name, &lock).await {
+            log::warn!("container '{name}' not reconciled: {e}");
+        }
+        // Done while the name's lock is held: an op waiting for it finds the record
+        // live (see `ContainerService::op_target`).
         let mut pending = pending.lock().unwrap_or_else(PoisonError::into_inner);
         if pending.get(&name) != Some(&true) {
             pending.remove(&name);

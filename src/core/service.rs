@@ -341,6 +341,24 @@ impl ContainerService {
         self.save(record, action).await
     }
 
+    /// Saves the record of a container whose start the engine just confirmed, as
+    /// `running` without an exit code, and publishes `action`. While the engine's event
+    /// stream is followed that needs no engine call: a container that exits at once
+    /// sends `die`, which the reconciler records. Otherwise the engine is asked.
+    pub(super) async fn save_started(
+        &self,
+        rt: &Arc<dyn Runtime>,
+        mut record: Container,
+        action: EventAction,
+    ) -> Result<Container, CoreError> {
+        if !self.live.is_followed(record.runtime.engine()) {
+            return self.refresh(rt, record, action).await;
+        }
+        record.state = ContainerState::Running;
+        record.exit_code = None;
+        self.save(record, action).await
+    }
+
     /// Reads the engine's live state into the record without saving it. A container the
     /// engine no longer has (or that is no longer the recorded one) becomes `missing`.
     pub(super) async fn read_live(
