@@ -4,15 +4,24 @@
 //! engine last said, so `inspect` serves it without asking the engine (within the
 //! engine's event latency; every op leaves its own record true before it replies).
 
+use super::event_told::Told;
 use super::model::Engine;
 use super::names::ContainerName;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-/// Names with reconcile work for one engine: `true` when another pass was asked for
-/// after the running one read the engine.
-pub(crate) type Pending = Mutex<HashMap<ContainerName, bool>>;
+/// Names with reconcile work for one engine.
+pub(crate) type Pending = Mutex<HashMap<ContainerName, Work>>;
+
+/// The reconcile work of one name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Work {
+    /// Another pass was asked for after the running one began.
+    pub(crate) again: bool,
+    /// What the events since the last read of the engine say.
+    pub(crate) told: Told,
+}
 
 /// What the reconciler knows of one engine's records.
 #[derive(Debug, Default)]
