@@ -25,7 +25,9 @@ impl Told {
     pub(crate) fn of_action(action: &str) -> Self {
         let word = action.split(':').next().unwrap_or_default().trim();
         match word {
-            "create" => Self::State(ContainerState::Created),
+            // Podman's `init` (before the `start` of a created container) leaves it
+            // `initialized`, which is `created`.
+            "create" | "init" => Self::State(ContainerState::Created),
             "start" => Self::State(ContainerState::Running),
             "die" | "died" | "stop" => Self::State(ContainerState::Exited),
             "destroy" | "remove" => Self::State(ContainerState::Missing),
@@ -77,6 +79,7 @@ mod tests {
         assert_eq!(fold(&["health_status: healthy"]), Told::Nothing);
         assert_eq!(fold(&["destroy"]), Told::State(Missing));
         assert_eq!(fold(&["create", "start"]), Told::State(Running));
+        assert_eq!(fold(&["init", "start"]), Told::State(Running));
         // A crash right after a start, a restart, a container replaced under its name.
         assert_eq!(fold(&["start", "die"]), Told::Unknown);
         assert_eq!(
