@@ -1,4 +1,5 @@
-//! `stop`: stops a managed container (SIGTERM, SIGKILL after the timeout).
+//! `stop`: stops a managed container (SIGTERM, SIGKILL after the timeout), then reads its
+//! exit code (neither the stop call nor the record tells it).
 
 use crate::core::error::CoreError;
 use crate::core::events::EventAction;
@@ -24,7 +25,7 @@ impl ContainerService {
             return Err(self.fail_missing(record, e).await);
         }
         record.intent = Intent::Stopped;
-        let record = self.refresh(rt, record, EventAction::Stop).await?;
+        let record = self.refresh_cheaply(rt, record, EventAction::Stop).await?;
         Ok(OpResult::Container(Box::new(record)))
     }
 }

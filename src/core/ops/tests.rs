@@ -712,3 +712,32 @@ fn a_live_record_of_a_container_removed_behind_the_back_is_missing_after_an_op()
         assert_eq!(f.docker_api.inspects.load(Ordering::SeqCst), 1);
     });
 }
+
+#[test]
+fn a_stop_on_a_cli_path_reads_the_exit_code_through_the_api_path_when_it_answers() {
+    run(async {
+        let f = fixture();
+        f.service.live.of(Engine::Docker).set_caught_up(true);
+        let create = Command::Create {
+            spec: spec("web"),
+            start: true,
+        };
+        let r = f.service.execute(on(RuntimeKind::DockerCli, create)).await;
+        assert_eq!(container(&r).state, ContainerState::Running);
+        let stop = || Command::Stop {
+            name: name("web"),
+            timeout_s: Some(0),
+        };
+        let r = f.service.execute(req(stop())).await;
+        let c = container(&r);
+        assert_eq!((c.state, c.exit_code), (ContainerState::Exited, Some(143)));
+        assert_eq!(c.runtime, RuntimeKind::DockerCli);
+        let inspects = |e: &FakeEngine| e.inspects.load(Ordering::SeqCst);
+        assert_eq!((inspects(&f.docker_cli), inspects(&f.docker_api)), (0, 1));
+        // The API path down: the CLI path is asked.
+        f.docker_api.unavailable.store(true, Ordering::SeqCst);
+        let r = f.service.execute(req(stop())).await;
+        assert_eq!(container(&r).exit_code, Some(143));
+        assert_eq!((inspects(&f.docker_cli), inspects(&f.docker_api)), (1, 2));
+    });
+}
