@@ -2,8 +2,8 @@
 //! name has at most one reconcile running and at most one more wanted, so a burst of
 //! events for a name costs one or two re-inspects (the latest event supersedes the ones
 //! queued; none when every event says the state the record has, see
-//! [`super::event_told`]), and a name whose lock is held by a long op (`stop` with `timeout_s = 3600`)
-//! waits alone while every other name is reconciled at once.
+//! [`super::event_told`]), and a name whose lock is held by a long op (`stop` with
+//! `timeout_s = 3600`) waits alone while every other name is reconciled at once.
 
 use super::event_told::Told;
 use super::names::ContainerName;
