@@ -31,12 +31,17 @@
 # BENCH_MANY (containers for the second list/inspect load, 100),
 # BENCH_AGENT and BENCH_CLIENT (prebuilt release binaries of the agent and of
 # examples/bench_client: no build at all, the size row is the agent file's; for
-# comparing two commits on one machine without two full sets of release builds).
+# comparing two commits on one machine without two full sets of release builds),
+# BENCH_ONLY (lifecycle: only the lifecycle rows, on BENCH_AGENT and BENCH_CLIENT, through
+# scripts/bench-lifecycle.sh, which also counts the engine calls per op with BENCH_COUNT=1).
 set -euo pipefail
 shopt -s inherit_errexit
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+if [[ "${BENCH_ONLY:-}" == lifecycle ]]; then
+    exec bash scripts/bench-lifecycle.sh
+fi
 COMMAND="bash scripts/bench.sh${*:+ $*}"
 SECONDS_LOAD="${BENCH_SECONDS:-10}"
 CONNECTIONS="${BENCH_CONNECTIONS:-4}"

@@ -11,6 +11,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// The full (64 hex digits) id the fake engine gives the container `name`.
+pub(crate) fn fake_id(name: &str) -> String {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{hash:016x}").repeat(4)
+}
+
 /// A fake engine: containers in a map, calls counted, failures injectable.
 pub(crate) struct FakeEngine {
     kind: RuntimeKind,
@@ -18,6 +26,8 @@ pub(crate) struct FakeEngine {
     pub(crate) containers: Arc<Mutex<HashMap<String, EngineContainer>>>,
     /// `create` calls that reached the engine.
     pub(crate) creates: AtomicUsize,
+    /// `inspect` calls that reached the engine.
+    pub(crate) inspects: AtomicUsize,
     /// The error the next `start` fails with.
     pub(crate) fail_start: Mutex<Option<RuntimeError>>,
     /// Every call answers `Unavailable` while set.
@@ -47,6 +57,7 @@ impl FakeEngine {
             kind,
             containers,
             creates: AtomicUsize::new(0),
+            inspects: AtomicUsize::new(0),
             fail_start: Mutex::new(None),
             unavailable: AtomicBool::new(false),
             stops: Mutex::default(),
@@ -68,7 +79,7 @@ impl FakeEngine {
         self.containers.lock().unwrap().insert(
             name.to_owned(),
             EngineContainer {
-                id: format!("id-{name}"),
+                id: fake_id(name),
                 name: name.to_owned(),
                 image: "busybox:latest".into(),
                 state,
@@ -103,12 +114,15 @@ impl FakeEngine {
     ) -> Result<T, RuntimeError> {
         self.check()?;
         let mut map = self.containers.lock().unwrap();
-        let c = map
-            .get_mut(name.as_str())
-            .ok_or_else(|| RuntimeError::NotFound {
-                runtime: self.kind,
-                what: format!("container '{name}'"),
-            })?;
+        // Like the engines: a full id first, then a name.
+        let key = map
+            .values()
+            .find(|c| c.id == name.as_str())
+            .map_or_else(|| name.to_string(), |c| c.name.clone());
+        let c = map.get_mut(&key).ok_or_else(|| RuntimeError::NotFound {
+            runtime: self.kind,
+            what: format!("container '{name}'"),
+        })?;
         Ok(f(c))
     }
 
@@ -141,7 +155,7 @@ impl Runtime for FakeEngine {
         self.creates.fetch_add(1, Ordering::SeqCst);
         let mut labels = spec.labels.clone();
         labels.insert(MANAGED_LABEL.into(), "true".into());
-        let id = format!("id-{}", spec.name);
+        let id = fake_id(spec.name.as_str());
         self.containers.lock().unwrap().insert(
             spec.name.to_string(),
             EngineContainer {
@@ -163,7 +177,10 @@ impl Runtime for FakeEngine {
         self.set_state(name, ContainerState::Running, None)
     }
     async fn stop(&self, name: &ContainerName, _: Option<u32>) -> Result<(), RuntimeError> {
-        self.stops.lock().unwrap().push(name.to_string());
+        // By the container's name, whether the op addressed it by name or by id.
+        let named = self.with(name, |c| c.name.clone());
+        let named = named.unwrap_or_else(|_| name.to_string());
+        self.stops.lock().unwrap().push(named);
         self.set_state(name, ContainerState::Exited, Some(143))
     }
     async fn restart(&self, name: &ContainerName, _: Option<u32>) -> Result<(), RuntimeError> {
@@ -173,19 +190,20 @@ impl Runtime for FakeEngine {
         self.set_state(name, ContainerState::Exited, Some(137))
     }
     async fn remove(&self, name: &ContainerName, _: bool) -> Result<(), RuntimeError> {
-        self.with(name, |_| ())?;
-        self.containers.lock().unwrap().remove(name.as_str());
+        let key = self.with(name, |c| c.name.clone())?;
+        self.containers.lock().unwrap().remove(&key);
         Ok(())
     }
     async fn rename(&self, from: &ContainerName, to: &ContainerName) -> Result<(), RuntimeError> {
         let mut c = self.with(from, |c| c.clone())?;
         let mut all = self.containers.lock().unwrap();
-        all.remove(from.as_str());
+        all.remove(&c.name);
         c.name = to.to_string();
         all.insert(to.to_string(), c);
         Ok(())
     }
     async fn inspect(&self, name: &ContainerName) -> Result<EngineContainer, RuntimeError> {
+        self.inspects.fetch_add(1, Ordering::SeqCst);
         self.with(name, |c| c.clone())
     }
     async fn list_managed(&self) -> Result<Vec<EngineContainer>, RuntimeError> {

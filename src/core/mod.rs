@@ -7,6 +7,7 @@ pub mod clock;
 pub mod command;
 pub mod deployment;
 pub mod error;
+mod event_told;
 pub mod events;
 #[cfg(test)]
 pub(crate) mod fake_engine;

@@ -2,17 +2,26 @@
 //! engine's event stream, has queued everything the stream's opening may have missed,
 //! and has no reconcile queued or running for a name, that name's record is what the
 //! engine last said, so `inspect` serves it without asking the engine (within the
-//! engine's event latency; every op refreshes its own record before it replies).
+//! engine's event latency; every op leaves its own record true before it replies).
 
+use super::event_told::Told;
 use super::model::Engine;
 use super::names::ContainerName;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-/// Names with reconcile work for one engine: `true` when another pass was asked for
-/// after the running one read the engine.
-pub(crate) type Pending = Mutex<HashMap<ContainerName, bool>>;
+/// Names with reconcile work for one engine.
+pub(crate) type Pending = Mutex<HashMap<ContainerName, Work>>;
+
+/// The reconcile work of one name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Work {
+    /// Another pass was asked for after the running one began.
+    pub(crate) again: bool,
+    /// What the events since the last read of the engine say.
+    pub(crate) told: Told,
+}
 
 /// What the reconciler knows of one engine's records.
 #[derive(Debug, Default)]
@@ -53,12 +62,18 @@ impl LiveRecords {
         }
     }
 
+    /// Whether `engine`'s event stream is followed and caught up: every change of its
+    /// containers from now on reaches the reconciler.
+    pub(crate) fn is_followed(&self, engine: Engine) -> bool {
+        self.of(engine).caught_up.load(Ordering::Acquire)
+    }
+
     /// Whether the record of `name` in `engine` is live: the engine is followed and
     /// caught up, and no reconcile of `name` is queued or running.
     pub(crate) fn is_live(&self, engine: Engine, name: &ContainerName) -> bool {
-        let live = self.of(engine);
-        live.caught_up.load(Ordering::Acquire)
-            && !live
+        self.is_followed(engine)
+            && !self
+                .of(engine)
                 .pending
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)

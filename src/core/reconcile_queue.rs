@@ -1,11 +1,13 @@
 //! Per-name reconcile work for one followed engine (issue 14 item 14): each container
 //! name has at most one reconcile running and at most one more wanted, so a burst of
 //! events for a name costs one or two re-inspects (the latest event supersedes the ones
-//! queued), and a name whose lock is held by a long op (`stop` with `timeout_s = 3600`)
-//! waits alone while every other name is reconciled at once.
+//! queued; none when every event says the state the record has, see
+//! [`super::event_told`]), and a name whose lock is held by a long op (`stop` with
+//! `timeout_s = 3600`) waits alone while every other name is reconciled at once.
 
+use super::event_told::Told;
 use super::names::ContainerName;
-use super::reconcile_live::Pending;
+use super::reconcile_live::{Pending, Work};
 use super::runtime::Runtime;
 use super::service::ContainerService;
 use std::sync::{Arc, PoisonError};
@@ -60,15 +62,17 @@ impl<'e, 'a> NameQueue<'e, 'a> {
         }
     }
 
-    /// Asks for a reconcile of `name`: starts one, or marks the running one to go again
-    /// once it is done (any number of asks while it runs make one more pass).
-    pub(crate) fn push(&self, name: ContainerName) {
+    /// Asks for a reconcile of `name`, with what the asking event `told` of its state
+    /// ([`Told::Unknown`] for a resync): starts one, or marks the running one to go
+    /// again once it is done (any number of asks while it runs make one more pass).
+    pub(crate) fn push(&self, name: ContainerName, told: Told) {
         let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(again) = pending.get_mut(&name) {
-            *again = true;
+        if let Some(work) = pending.get_mut(&name) {
+            work.again = true;
+            work.told = work.told.then(told);
             return;
         }
-        pending.insert(name.clone(), false);
+        pending.insert(name.clone(), Work { again: false, told });
         drop(pending);
         let (service, rt, pending, permits) = (self.service, self.rt, self.pending, self.permits);
         self.executor
@@ -95,32 +99,33 @@ async fn work(
     name: ContainerName,
 ) {
     loop {
-        {
-            // Neither is held while waiting for the other: a name waiting for a long op
-            // holds no permit, and a name waiting for a permit holds no lock (a client's
-            // op on it goes first).
-            let (lock, _permit) = loop {
-                let permit = permits.acquire().await;
-                if let Some(lock) = service.try_lock_name(&name) {
-                    break (lock, permit);
-                }
-                drop(permit);
-                drop(service.lock_name(&name).await);
-            };
-            // Events from now on are not covered by the inspect below: they ask again.
-            if let Some(again) = pending
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get_mut(&name)
-            {
-                *again = false;
+        // Neither is held while waiting for the other: a name waiting for a long op
+        // holds no permit, and a name waiting for a permit holds no lock (a client's op
+        // on it goes first).
+        let (lock, _permit) = loop {
+            let permit = permits.acquire().await;
+            if let Some(lock) = service.try_lock_name(&name) {
+                break (lock, permit);
             }
-            if let Err(e) = service.reconcile_locked(rt, &name, &lock).await {
-                log::warn!("container '{name}' not reconciled: {e}");
-            }
+            drop(permit);
+            drop(service.lock_name(&name).await);
+        };
+        // Events from now on are not covered by the read below: they ask again.
+        let told = pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(&name)
+            .map_or(Told::Unknown, |work| {
+                work.again = false;
+                std::mem::replace(&mut work.told, Told::Nothing)
+            });
+        if let Err(e) = service.reconcile_told(rt, &name, &lock, told).await {
+            log::warn!("container '{name}' not reconciled: {e}");
         }
+        // Done while the name's lock is held: an op waiting for it finds the record
+        // live (see `ContainerService::op_target`).
         let mut pending = pending.lock().unwrap_or_else(PoisonError::into_inner);
-        if pending.get(&name) != Some(&true) {
+        if !pending.get(&name).is_some_and(|work| work.again) {
             pending.remove(&name);
             return;
         }

@@ -7,6 +7,7 @@
 
 use super::clock;
 use super::error::{CoreError, RuntimeError};
+use super::event_told::Told;
 use super::events::EventAction;
 use super::locks::KeyGuard;
 use super::model::{Container, ContainerSpec, ContainerState, Engine, Intent};
@@ -125,12 +126,25 @@ impl ContainerService {
         &self,
         rt: &Arc<dyn Runtime>,
         name: &ContainerName,
+        lock: &KeyGuard<'_>,
+    ) -> Result<Option<Container>, CoreError> {
+        self.reconcile_told(rt, name, lock, Told::Unknown).await
+    }
+
+    /// [`Self::reconcile_locked`] after events that `told` what they say of the state:
+    /// nothing is read from the engine when the record already says it.
+    pub(crate) async fn reconcile_told(
+        &self,
+        rt: &Arc<dyn Runtime>,
+        name: &ContainerName,
         _lock: &KeyGuard<'_>,
+        told: Told,
     ) -> Result<Option<Container>, CoreError> {
         let record = self.store.get_container(name).await?;
         if record
             .as_ref()
             .is_some_and(|r| r.runtime.engine() != rt.kind().engine())
+            || told.covered_by(record.as_ref())
         {
             return Ok(None);
         }

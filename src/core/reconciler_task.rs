@@ -11,6 +11,7 @@
 //! often than that when idle.
 
 use super::error::RuntimeError;
+use super::event_told::Told;
 use super::model::Engine;
 use super::names::ContainerName;
 use super::reconcile_queue::{NameQueue, QueueState};
@@ -183,7 +184,9 @@ async fn resync(service: &ContainerService, rt: &Arc<dyn Runtime>, queue: &NameQ
     match service.engine_names(rt).await {
         Ok(names) => {
             log::info!("reconciling {}: {} containers", rt.kind(), names.len());
-            names.into_iter().for_each(|name| queue.push(name));
+            names
+                .into_iter()
+                .for_each(|name| queue.push(name, Told::Unknown));
             service.live.of(rt.kind().engine()).set_caught_up(true);
         }
         Err(e) => log::warn!("reconciling {} failed: {e}", rt.kind()),
@@ -246,7 +249,7 @@ async fn queue_events(
                 continue;
             };
             log::debug!("{} event '{}' for '{name}'", rt.kind(), event.action);
-            queue.push(name);
+            queue.push(name, Told::of_action(&event.action));
         }
     };
     executor.run(main).await;

@@ -14,6 +14,7 @@ use crate::core::runtime::*;
 use crate::core::store::{ReplyCacheLimits, Store};
 use crate::store::memory::MemoryStore;
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 
 fn service(docker: &Arc<FakeEngine>, podman: &Arc<FakeEngine>) -> Arc<ContainerService> {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new(ReplyCacheLimits::default()));
@@ -337,9 +338,9 @@ fn events_for_a_busy_name_coalesce_into_one_more_pass() {
         let queue = NameQueue::new(&service, &rt, &executor, &state);
         let held = service.lock_name(&name("busy")).await;
         for _ in 0..50 {
-            queue.push(name("busy"));
+            queue.push(name("busy"), Told::Unknown);
         }
-        queue.push(name("other"));
+        queue.push(name("other"), Told::Unknown);
         // One task per name however many events came.
         assert_eq!(queue.len(), 2);
         docker.put("busy", ContainerState::Exited, Some(2));
@@ -446,4 +447,59 @@ fn an_engine_that_never_answers_is_unavailable_after_the_deadline() {
             Ok(7)
         );
     });
+}
+
+#[test]
+fn events_the_record_already_says_cost_no_inspect_and_others_are_read() {
+    let docker = FakeEngine::new(RuntimeKind::DockerApi);
+    let podman = FakeEngine::new(RuntimeKind::PodmanApi);
+    let service = service(&docker, &podman);
+    let stream = docker.stream();
+    let executor = smol::Executor::new();
+    let task = executor.spawn(run(service.clone(), Schedule::default()));
+    smol::block_on(executor.run(async {
+        let send = |action: &str| {
+            let event = EngineEvent {
+                name: "web".into(),
+                action: action.into(),
+            };
+            let stream = stream.clone();
+            async move { stream.send(event).await.unwrap() }
+        };
+        let idle = |service: Arc<ContainerService>| async move {
+            for _ in 0..500 {
+                if service.live.is_live(Engine::Docker, &name("web")) {
+                    return;
+                }
+                smol::Timer::after(Duration::from_millis(10)).await;
+            }
+            panic!("the events of 'web' were never reconciled");
+        };
+        run_op(&service, create("web")).await;
+        idle(service.clone()).await;
+        // The events of the client's own create and start: the record says running.
+        let before = docker.inspects.load(Ordering::SeqCst);
+        send("create").await;
+        send("start").await;
+        send("exec_start: sh -c true").await;
+        idle(service.clone()).await;
+        assert_eq!(docker.inspects.load(Ordering::SeqCst), before);
+        // It crashes: `die` says a state the record does not have, and is read.
+        docker.put("web", ContainerState::Exited, Some(3));
+        send("die").await;
+        until(&service, "web", |r| {
+            r.as_ref().is_some_and(|c| c.exit_code == Some(3))
+        })
+        .await;
+        // Started and crashed again behind the agent's back, both events before the
+        // reconcile: two states, read from the engine.
+        docker.put("web", ContainerState::Exited, Some(4));
+        send("start").await;
+        send("die").await;
+        until(&service, "web", |r| {
+            r.as_ref().is_some_and(|c| c.exit_code == Some(4))
+        })
+        .await;
+    }));
+    drop(task);
 }

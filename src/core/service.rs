@@ -341,6 +341,49 @@ impl ContainerService {
         self.save(record, action).await
     }
 
+    /// Saves the record of a container whose start the engine just confirmed, as
+    /// `running` without an exit code, and publishes `action`. While the engine's event
+    /// stream is followed that needs no engine call: a container that exits at once
+    /// sends `die`, which the reconciler records. Otherwise the engine is asked.
+    pub(super) async fn save_started(
+        &self,
+        rt: &Arc<dyn Runtime>,
+        mut record: Container,
+        action: EventAction,
+    ) -> Result<Container, CoreError> {
+        if !self.live.is_followed(record.runtime.engine()) {
+            return self.refresh(rt, record, action).await;
+        }
+        record.state = ContainerState::Running;
+        record.exit_code = None;
+        self.save(record, action).await
+    }
+
+    /// [`Self::refresh`] reading the engine through its API path when `rt` is its CLI
+    /// path and the agent has both (what the reconciler follows already): one HTTP call
+    /// on the engine's socket instead of an `inspect` process, which costs as much as
+    /// the op's own. Through `rt` when the API path does not answer.
+    pub(super) async fn refresh_cheaply(
+        &self,
+        rt: &Arc<dyn Runtime>,
+        record: Container,
+        action: EventAction,
+    ) -> Result<Container, CoreError> {
+        let api = self
+            .access_paths(rt.kind().engine())
+            .into_iter()
+            .next()
+            .filter(|api| api.kind() != rt.kind());
+        if let Some(api) = api {
+            match self.read_live(&api, record.clone()).await {
+                Ok(record) => return self.save(record, action).await,
+                Err(CoreError::Runtime(super::error::RuntimeError::Unavailable { .. })) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.refresh(rt, record, action).await
+    }
+
     /// Reads the engine's live state into the record without saving it. A container the
     /// engine no longer has (or that is no longer the recorded one) becomes `missing`.
     pub(super) async fn read_live(

@@ -88,7 +88,7 @@ impl ContainerService {
             ..record
         };
         record.started_by_client();
-        let record = self.refresh(rt, record, EventAction::Start).await?;
+        let record = self.save_started(rt, record, EventAction::Start).await?;
         Ok(OpResult::Container(Box::new(record)))
     }
 }

@@ -27,8 +27,8 @@ impl ContainerService {
                 generation: generation.to_owned(),
             });
         }
-        let removed = match self.address(rt, &record).await {
-            Ok((target, _)) => rt.remove(&target, force).await,
+        let removed = match self.op_target(rt, &record).await {
+            Ok(target) => rt.remove(&target, force).await,
             Err(e) => Err(e),
         };
         match removed {

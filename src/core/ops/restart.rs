@@ -16,8 +16,8 @@ impl ContainerService {
     ) -> Result<OpResult, CoreError> {
         let _lock = self.lock_name(name).await;
         let (mut record, rt) = self.managed(requested, name).await?;
-        let target = match self.address(rt, &record).await {
-            Ok((target, _)) => target,
+        let target = match self.op_target(rt, &record).await {
+            Ok(target) => target,
             Err(e) => return Err(self.fail_missing(record, e).await),
         };
         if let Err(e) = rt.restart(&target, timeout_s).await {

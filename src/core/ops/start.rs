@@ -15,8 +15,8 @@ impl ContainerService {
     ) -> Result<OpResult, CoreError> {
         let _lock = self.lock_name(name).await;
         let (mut record, rt) = self.managed(requested, name).await?;
-        let target = match self.address(rt, &record).await {
-            Ok((target, _)) => target,
+        let target = match self.op_target(rt, &record).await {
+            Ok(target) => target,
             Err(e) => return Err(self.fail_missing(record, e).await),
         };
         if let Err(e) = rt.start(&target).await {
@@ -24,7 +24,7 @@ impl ContainerService {
         }
         record.intent = Intent::Running;
         record.started_by_client();
-        let record = self.refresh(rt, record, EventAction::Start).await?;
+        let record = self.save_started(rt, record, EventAction::Start).await?;
         Ok(OpResult::Container(Box::new(record)))
     }
 }

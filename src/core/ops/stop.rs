@@ -1,4 +1,5 @@
-//! `stop`: stops a managed container (SIGTERM, SIGKILL after the timeout).
+//! `stop`: stops a managed container (SIGTERM, SIGKILL after the timeout), then reads its
+//! exit code (neither the stop call nor the record tells it).
 
 use crate::core::error::CoreError;
 use crate::core::events::EventAction;
@@ -16,15 +17,15 @@ impl ContainerService {
     ) -> Result<OpResult, CoreError> {
         let _lock = self.lock_name(name).await;
         let (mut record, rt) = self.managed(requested, name).await?;
-        let target = match self.address(rt, &record).await {
-            Ok((target, _)) => target,
+        let target = match self.op_target(rt, &record).await {
+            Ok(target) => target,
             Err(e) => return Err(self.fail_missing(record, e).await),
         };
         if let Err(e) = rt.stop(&target, timeout_s).await {
             return Err(self.fail_missing(record, e).await);
         }
         record.intent = Intent::Stopped;
-        let record = self.refresh(rt, record, EventAction::Stop).await?;
+        let record = self.refresh_cheaply(rt, record, EventAction::Stop).await?;
         Ok(OpResult::Container(Box::new(record)))
     }
 }

@@ -103,7 +103,7 @@ fn create_records_and_starts() {
             (c.state, c.runtime),
             (ContainerState::Running, RuntimeKind::DockerApi)
         );
-        assert_eq!(c.id, "id-web");
+        assert_eq!(c.id, crate::core::fake_engine::fake_id("web"));
         let stored = f
             .service
             .store()
@@ -627,4 +627,117 @@ fn prune_images_dry_run_removes_nothing_and_used_images_stay() {
         }
     );
     assert_eq!(*f.docker_api.removed_images.lock().unwrap(), want);
+}
+
+/// Runs create, start, stop and remove of `n` on the default runtime (docker-api);
+/// the replies' states and exit codes, and the inspects the engine answered.
+async fn lifecycle(f: &Fixture, n: &str) -> (Vec<(ContainerState, Option<i64>)>, usize) {
+    let before = f.docker_api.inspects.load(Ordering::SeqCst);
+    let mut states = Vec::new();
+    for command in [
+        Command::Create {
+            spec: spec(n),
+            start: false,
+        },
+        Command::Start { name: name(n) },
+        Command::Stop {
+            name: name(n),
+            timeout_s: Some(0),
+        },
+    ] {
+        let r = f.service.execute(req(command)).await;
+        let c = container(&r);
+        states.push((c.state, c.exit_code));
+    }
+    let r = f
+        .service
+        .execute(req(Command::Remove {
+            name: name(n),
+            force: false,
+        }))
+        .await;
+    assert!(r.error().is_none(), "{r:?}");
+    let inspects = f.docker_api.inspects.load(Ordering::SeqCst) - before;
+    (states, inspects)
+}
+
+#[test]
+fn a_followed_engine_is_inspected_only_for_the_exit_code_of_a_stop() {
+    run(async {
+        use ContainerState::*;
+        let f = fixture();
+        let replies = vec![(Created, None), (Running, None), (Exited, Some(143))];
+        // Not followed (no event stream): every op looks its container up first, and
+        // start and stop read the state after.
+        assert_eq!(lifecycle(&f, "web").await, (replies.clone(), 5));
+        // Followed and caught up: the records are live; only stop asks for the exit
+        // code, which neither the stop call nor the record tells.
+        f.service.live.of(Engine::Docker).set_caught_up(true);
+        assert_eq!(lifecycle(&f, "web").await, (replies, 1));
+        assert!(f.docker_api.containers.lock().unwrap().is_empty());
+    });
+}
+
+#[test]
+fn a_live_record_of_a_container_removed_behind_the_back_is_missing_after_an_op() {
+    run(async {
+        let f = fixture();
+        f.service.live.of(Engine::Docker).set_caught_up(true);
+        let r = f
+            .service
+            .execute(req(Command::Create {
+                spec: spec("web"),
+                start: false,
+            }))
+            .await;
+        assert_eq!(container(&r).state, ContainerState::Created);
+        // Removed before its event reached the agent: the op's own call says so.
+        f.docker_api.containers.lock().unwrap().clear();
+        let r = f
+            .service
+            .execute(req(Command::Start { name: name("web") }))
+            .await;
+        assert_eq!(code(&r), ErrorCode::NotFound);
+        let stored = f.service.store().get_container(&name("web")).await.unwrap();
+        assert_eq!(stored.map(|c| c.state), Some(ContainerState::Missing));
+        // A missing record is looked up on the engine again, and removed.
+        let r = f
+            .service
+            .execute(req(Command::Remove {
+                name: name("web"),
+                force: false,
+            }))
+            .await;
+        assert!(r.error().is_none(), "{r:?}");
+        assert_eq!(f.docker_api.inspects.load(Ordering::SeqCst), 1);
+    });
+}
+
+#[test]
+fn a_stop_on_a_cli_path_reads_the_exit_code_through_the_api_path_when_it_answers() {
+    run(async {
+        let f = fixture();
+        f.service.live.of(Engine::Docker).set_caught_up(true);
+        let create = Command::Create {
+            spec: spec("web"),
+            start: true,
+        };
+        let r = f.service.execute(on(RuntimeKind::DockerCli, create)).await;
+        assert_eq!(container(&r).state, ContainerState::Running);
+        let stop = || Command::Stop {
+            name: name("web"),
+            timeout_s: Some(0),
+        };
+        let r = f.service.execute(req(stop())).await;
+        let c = container(&r);
+        assert_eq!((c.state, c.exit_code), (ContainerState::Exited, Some(143)));
+        assert_eq!(c.runtime, RuntimeKind::DockerCli);
+        let inspects = |e: &FakeEngine| e.inspects.load(Ordering::SeqCst);
+        assert_eq!((inspects(&f.docker_cli), inspects(&f.docker_api)), (0, 1));
+        // The API path down: the CLI path is asked.
+        f.docker_api.unavailable.store(true, Ordering::SeqCst);
+        let r = f.service.execute(req(stop())).await;
+        assert_eq!(container(&r).exit_code, Some(143));
+        assert_eq!((inspects(&f.docker_cli), inspects(&f.docker_api)), (1, 2));
+    });
 }
