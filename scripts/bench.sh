@@ -18,7 +18,8 @@
 #      the private broker), then: idle RSS, threads and CPU ticks over BENCH_IDLE_S;
 #      REST load (list, inspect) next to dockerd's own list and inspect, same client;
 #      transport round trips (every transport among the agent's features); lifecycle overhead agent vs engine for each access path;
-#      peak RSS; LMDB and Redis store rates;
+#      peak RSS; instructions per REST list/inspect under callgrind
+#      (scripts/bench-callgrind.sh); LMDB and Redis store rates;
 #   5. the table on stdout; progress and raw figures in $BENCH_DIR/bench.log.
 #
 # Fairness: one client (examples/bench_client, std-only blocking HTTP/1.1 keep-alive)
@@ -378,6 +379,16 @@ LC_DOCKER_CLI=$(lifecycle "docker CLI" docker "cli:docker")
 LC_PODMAN_CLI=$(lifecycle "podman CLI" podman "cli:podman")
 PEAK_HWM_KB=$(status_kb VmHWM)
 
+# Instructions per request (all threads, under callgrind): the figure these noisy machines
+# repeat, from a second agent of the same binary on a config of its own.
+CG_LINE="valgrind not installed"
+if command -v callgrind_control >/dev/null; then
+    log "instructions per REST request (callgrind) ..."
+    CG_LINE=$(BENCH_AGENT="$AGENT_BIN" BENCH_DIR="$WORK/callgrind" bash scripts/bench-callgrind.sh 2>>"$LOG") ||
+        CG_LINE="failed (see $LOG)"
+    log "callgrind: $CG_LINE"
+fi
+
 log "store rates (store_bench, release) ..."
 STORE_OUT=$("$BIN_DIR/examples/store_bench" 2000 2>>"$LOG") || STORE_OUT=""
 printf '%s\n' "$STORE_OUT" >>"$LOG"
@@ -471,6 +482,14 @@ cat <<EOF
 | round trip D-Bus (\`List\`) | $(rtt_cell "$RTT_DBUS") | in-process zbus client (bench_client dbus), private bus | p50 < 0.5 ms | - |
 | round trip POSIX MQ (\`list\`, reply_to queue) | $(rtt_cell "$RTT_MQUEUE") | in-process Python posix_ipc client; with an \`id\` (reply cached in LMDB): $(rtt_cell "$RTT_MQUEUE_ID") | p50 < 0.5 ms | - |
 EOF
+case "$CG_LINE" in
+list_ir=*)
+    printf "| instructions per REST \`list\` (%s containers; callgrind, every thread) | %s | machine-independent; %s requests on one keep-alive connection | | - |\n" \
+        "$(kv containers "$CG_LINE")" "$(kv list_ir "$CG_LINE")" "$(kv requests "$CG_LINE")"
+    printf "| instructions per REST \`inspect\` | %s | the same agent, the same way | | - |\n" "$(kv inspect_ir "$CG_LINE")"
+    ;;
+*) printf '| instructions per REST request (callgrind) | %s | | | - |\n' "$CG_LINE" ;;
+esac
 ratio_row docker-api "$LC_DOCKER_API"
 ratio_row podman-api "$LC_PODMAN_API"
 ratio_row "docker CLI" "$LC_DOCKER_CLI"
