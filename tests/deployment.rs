@@ -128,6 +128,8 @@ fn lifecycle(engine: Engine) {
         (id_a, false),
         "the stop is respected"
     );
+    // The agent first: it would create its deployment's containers again.
+    drop(agent);
     engine.clean(&[&a, &b]);
 }
 
@@ -246,6 +248,8 @@ fn kill9_at(at: &str) {
     assert!(engine.state(&format!("{a}.ctrmgr-old")).is_none());
     let (_, r) = agent.get(&format!("/v1/containers/{a}"));
     assert_eq!(r["result"]["state"], "running", "{r}");
+    // The agent first: it would create its deployment's containers again.
+    drop(agent);
     engine.clean(&[&a]);
 }
 
@@ -327,6 +331,8 @@ fn retained_desired_is_applied_by_an_agent_that_starts_later() {
     retain(&broker, &format!("ctrmgr/{device}/desired"), "");
     retain(&broker, &format!("ctrmgr/group/{group}/desired"), "");
     retain(&broker, &topic, "");
+    // The agents first: they would create their deployment's containers again.
+    drop((agent, _member));
     engine.clean(&[&a, &g]);
 }
 
@@ -348,6 +354,8 @@ fn local_images_apply_without_the_registry() {
     let r = apply(&agent, &deployment(1, vec![c]));
     assert_eq!(phase(&r), "done", "{r}");
     assert!(engine.state(&a).is_some_and(|(_, running)| running));
+    // The agent first: it would create its deployment's containers again.
+    drop(agent);
     engine.clean(&[&a]);
     let _ = Command::new("docker").args(["rmi", &offline]).output();
 }
@@ -391,6 +399,8 @@ fn verification_waits_for_the_health_check_and_rolls_back_an_unhealthy_generatio
         "an unhealthy container fails the generation before its window ends"
     );
     assert_eq!(engine.state(&name), Some((first, true)));
+    // The agent first: it would create its deployment's containers again.
+    drop(agent);
     engine.clean(&[&name]);
 }
 
@@ -435,6 +445,8 @@ fn a_container_removed_behind_the_agents_back_is_created_again() {
     assert_eq!(phase(&r), "done", "{r}");
     assert_eq!(action(&r, &a), "none", "{r}");
     assert_eq!(engine.state(&a), Some((again, true)));
+    // The agent first: it would create its deployment's containers again.
+    drop(agent);
     engine.clean(&[&a, &b]);
 }
 
@@ -485,6 +497,8 @@ fn order_groups_start_lower_first() {
         "order 1 started before order 2 was created"
     );
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    // The agent first: it would create its deployment's containers again.
+    drop(agent);
     engine.clean(&refs);
 }
 
@@ -536,6 +550,8 @@ fn a_failed_start_rolls_back_the_whole_group(engine: Engine) {
     let (_, r) = agent.get("/v1/deployment");
     assert_eq!(r["result"]["phase"], "rolled_back", "{r}");
     assert!(r["result"]["in_progress"].is_null(), "{r}");
+    // The agent first: it would create its deployment's containers again.
+    drop(agent);
     engine.clean(&refs);
 }
 

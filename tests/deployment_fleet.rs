@@ -122,6 +122,8 @@ fn offline_boot(engine: Engine) {
     assert_eq!(r["result"]["phase"], "done", "{r}");
     assert!(r["result"]["in_progress"].is_null(), "{r}");
     assert!(!registry.answers(), "the registry stayed down throughout");
+    // The agent first: it would create its deployment's containers again.
+    drop(agent);
     engine.clean(&[&a, &b, &kept]);
     engine.forget_image(&image);
 }
@@ -231,6 +233,8 @@ fn a_group_desired_message_converges_three_agents_on_three_engines() {
     for device in &devices {
         retain(&broker, &format!("ctrmgr/{device}/deployment"), "");
     }
+    // The agent first: it would create its deployment's containers again.
+    drop(agents);
     for engine in &engines {
         engine.clean(&[&a, &b, &c]);
     }
