@@ -399,14 +399,14 @@ printf '%s\n' "$STORE_OUT" >>"$LOG"
 # --- 5. the table ---------------------------------------------------------------------
 
 verdict() { if awk "BEGIN { exit !($1) }"; then echo "met"; else echo "**missed**"; fi; }
-ratio_row() { # ratio_row LABEL LINE
+ratio_row() { # ratio_row LABEL LINE GOAL (issue 19: 1.05 for the API paths, 1.10 for the CLIs)
     local r
     case "$2" in
-    unavailable | failed) printf '| lifecycle %s | %s | | <= 1.10x | - |\n' "$1" "$2" ;;
+    unavailable | failed) printf '| lifecycle %s | %s | | <= %sx | - |\n' "$1" "$2" "$3" ;;
     *)
         r=$(kv ratio "$2")
-        printf '| lifecycle %s (ms/container, agent vs engine) | %s vs %s | %sx | <= 1.10x | %s |\n' \
-            "$1" "$(kv via_ms "$2")" "$(kv base_ms "$2")" "$r" "$(verdict "$r <= 1.10")"
+        printf '| lifecycle %s (ms/container, agent vs engine) | %s vs %s | %sx | <= %sx | %s |\n' \
+            "$1" "$(kv via_ms "$2")" "$(kv base_ms "$2")" "$r" "$3" "$(verdict "$r <= $3")"
         ;;
     esac
 }
@@ -495,10 +495,10 @@ list_ir=*)
     ;;
 *) printf '| instructions per REST request (callgrind) | %s | | | - |\n' "$CG_LINE" ;;
 esac
-ratio_row docker-api "$LC_DOCKER_API"
-ratio_row podman-api "$LC_PODMAN_API"
-ratio_row "docker CLI" "$LC_DOCKER_CLI"
-ratio_row "podman CLI" "$LC_PODMAN_CLI"
+ratio_row docker-api "$LC_DOCKER_API" 1.05
+ratio_row podman-api "$LC_PODMAN_API" 1.05
+ratio_row "docker CLI" "$LC_DOCKER_CLI" 1.10
+ratio_row "podman CLI" "$LC_PODMAN_CLI" 1.10
 for b in lmdb redis; do
     printf '| store %s ops/s | put %s, get %s | put x8 tasks %s, list of 2000 %s/s, put_reply %s | | - |\n' "$b" \
         "$(store_rate "$b" "put_container ")" "$(store_rate "$b" get_container)" \
