@@ -651,6 +651,8 @@ fn prune_images_keeps_the_images_of_the_previous_deployment() {
         engine_has_image("docker", &newest),
         "the newest of its repository stays"
     );
+    // The agent first: it would create its deployment's container again.
+    drop(agent);
     docker_rm(&steady);
     engine("docker", &["rmi", "-f", &newest]);
 }
