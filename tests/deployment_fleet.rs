@@ -37,20 +37,6 @@ fn wait_running(engine: &Engine, agent: &Agent, name: &str) -> String {
     }
 }
 
-/// How many containers of exactly this name the engine has (parked copies aside).
-fn count_named(engine: &Engine, name: &str) -> usize {
-    let out = engine.cli(&[
-        "ps",
-        "-a",
-        "--filter",
-        &format!("name=^{name}$"),
-        "--format",
-        "{{.ID}}",
-    ]);
-    assert!(out.status.success(), "{} ps: {out:?}", engine.cli);
-    String::from_utf8_lossy(&out.stdout).lines().count()
-}
-
 /// Applies three containers whose image only a private registry holds (the engine
 /// pulls it) and has a client `stop` one, kills the registry and the agent (`kill -9`),
 /// stops the others and removes one (a power cycle), and starts the agent again with
@@ -107,7 +93,7 @@ fn offline_boot(engine: Engine) {
     );
     wait_running(&engine, &agent, &b);
     for name in [&a, &b] {
-        assert_eq!(count_named(&engine, name), 1, "one '{name}'");
+        assert_eq!(engine.count_named(name), 1, "one '{name}'");
         assert!(engine.state(&format!("{name}.ctrmgr-old")).is_none());
         let (_, r) = agent.get(&format!("/v1/containers/{name}"));
         assert_eq!(r["result"]["state"], "running", "{r}");

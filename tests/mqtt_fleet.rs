@@ -5,7 +5,8 @@
 
 use ctrmgr_testkit::{common, mqtt_support};
 
-use common::{docker, docker_rm, unique, Agent, IMAGE};
+use common::engine::DOCKER_API;
+use common::{docker_rm, unique, Agent, IMAGE};
 use mqtt_support::{agent_mqtt_config, Broker, TestCerts, TestClient, REPLY_WAIT};
 use rumqttc::v5::mqttbytes::v5::PublishProperties;
 use serde_json::{json, Value};
@@ -120,16 +121,8 @@ fn broker_restart_mid_stream_reconnects_and_runs_nothing_twice() {
     }
     client.wait_status(&device, "online");
     for name in &names {
-        let ids = docker(&[
-            "ps",
-            "-a",
-            "--filter",
-            &format!("name=^{name}$"),
-            "--format",
-            "{{.ID}}",
-        ]);
         assert_eq!(
-            ids.lines().count(),
+            DOCKER_API.count_named(name),
             1,
             "{name}: one container per create id"
         );

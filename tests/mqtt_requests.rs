@@ -4,7 +4,8 @@
 
 use ctrmgr_testkit::{common, mqtt_support};
 
-use common::{contract, docker, docker_has, docker_rm, unique, Agent, IMAGE};
+use common::engine::DOCKER_API;
+use common::{contract, docker_has, docker_rm, unique, Agent, IMAGE};
 use ctrmgr::codec::Format;
 use mqtt_support::{agent_mqtt_config, Broker, MqttClient, MqttRoute, TestClient, REPLY_WAIT};
 use rumqttc::v5::mqttbytes::v5::PublishProperties;
@@ -296,15 +297,11 @@ fn duplicate_delivery_runs_once_and_replies_twice_the_same() {
         first.payload, second.payload,
         "both replies are the stored one"
     );
-    let count = docker(&[
-        "ps",
-        "-a",
-        "--filter",
-        &format!("name=^{name}$"),
-        "--format",
-        "{{.ID}}",
-    ]);
-    assert_eq!(count.lines().count(), 1, "one container for one request id");
+    assert_eq!(
+        DOCKER_API.count_named(&name),
+        1,
+        "one container for one request id"
+    );
     docker_rm(&name);
 }
 

@@ -78,6 +78,14 @@ impl Engine {
         Some((id.to_owned(), running == "true"))
     }
 
+    /// How many containers of exactly this name the engine has (parked copies aside).
+    pub fn count_named(&self, name: &str) -> usize {
+        let filter = format!("name=^{name}$");
+        let out = self.cli(&["ps", "-a", "--filter", &filter, "--format", "{{.ID}}"]);
+        assert!(out.status.success(), "{} ps: {out:?}", self.cli);
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    }
+
     /// Removes the named containers and their parked copies.
     pub fn clean(&self, names: &[&str]) {
         for n in names {
