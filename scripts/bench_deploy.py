@@ -24,6 +24,7 @@ its window (default 30 s) on top, as a deliberate wait.
 import http.client
 import json
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -41,6 +42,12 @@ REPEATS = int(os.environ.get("BENCH_REPEATS", "20"))
 IMAGE = "ctrmgr-test/busybox:latest"
 SOCKETS = {"docker-api": "/var/run/docker.sock", "podman-api": "/run/podman/podman.sock"}
 SERVICE_PIDS = {"docker-api": "dockerd.pid", "podman-api": "podman.pid"}
+# Docker's API at its root, libpod's own under a versioned prefix.
+LIBPOD = "/v4.0.0/libpod"
+API_PREFIX = {"docker-api": "", "podman-api": LIBPOD}
+# Every path (agent and engine) gives containers the same ulimits; Podman's default
+# RLIMIT_NOFILE may exceed this machine's hard limit.
+NOFILE_HARD = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
 SVC_DIR = os.environ.get("CTRMGR_SVC_DIR", "/tmp/ctrmgr-test-services")
 
 
@@ -109,8 +116,6 @@ class Agent:
         self.dir = directory
         os.makedirs(self.dir)
         self.sock = os.path.join(self.dir, "api.sock")
-        hard = subprocess.run(["bash", "-c", "ulimit -Hn"], capture_output=True,
-                              text=True).stdout.strip()
         with open(os.path.join(self.dir, "agent.toml"), "w") as f:
             f.write(f"""[agent]
 device_id = "{device}"
@@ -125,7 +130,7 @@ default = "{runtime}"
 docker_socket = "{SOCKETS['docker-api']}"
 podman_socket = "{SOCKETS['podman-api']}"
 call_timeout_s = 120
-default_ulimits = ["nofile=1024:{hard}", "nproc=1024:1024"]
+default_ulimits = ["nofile=1024:{NOFILE_HARD}", "nproc=1024:1024"]
 
 [rest]
 unix_socket = "{self.sock}"
@@ -171,30 +176,28 @@ def phase_of(status):
 def engine_create_start(runtime, names):
     """Create and start `names` through the engine's own API, one after the other."""
     conn = UnixHTTP(SOCKETS[runtime])
-    hard = int(subprocess.run(["bash", "-c", "ulimit -Hn"], capture_output=True,
-                              text=True).stdout.strip())
     t0 = time.perf_counter()
     for name in names:
         if runtime == "docker-api":
             call(conn, "POST", f"/containers/create?name={name}", {
                 "Image": IMAGE, "Cmd": ["sleep", "3600"],
                 "HostConfig": {"NetworkMode": "none", "Ulimits": [
-                    {"Name": "nofile", "Soft": 1024, "Hard": hard},
+                    {"Name": "nofile", "Soft": 1024, "Hard": NOFILE_HARD},
                     {"Name": "nproc", "Soft": 1024, "Hard": 1024}]}})
             call(conn, "POST", f"/containers/{name}/start")
         else:
-            call(conn, "POST", "/v4.0.0/libpod/containers/create", {
+            call(conn, "POST", f"{LIBPOD}/containers/create", {
                 "name": name, "image": IMAGE, "command": ["sleep", "3600"],
                 "netns": {"nsmode": "none"}, "r_limits": [
-                    {"type": "nofile", "soft": 1024, "hard": hard},
+                    {"type": "nofile", "soft": 1024, "hard": NOFILE_HARD},
                     {"type": "nproc", "soft": 1024, "hard": 1024}]})
-            call(conn, "POST", f"/v4.0.0/libpod/containers/{name}/start")
+            call(conn, "POST", f"{LIBPOD}/containers/{name}/start")
     return time.perf_counter() - t0
 
 
 def engine_inspect_all(runtime, names):
     conn = UnixHTTP(SOCKETS[runtime])
-    prefix = "" if runtime == "docker-api" else "/v4.0.0/libpod"
+    prefix = API_PREFIX[runtime]
     t0 = time.perf_counter()
     for name in names:
         call(conn, "GET", f"{prefix}/containers/{name}/json")
@@ -203,7 +206,7 @@ def engine_inspect_all(runtime, names):
 
 def engine_remove(runtime, names):
     conn = UnixHTTP(SOCKETS[runtime])
-    prefix = "" if runtime == "docker-api" else "/v4.0.0/libpod"
+    prefix = API_PREFIX[runtime]
     for name in names:
         try:
             call(conn, "DELETE", f"{prefix}/containers/{name}?force=true&t=0",
